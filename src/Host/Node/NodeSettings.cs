@@ -1,0 +1,46 @@
+using System.Net;
+using Akka.Configuration;
+
+namespace Vios.Host.Node;
+
+/// <summary>The ops endpoint a node serves to `vios ctl`.</summary>
+public sealed record OpsSettings(string Host, int Port, string? Token)
+{
+    /// <summary>Bound to anything but loopback, the endpoint only answers requests that carry the token.</summary>
+    public bool RequiresToken => !IsLoopback(Host);
+
+    public static bool IsLoopback(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || (IPAddress.TryParse(host, out var address) && IPAddress.IsLoopback(address));
+}
+
+/// <summary>Typed view of the <c>vios { ... }</c> section, read once when the node starts.</summary>
+public sealed record NodeSettings(
+    NodeRole Role,
+    string DataDirectory,
+    string? ConfiguredName,
+    OpsSettings Ops,
+    string ConsoleLogLevel,
+    string LogFile,
+    IReadOnlyList<string> SeedNodes)
+{
+    public static NodeSettings FromConfig(Config config)
+    {
+        var roles = config.GetStringList("akka.cluster.roles");
+        var role = roles.Contains("lighthouse") ? NodeRole.Lighthouse : NodeRole.Vios;
+        var token = config.GetString("vios.ops.token", "");
+        var ops = new OpsSettings(
+            config.GetString("vios.ops.host", "127.0.0.1"),
+            config.GetInt("vios.ops.port", 9110),
+            string.IsNullOrEmpty(token) ? null : token);
+        var name = config.GetString("vios.node.name", "");
+        return new NodeSettings(
+            role,
+            config.GetString("vios.node.data-directory"),
+            string.IsNullOrWhiteSpace(name) ? null : name,
+            ops,
+            config.GetString("vios.log.console-level", "INFO"),
+            config.GetString("vios.log.file", ""),
+            config.GetStringList("akka.cluster.seed-nodes").ToList());
+    }
+}

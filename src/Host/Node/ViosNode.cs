@@ -1,0 +1,193 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Event;
+using Vios.Actors;
+using Vios.Actors.Cluster;
+using Vios.Host.Logging;
+using Vios.Host.Ops;
+using Vios.Persistence.Database;
+using AkkaCluster = Akka.Cluster.Cluster;
+
+namespace Vios.Host.Node;
+
+/// <summary>
+/// One running node: its ActorSystem (always named <c>vios</c>), its ops endpoint and, on a vios
+/// node, its domain actors. <c>vios node</c>, <c>vios demo</c> and the test fixtures all start nodes
+/// through <see cref="StartAsync"/>, so what the tests exercise is what operators run.
+/// </summary>
+public sealed class ViosNode : IAsyncDisposable
+{
+    private static readonly TimeSpan BootRecordTimeout = TimeSpan.FromSeconds(20);
+
+    private OpsServer? _ops;
+
+    private ViosNode(ActorSystem system, NodeSettings settings, string name, DatabaseSettings? database)
+    {
+        System = system;
+        Settings = settings;
+        Name = name;
+        Database = database;
+    }
+
+    public ActorSystem System { get; }
+    public NodeSettings Settings { get; }
+    public string Name { get; }
+    public NodeRole Role => Settings.Role;
+    public string DataDirectory => Settings.DataDirectory;
+
+    /// <summary>The journal database of a vios node; null on a lighthouse, which persists nothing.</summary>
+    public DatabaseSettings? Database { get; }
+
+    /// <summary>The persistent record of this node's starts (vios nodes only).</summary>
+    public IActorRef? BootLog { get; private set; }
+
+    /// <summary>Which start of this node this is, as persisted in its boot log (1 for the first).</summary>
+    public int Incarnation { get; private set; }
+
+    public IPEndPoint OpsEndpoint => _ops?.Endpoint ?? throw new InvalidOperationException("the ops endpoint is not started");
+    public AkkaCluster Cluster => AkkaCluster.Get(System);
+    public Address SelfAddress => Cluster.SelfAddress;
+    public Task WhenTerminated => System.WhenTerminated;
+
+    public static async Task<ViosNode> StartAsync(NodeOptions options, CancellationToken cancellationToken = default)
+    {
+        var config = NodeConfigBuilder.Build(options);
+        var settings = NodeSettings.FromConfig(config);
+        var consoleLevel = ParseLogLevel(settings.ConsoleLogLevel);
+        if (settings.Ops.RequiresToken && settings.Ops.Token is null)
+            throw new NodeStartupException(
+                $"the ops endpoint is bound to {settings.Ops.Host}, which is not loopback: set --ops-token or VIOS_OPS_TOKEN");
+        if (settings.Role == NodeRole.Vios && settings.SeedNodes.Count == 0)
+            throw new NodeStartupException("a vios node needs seed nodes: pass --seeds host:port (a lighthouse) or set CLUSTER_SEEDS");
+
+        CreateDataDirectory(settings.DataDirectory);
+        var name = NodeIdentity.LoadOrCreate(settings.DataDirectory, settings.ConfiguredName, settings.Role);
+
+        DatabaseSettings? database = null;
+        if (settings.Role == NodeRole.Vios)
+        {
+            try
+            {
+                database = DatabaseSettings.FromConfig(config);
+                await DatabasePreflight.CheckAsync(database, cancellationToken);
+            }
+            catch (DatabaseUnavailableException e)
+            {
+                throw new NodeStartupException(e.Message, e);
+            }
+        }
+
+        var finalConfig = ConfigurationFactory.ParseString($"""
+                vios.node.name = "{name}"
+                akka.loglevel = {ViosLogger.AkkaLogLevelFor(consoleLevel)}
+                """)
+            .WithFallback(config);
+
+        ActorSystem system;
+        try
+        {
+            system = ActorSystem.Create(NodeConfigBuilder.SystemName, finalConfig);
+        }
+        catch (Exception e)
+        {
+            throw new NodeStartupException($"cannot start the actor system: {Innermost(e).Message}", e);
+        }
+
+        var node = new ViosNode(system, settings, name, database);
+        try
+        {
+            await node.StartServicesAsync(cancellationToken);
+            return node;
+        }
+        catch (Exception e)
+        {
+            await node.StopAsync();
+            throw e as NodeStartupException ?? new NodeStartupException(Innermost(e).Message, e);
+        }
+    }
+
+    /// <summary>Leaves the cluster gracefully (CoordinatedShutdown) and waits until the node has stopped.</summary>
+    public async Task StopAsync(CoordinatedShutdown.Reason? reason = null)
+    {
+        await CoordinatedShutdown.Get(System).Run(reason ?? CoordinatedShutdown.ClrExitReason.Instance);
+        await System.WhenTerminated;
+        if (_ops is not null) await _ops.DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+
+    private async Task StartServicesAsync(CancellationToken cancellationToken)
+    {
+        var log = Akka.Event.Logging.GetLogger(System, "vios.node");
+
+        _ops = await OpsServer.StartAsync(Settings.Ops, this, cancellationToken);
+        CoordinatedShutdown.Get(System).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "stop-ops-endpoint", async () =>
+        {
+            await _ops.DisposeAsync();
+            return Akka.Done.Instance;
+        });
+
+        if (Role == NodeRole.Vios)
+        {
+            BootLog = System.ActorOf(NodeBootLogActor.Props(Name), "boot-log");
+            try
+            {
+                var recorded = await System.AskWhileAliveAsync<BootRecorded>(
+                    BootLog, new RecordBoot(SelfAddress.ToString(), DateTimeOffset.UtcNow), BootRecordTimeout);
+                Incarnation = recorded.Incarnation;
+            }
+            catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+            {
+                throw new NodeStartupException($"the journal did not record this node's start ({e.Message}); see {Settings.LogFile}", e);
+            }
+        }
+        else if (Settings.SeedNodes.Count == 0)
+        {
+            // A lighthouse without seeds seeds itself, as petabridge/lighthouse does.
+            Cluster.Join(SelfAddress);
+        }
+
+        log.Info("{0} node {1} listening at {2}; ops endpoint {3}; data {4}{5}",
+            Role == NodeRole.Lighthouse ? "lighthouse" : "vios",
+            Name,
+            SelfAddress,
+            OpsEndpoint,
+            DataDirectory,
+            Database is null ? "" : $"; journal {Describe(Database)}; incarnation {Incarnation}");
+    }
+
+    private static string Describe(DatabaseSettings database) =>
+        database.Kind == DatabaseKind.Sqlite ? $"sqlite {DatabaseSettings.Redact(database.JournalConnection)}" : "postgres";
+
+    private static Akka.Event.LogLevel? ParseLogLevel(string text)
+    {
+        try
+        {
+            return ViosLogger.ParseLevel(text);
+        }
+        catch (ArgumentException e)
+        {
+            throw new NodeStartupException(e.Message, e);
+        }
+    }
+
+    private static void CreateDataDirectory(string directory)
+    {
+        try
+        {
+            Directory.CreateDirectory(directory);
+            Directory.CreateDirectory(Path.Combine(directory, "logs"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new NodeStartupException($"cannot create the data directory {directory}: {e.Message}", e);
+        }
+    }
+
+    private static Exception Innermost(Exception e)
+    {
+        while (e.InnerException is not null) e = e.InnerException;
+        return e;
+    }
+}

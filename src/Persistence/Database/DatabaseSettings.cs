@@ -1,0 +1,77 @@
+using Akka.Configuration;
+
+namespace Vios.Persistence.Database;
+
+public enum DatabaseKind
+{
+    Sqlite,
+    Postgres,
+}
+
+/// <summary>
+/// Where the journal and snapshot store live, read once from the composed HOCON
+/// (<c>akka.persistence.journal.sql</c> and <c>akka.persistence.snapshot-store.sql</c>).
+/// </summary>
+public sealed record DatabaseSettings(DatabaseKind Kind, string JournalConnection, string SnapshotConnection)
+{
+    public const string JournalPath = "akka.persistence.journal.sql";
+    public const string SnapshotPath = "akka.persistence.snapshot-store.sql";
+    public const string QueryPath = "akka.persistence.query.journal.sql";
+
+    public static string HoconFileName(DatabaseKind kind) => kind switch
+    {
+        DatabaseKind.Sqlite => "persistence.sqlite.hocon",
+        DatabaseKind.Postgres => "persistence.postgres.hocon",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
+    /// <summary>The embedded default: one SQLite file for the journal, another for snapshots.</summary>
+    public static DatabaseSettings SqliteUnder(string dataDirectory)
+    {
+        var directory = Path.GetFullPath(dataDirectory);
+        return new DatabaseSettings(
+            DatabaseKind.Sqlite,
+            SqliteConnection(Path.Combine(directory, "journal.db")),
+            SqliteConnection(Path.Combine(directory, "snapshots.db")));
+    }
+
+    /// <summary>Connection string for a SQLite file; waits for the write lock instead of failing with SQLITE_BUSY.</summary>
+    public static string SqliteConnection(string file) =>
+        $"Data Source={file};Mode=ReadWriteCreate;Pooling=True;Default Timeout=30";
+
+    public static DatabaseSettings FromConfig(Config config)
+    {
+        var provider = config.GetString($"{JournalPath}.provider-name", "");
+        var kind = provider.StartsWith("PostgreSQL", StringComparison.OrdinalIgnoreCase)
+            ? DatabaseKind.Postgres
+            : provider.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase)
+                ? DatabaseKind.Sqlite
+                : throw new DatabaseUnavailableException(
+                    $"unsupported journal provider-name '{provider}' (expected SQLite.MS or PostgreSQL.15)");
+        var journal = config.GetString($"{JournalPath}.connection-string", "");
+        var snapshots = config.GetString($"{SnapshotPath}.connection-string", "");
+        if (string.IsNullOrWhiteSpace(journal))
+            throw new DatabaseUnavailableException($"no connection string for the journal ({JournalPath}.connection-string)");
+        return new DatabaseSettings(kind, journal, string.IsNullOrWhiteSpace(snapshots) ? journal : snapshots);
+    }
+
+    /// <summary>The HOCON layer that points the journal, its read journal and the snapshot store at this database.</summary>
+    public Config ToConfig() => ConfigurationFactory.ParseString($"""
+        {JournalPath}.connection-string = {Quote(JournalConnection)}
+        {QueryPath}.connection-string = {Quote(JournalConnection)}
+        {SnapshotPath}.connection-string = {Quote(SnapshotConnection)}
+        """);
+
+    /// <summary>A connection string without its password, for log lines and error messages.</summary>
+    public static string Redact(string connectionString) =>
+        string.Join(';', connectionString.Split(';')
+            .Where(part => part.Length > 0)
+            .Select(part => part.Split('=', 2) is [var key, _] && key.Trim().Equals("Password", StringComparison.OrdinalIgnoreCase)
+                ? $"{key}=***"
+                : part));
+
+    private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+}
+
+/// <summary>The journal database cannot be reached or opened; the node must not start.</summary>
+public sealed class DatabaseUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
