@@ -122,9 +122,12 @@ public static class NodeConfigBuilder
     private static Config LoadFile(string path, string what)
     {
         if (!File.Exists(path)) throw new NodeStartupException($"{what}: file not found: {path}");
+        var text = File.ReadAllText(path);
+        if (HoconStructure.FindError(text) is { } structureError)
+            throw new NodeStartupException($"{what}: {path} is not valid HOCON: {structureError}");
         try
         {
-            return ConfigurationFactory.ParseString(File.ReadAllText(path));
+            return ConfigurationFactory.ParseString(text);
         }
         catch (Exception e) when (e is ConfigurationException or FormatException or InvalidOperationException or ArgumentException)
         {

@@ -121,7 +121,15 @@ public sealed class ViosNode : IAsyncDisposable
     {
         var log = Akka.Event.Logging.GetLogger(System, "vios.node");
 
-        _ops = await OpsServer.StartAsync(Settings.Ops, this, cancellationToken);
+        try
+        {
+            _ops = await OpsServer.StartAsync(Settings.Ops, this, cancellationToken);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new NodeStartupException(
+                $"cannot serve the ops endpoint on {Settings.Ops.Host}:{Settings.Ops.Port}: {e.Message} (choose another with --ops-port)", e);
+        }
         CoordinatedShutdown.Get(System).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "stop-ops-endpoint", async () =>
         {
             await _ops.DisposeAsync();
