@@ -23,7 +23,7 @@ public sealed class BootLogRecoverySpecs
 
     private static async Task RecoversAfterRestart(DatabaseKind database, string? connection)
     {
-        await using var cluster = await InProcessCluster.StartAsync(viosNodes: 1, database, connection);
+        await using var cluster = await TestCluster.StartAsync(viosNodes: 1, database, connection);
         var first = cluster.ViosNodes[0];
         var firstAddress = first.SelfAddress.ToString();
         Assert.Equal(1, first.Incarnation);

@@ -82,7 +82,7 @@ public sealed class ViosLogger : ActorBase, IRequiresMessageQueue<ILoggerMessage
 
     private void WriteConsole(LogEvent e)
     {
-        if (_consoleLevel is not { } level || e.LogLevel() < level) return;
+        if (_consoleLevel is not { } level || ConsoleLevelOf(e) < level) return;
         var line = $"{e.Timestamp.ToLocalTime():HH:mm:ss} {Short(e.LogLevel())} {_nodeName} {ShortSource(e.LogSource)}: {FirstLine(e)}";
         if (e.LogLevel() >= LogLevel.WarningLevel) Console.Error.WriteLine(line);
         else Console.Out.WriteLine(line);
@@ -100,6 +100,18 @@ public sealed class ViosLogger : ActorBase, IRequiresMessageQueue<ILoggerMessage
         if (e.Cause is not null) text.AppendLine().Append(e.Cause);
         _file.WriteLine(text.ToString());
     }
+
+    /// <summary>
+    /// Akka.Remote reports a peer that closed its connection cleanly (it left, or stopped) as a
+    /// Warning and an Error, though nothing failed; the cluster already logs the member leaving.
+    /// Those lines stay in the file and drop to Info on the console.
+    /// </summary>
+    private static LogLevel ConsoleLevelOf(LogEvent e) =>
+        e.Cause?.GetType().Name == "EndpointDisassociatedException"
+        || (e.Message?.ToString() is { } text && text.StartsWith("Association with remote system", StringComparison.Ordinal)
+            && text.Contains("EndpointDisassociatedException", StringComparison.Ordinal))
+            ? LogLevel.InfoLevel
+            : e.LogLevel();
 
     private static string FirstLine(LogEvent e)
     {

@@ -12,7 +12,7 @@ public sealed class ClusterFormationSpecs
     [Fact]
     public async Task Lighthouse_and_three_vios_nodes_form_one_cluster_with_their_roles()
     {
-        await using var cluster = await InProcessCluster.StartAsync(viosNodes: 3);
+        await using var cluster = await TestCluster.StartAsync(viosNodes: 3);
 
         foreach (var node in cluster.RunningNodes)
         {
@@ -27,7 +27,7 @@ public sealed class ClusterFormationSpecs
     [Fact]
     public async Task A_node_that_leaves_gracefully_is_removed_and_its_system_stops()
     {
-        await using var cluster = await InProcessCluster.StartAsync(viosNodes: 3);
+        await using var cluster = await TestCluster.StartAsync(viosNodes: 3);
         var leaving = cluster.ViosNodes[^1];
         var address = leaving.SelfAddress;
 
@@ -41,7 +41,7 @@ public sealed class ClusterFormationSpecs
     [Fact]
     public async Task A_downed_node_is_removed_by_the_others_and_shuts_itself_down()
     {
-        await using var cluster = await InProcessCluster.StartAsync(viosNodes: 3);
+        await using var cluster = await TestCluster.StartAsync(viosNodes: 3);
         var downed = cluster.ViosNodes[0];
         var address = downed.SelfAddress;
 

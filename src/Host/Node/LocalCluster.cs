@@ -1,44 +1,59 @@
 using Akka.Actor;
-using Vios.Host.Node;
 using Vios.Persistence.Database;
 
-namespace Vios.Testing;
+namespace Vios.Host.Node;
+
+/// <summary>Where a <see cref="LocalCluster"/> keeps its nodes' data and how loudly they log.</summary>
+public sealed record LocalClusterOptions
+{
+    /// <summary>One sub-directory per node (<c>lighthouse</c>, <c>vios1</c>, ...).</summary>
+    public required string RootDirectory { get; init; }
+
+    public bool DeleteOnDispose { get; init; }
+    public DatabaseKind Database { get; init; } = DatabaseKind.Sqlite;
+    public string? DatabaseConnection { get; init; }
+    public string LogLevel { get; init; } = "warning";
+}
 
 /// <summary>
 /// A lighthouse and N vios nodes as separate ActorSystems in this process, each on a free loopback
-/// port with its own data directory, started exactly as `vios node` starts them. Tests that need a
-/// cluster share one through <see cref="ClusterFixture"/>; tests that break a cluster start their own.
+/// port with its own data directory, started exactly as `vios node` starts them. `vios demo` runs
+/// one; tests share one through a fixture, or start their own when they break it.
 /// </summary>
-public sealed class InProcessCluster : IAsyncDisposable
+public sealed class LocalCluster : IAsyncDisposable
 {
     public static readonly TimeSpan ConvergenceTimeout = TimeSpan.FromSeconds(30);
 
-    private readonly TempDirectory _root = new("vios-cluster");
+    private readonly LocalClusterOptions _options;
     private readonly List<ViosNode> _nodes = [];
-    private readonly DatabaseKind _database;
-    private readonly string? _databaseConnection;
     private int _created;
 
-    private InProcessCluster(DatabaseKind database, string? databaseConnection)
-    {
-        _database = database;
-        _databaseConnection = databaseConnection;
-    }
+    private LocalCluster(LocalClusterOptions options) => _options = options;
 
-    public ViosNode Lighthouse => _nodes.First(n => n.Role == NodeRole.Lighthouse);
-    public IReadOnlyList<ViosNode> ViosNodes => _nodes.Where(n => n.Role == NodeRole.Vios && !n.WhenTerminated.IsCompleted).ToList();
-    public IReadOnlyList<ViosNode> RunningNodes => _nodes.Where(n => !n.WhenTerminated.IsCompleted).ToList();
-    public string RootDirectory => _root.Path;
+    public ViosNode Lighthouse
+    {
+        get
+        {
+            lock (_nodes) return _nodes.First(n => n.Role == NodeRole.Lighthouse);
+        }
+    }
+    public IReadOnlyList<ViosNode> ViosNodes => RunningNodes.Where(n => n.Role == NodeRole.Vios).ToList();
+    public IReadOnlyList<ViosNode> RunningNodes
+    {
+        get
+        {
+            lock (_nodes) return _nodes.Where(n => !n.WhenTerminated.IsCompleted).ToList();
+        }
+    }
+    public string RootDirectory => _options.RootDirectory;
 
     /// <summary>Starts a lighthouse and <paramref name="viosNodes"/> vios nodes and waits until all are Up.</summary>
-    public static async Task<InProcessCluster> StartAsync(
-        int viosNodes, DatabaseKind database = DatabaseKind.Sqlite, string? databaseConnection = null)
+    public static async Task<LocalCluster> StartAsync(LocalClusterOptions options, int viosNodes)
     {
-        var cluster = new InProcessCluster(database, databaseConnection);
+        var cluster = new LocalCluster(options);
         try
         {
-            var lighthouse = await ViosNode.StartAsync(cluster.Options(NodeRole.Lighthouse, "lighthouse"));
-            cluster._nodes.Add(lighthouse);
+            await cluster.StartLighthouseAsync();
             await Task.WhenAll(Enumerable.Range(0, viosNodes).Select(_ => cluster.StartViosNodeAsync(awaitUp: false)));
             await cluster.AwaitConvergenceAsync();
             return cluster;
@@ -48,6 +63,16 @@ public sealed class InProcessCluster : IAsyncDisposable
             await cluster.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>An empty cluster; start its lighthouse and nodes one by one (as `vios demo` does).</summary>
+    public static LocalCluster Create(LocalClusterOptions options) => new(options);
+
+    public async Task<ViosNode> StartLighthouseAsync()
+    {
+        var lighthouse = await ViosNode.StartAsync(Options(NodeRole.Lighthouse, "lighthouse"));
+        lock (_nodes) _nodes.Add(lighthouse);
+        return lighthouse;
     }
 
     /// <summary>Starts one more vios node (in <paramref name="dataDirectory"/> to restart an old one) and waits until it is Up.</summary>
@@ -83,10 +108,10 @@ public sealed class InProcessCluster : IAsyncDisposable
         Host = "127.0.0.1",
         Port = 0,
         OpsPort = 0,
-        DataDirectory = _root.Sub(name),
-        Database = _database,
-        DatabaseConnection = _databaseConnection,
-        LogLevel = "warning",
+        DataDirectory = Path.Combine(_options.RootDirectory, name),
+        Database = _options.Database,
+        DatabaseConnection = _options.DatabaseConnection,
+        LogLevel = _options.LogLevel,
         Seeds = [],
         // Tests never inherit CLUSTER_* or VIOS_OPS_TOKEN from the machine running them.
         Environment = new Dictionary<string, string?>(),
@@ -99,19 +124,16 @@ public sealed class InProcessCluster : IAsyncDisposable
             await node.StopAsync();
         foreach (var node in RunningNodes)
             await node.StopAsync();
-        _root.Dispose();
+        if (_options.DeleteOnDispose)
+        {
+            try
+            {
+                Directory.Delete(_options.RootDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort: the directory is under the system temp folder.
+            }
+        }
     }
-}
-
-/// <summary>
-/// One lighthouse and three vios nodes shared by every test class of a collection: started once,
-/// torn down after the last test. Tests using it must leave the membership as they found it.
-/// </summary>
-public sealed class ClusterFixture : IAsyncLifetime
-{
-    public InProcessCluster Cluster { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Cluster = await InProcessCluster.StartAsync(viosNodes: 3);
-
-    public async Task DisposeAsync() => await Cluster.DisposeAsync();
 }
