@@ -109,7 +109,7 @@ public sealed partial class ViosProcess : IAsyncDisposable
     /// <summary>Waits for the node's start line and returns its cluster address and ops endpoint.</summary>
     public async Task<(string Address, string OpsEndpoint)> WaitForStartAsync(TimeSpan timeout)
     {
-        var line = await WaitForLineAsync(l => StartLine().IsMatch(l), timeout, "node start line");
+        var line = await WaitForLineAsync(l => StartLine().IsMatch(l), timeout, "node ready line");
         var match = StartLine().Match(line);
         return (match.Groups["address"].Value, match.Groups["ops"].Value);
     }
@@ -152,6 +152,6 @@ public sealed partial class ViosProcess : IAsyncDisposable
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int SendSignal(int pid, int signal);
 
-    [GeneratedRegex(@"listening at (?<address>akka\.tcp://\S+?); ops endpoint (?<ops>[^;\s]+);")]
+    [GeneratedRegex(@"^vios node ready: name=(?<name>\S+) role=\S+ address=(?<address>\S+) ops=(?<ops>\S+) data=")]
     private static partial Regex StartLine();
 }

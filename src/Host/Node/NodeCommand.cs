@@ -50,6 +50,10 @@ public static class NodeCommand
         return command;
     }
 
+    /// <summary>The one line a started node always prints; its shape is stable for scripts.</summary>
+    public static string ReadyLine(ViosNode node) =>
+        $"vios node ready: name={node.Name} role={node.Role.ToString().ToLowerInvariant()} address={node.SelfAddress} ops={node.OpsEndpoint} data={node.DataDirectory}";
+
     private static async Task<int> RunAsync(NodeOptions options)
     {
         if (options.Database == DatabaseKind.Postgres && options.DatabaseConnection is null && options.ConfigFile is null)
@@ -68,6 +72,9 @@ public static class NodeCommand
             Console.Error.WriteLine($"vios: node not started: {e.Message}");
             return 1;
         }
+
+        // Printed whatever the log level: scripts and the process tests wait for this line.
+        Console.Out.WriteLine(ReadyLine(node));
 
         // Ctrl-C and SIGTERM leave the cluster gracefully; a second signal is left to the default (immediate exit).
         var stopping = 0;

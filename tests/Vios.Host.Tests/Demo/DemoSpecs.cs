@@ -1,0 +1,40 @@
+using Vios.Testing;
+
+namespace Vios.Host.Tests.Demo;
+
+/// <summary>`vios demo` as the README runs it: a real process, to completion.</summary>
+public sealed class DemoSpecs : IDisposable
+{
+    private readonly TempDirectory _directory = new();
+
+    [Fact]
+    public async Task Demo_forms_the_cluster_prints_the_summary_leaves_and_exits_0()
+    {
+        var (exitCode, stdout, stderr) = await ViosProcess.RunAsync(["demo", "--data", _directory.Path], TimeSpan.FromSeconds(90));
+
+        Assert.True(exitCode == 0, $"exit {exitCode}\n{stdout}\n{stderr}");
+        Assert.Contains("4 members Up and reachable on every node", stdout);
+        Assert.Equal(4, stdout.Split('\n').Count(l => l.Contains("akka.tcp://vios@127.0.0.1:") && l.Contains("│ up ")));
+        Assert.Contains("Leader: akka.tcp://vios@127.0.0.1:", stdout);
+        Assert.Equal(3, stdout.Split('\n').Count(l => l.Contains("left and was removed")));
+        Assert.Contains("Demo finished", stdout);
+        // --data keeps each node's journal, node id and log.
+        foreach (var node in new[] { "vios1", "vios2", "vios3" })
+        {
+            Assert.True(File.Exists(Path.Combine(_directory.Path, node, "journal.db")));
+            Assert.True(File.Exists(Path.Combine(_directory.Path, node, "node.id")));
+            Assert.True(File.Exists(Path.Combine(_directory.Path, node, "logs", "vios-node.log")));
+        }
+    }
+
+    [Fact]
+    public async Task An_impossible_node_count_is_a_usage_error()
+    {
+        var (exitCode, _, stderr) = await ViosProcess.RunAsync(["demo", "--nodes", "0"], TimeSpan.FromSeconds(30));
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("--nodes", stderr);
+    }
+
+    public void Dispose() => _directory.Dispose();
+}
