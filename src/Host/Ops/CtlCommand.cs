@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.Runtime.InteropServices;
 
 namespace Vios.Host.Ops;
 
@@ -154,28 +155,41 @@ public static class CtlCommand
         {
             var stdout = parse.InvocationConfiguration.Output;
             var stderr = parse.InvocationConfiguration.Error;
-            // Values can only be read once the parse is known to be clean.
-            var problem = parse.Errors.FirstOrDefault()?.Message
-                ?? (parse.UnmatchedTokens.FirstOrDefault() is { } extra ? $"unexpected '{extra}'" : null);
-            var args = problem is null ? argsFrom(parse) : [];
-            var endpointText = problem is null ? parse.GetValue(common.Endpoint)! : "";
-            OpsEndpointAddress? endpoint = null;
-            problem ??= spec.Validate(args)
-                ?? (OpsEndpointAddress.TryParse(endpointText, out endpoint) ? null : $"--endpoint '{endpointText}' is not HOST:PORT");
-            if (problem is not null || endpoint is null)
-            {
-                return Fail(stderr, problem ?? "no endpoint", $"usage of '{palette.Name} {spec.Name}':",
-                    $"  vios ctl {palette.Name} {spec.Synopsis}");
-            }
+            if (UsageProblem(parse, out var args, out var endpoint) is { } problem)
+                return Fail(stderr, problem, $"usage of '{palette.Name} {spec.Name}':", $"  vios ctl {palette.Name} {spec.Synopsis}");
+
+            // Ctrl-C is how a streaming command ends: it closes the connection and exits 0.
+            using var interrupted = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var sigint = spec.Streams
+                ? PosixSignalRegistration.Create(PosixSignal.SIGINT, signal =>
+                {
+                    signal.Cancel = true;
+                    interrupted.Cancel();
+                })
+                : null;
 
             var request = new OpsRequest(palette.Name, spec.Name, args, parse.GetValue(common.Json), common.TokenFrom(parse));
-            var outcome = await new OpsClient(endpoint).SendAsync(request, spec.Streams, async reply =>
+            var outcome = await new OpsClient(endpoint!).SendAsync(request, spec.Streams, async reply =>
             {
                 if (reply.Text is { } text) await stdout.WriteLineAsync(text);
                 else if (reply.Json is { } json) await stdout.WriteLineAsync(json.GetRawText());
-            }, cancellationToken);
+            }, interrupted.Token);
             if (outcome.Error is { } error) await stderr.WriteLineAsync($"vios ctl: {error}");
             return outcome.ExitCode;
+        }
+
+        /// <summary>Why the command line cannot be sent, or null with its arguments and endpoint.</summary>
+        private string? UsageProblem(ParseResult parse, out Dictionary<string, string> args, out OpsEndpointAddress? endpoint)
+        {
+            args = [];
+            endpoint = null;
+            // Values can only be read from a parse without errors.
+            if (parse.Errors.FirstOrDefault() is { } error) return error.Message;
+            if (parse.UnmatchedTokens.FirstOrDefault() is { } extra) return $"unexpected '{extra}'";
+            args = argsFrom(parse);
+            if (spec.Validate(args) is { } invalid) return invalid;
+            var endpointText = parse.GetValue(common.Endpoint)!;
+            return OpsEndpointAddress.TryParse(endpointText, out endpoint) ? null : $"--endpoint '{endpointText}' is not HOST:PORT";
         }
     }
 }

@@ -10,7 +10,7 @@ namespace Vios.Host.Ops;
 internal sealed class OpsConnection(TcpClient client, OpsDispatcher dispatcher, CancellationToken stopping)
 {
     /// <summary>A client that connects but does not send its request within this is answered and dropped.</summary>
-    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>After the final reply, how long the client may take to read it and hang up.</summary>
     private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(2);
@@ -31,19 +31,25 @@ internal sealed class OpsConnection(TcpClient client, OpsDispatcher dispatcher, 
             {
                 client.NoDelay = true;
                 var stream = client.GetStream();
-                var line = refusal is null
-                    ? await ReadRequestAsync(stream, buffer, connection.Token)
-                    : new RequestLine(RequestLineStatus.Complete, 0);
-                if (line.Status == RequestLineStatus.Ended) return;
-
-                hangUp = CancelOnHangUpAsync(stream, connection);
                 var output = new OpsReplyWriter(stream);
-                var outcome = refusal ?? line.Status switch
+                CommandOutcome outcome;
+                if (refusal is not null)
                 {
-                    RequestLineStatus.TooLong => CommandOutcome.BadUsage($"the request line exceeds {OpsProtocol.MaxRequestBytes / 1024} KiB"),
-                    RequestLineStatus.TimedOut => CommandOutcome.BadUsage($"no request line within {RequestTimeout.TotalSeconds:0} s"),
-                    _ => await dispatcher.DispatchAsync(buffer.AsMemory(0, line.Length), output, connection.Token),
-                };
+                    hangUp = CancelOnHangUpAsync(stream, connection);
+                    outcome = refusal;
+                }
+                else
+                {
+                    var line = await ReadRequestAsync(stream, buffer, connection.Token);
+                    if (line.Status == RequestLineStatus.Ended) return;
+                    hangUp = CancelOnHangUpAsync(stream, connection);
+                    outcome = line.Status switch
+                    {
+                        RequestLineStatus.TooLong => CommandOutcome.BadUsage($"the request line exceeds {OpsProtocol.MaxRequestBytes / 1024} KiB"),
+                        RequestLineStatus.TimedOut => CommandOutcome.BadUsage($"no request line within {RequestTimeout.TotalSeconds:0} s"),
+                        _ => await dispatcher.DispatchAsync(buffer.AsMemory(0, line.Length), output, connection.Token),
+                    };
+                }
                 await output.WriteFinalAsync(outcome, connection.Token);
                 await LingerAsync(hangUp);
             }

@@ -34,9 +34,11 @@ public sealed class OpsServer : IAsyncDisposable
         _listener = listener;
         _dispatcher = dispatcher;
         _log = log;
+        // Read while bound: a stopped listener reports the configured endpoint (port 0) instead.
+        Endpoint = (IPEndPoint)listener.LocalEndpoint;
     }
 
-    public IPEndPoint Endpoint => (IPEndPoint)_listener.LocalEndpoint;
+    public IPEndPoint Endpoint { get; }
 
     public static Task<OpsServer> StartAsync(OpsSettings settings, ViosNode node, CancellationToken cancellationToken) =>
         StartAsync(settings, node, PaletteRegistry.Default, cancellationToken);
