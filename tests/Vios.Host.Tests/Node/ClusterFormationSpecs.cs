@@ -1,7 +1,6 @@
 using Akka.Cluster;
 using Vios.Host.Node;
 using Vios.Testing;
-using Xunit;
 
 namespace Vios.Host.Tests.Node;
 

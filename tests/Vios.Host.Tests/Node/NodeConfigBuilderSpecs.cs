@@ -1,7 +1,6 @@
 using Vios.Host.Node;
 using Vios.Persistence.Database;
 using Vios.Testing;
-using Xunit;
 
 namespace Vios.Host.Tests.Node;
 

@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using Vios.Host.Node;
 using Vios.Persistence.Database;
 using Vios.Testing;
-using Xunit;
 
 namespace Vios.Host.Tests.Node;
 

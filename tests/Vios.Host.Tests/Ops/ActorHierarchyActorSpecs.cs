@@ -1,6 +1,5 @@
 using Akka.Actor;
 using Vios.Host.Ops.Palettes;
-using Xunit;
 
 namespace Vios.Host.Tests.Ops;
 

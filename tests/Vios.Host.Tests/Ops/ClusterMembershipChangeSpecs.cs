@@ -1,4 +1,3 @@
-using Xunit;
 
 namespace Vios.Host.Tests.Ops;
 

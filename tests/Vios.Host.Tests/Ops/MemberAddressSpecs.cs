@@ -1,5 +1,4 @@
 using Vios.Host.Ops.Palettes;
-using Xunit;
 
 namespace Vios.Host.Tests.Ops;
 

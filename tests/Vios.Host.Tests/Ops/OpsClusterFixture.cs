@@ -1,5 +1,4 @@
 using Akka.Cluster;
-using Xunit;
 
 namespace Vios.Host.Tests.Ops;
 

@@ -2,7 +2,6 @@ using System.Net.Sockets;
 using System.Text;
 using Vios.Host.Node;
 using Vios.Host.Ops;
-using Xunit;
 
 namespace Vios.Host.Tests.Ops;
 

@@ -1,5 +1,4 @@
 using Vios.Host.Ops;
-using Xunit;
 
 namespace Vios.Host.Tests.Ops;
 

@@ -1,7 +1,6 @@
 using System.Text;
 using CsCheck;
 using Vios.Host.Ops;
-using Xunit;
 
 namespace Vios.Host.Tests.Ops;
 

@@ -1,0 +1,95 @@
+using System.Text.Json;
+using Vios.Testing;
+
+namespace Vios.Host.Tests.Process;
+
+/// <summary>
+/// A lighthouse and vios nodes as real `vios node` processes on loopback, driven with `vios ctl`
+/// processes, as an operator would. A `vios ctl cluster tail` on the lighthouse reports every
+/// membership change, so the specs wait on what the cluster says instead of polling it.
+/// </summary>
+public sealed class ProcessCluster : IAsyncDisposable
+{
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    public static readonly TimeSpan CtlTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly TempDirectory _directory = new("vios-proc");
+    private readonly List<ViosProcess> _processes = [];
+
+    private ProcessCluster()
+    {
+    }
+
+    public NodeProcess Lighthouse { get; private set; } = null!;
+    public ViosProcess Tail { get; private set; } = null!;
+
+    public static async Task<ProcessCluster> StartAsync()
+    {
+        var cluster = new ProcessCluster();
+        try
+        {
+            cluster.Lighthouse = await cluster.StartNodeAsync(["--role", "lighthouse"], "lighthouse");
+            cluster.Tail = cluster.Track(ViosProcess.Start(["ctl", "--endpoint", cluster.Lighthouse.Ops, "cluster", "tail"]));
+            await cluster.AwaitUpAsync(cluster.Lighthouse.Address);
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async Task<NodeProcess> StartViosNodeAsync(string dataName)
+    {
+        var node = await StartNodeAsync(["--seeds", Lighthouse.Address], dataName);
+        await AwaitUpAsync(node.Address);
+        return node;
+    }
+
+    /// <summary>Waits until the lighthouse's tail reports <paramref name="address"/> up.</summary>
+    public Task AwaitUpAsync(string address) =>
+        Tail.WaitForLineAsync(l => l.Contains($"{address} | [") && (l.Contains("member-up |") || l.StartsWith($"{address} | [") && l.Contains("] | up |")),
+            StartTimeout, $"{address} up");
+
+    /// <summary>Waits until the lighthouse's tail reports <paramref name="address"/> removed.</summary>
+    public Task AwaitRemovedAsync(string address, TimeSpan timeout) =>
+        Tail.WaitForLineAsync(l => l.Contains($"member-removed | {address} |"), timeout, $"{address} removed");
+
+    public static async Task<(int ExitCode, string Output, string Error)> CtlAsync(string endpoint, params string[] command) =>
+        await ViosProcess.RunAsync(["ctl", "--endpoint", endpoint, .. command], CtlTimeout);
+
+    /// <summary>`vios ctl --json cluster show` against <paramref name="endpoint"/>: address → status.</summary>
+    public static async Task<IReadOnlyDictionary<string, string>> MembersAsync(string endpoint)
+    {
+        var (exitCode, output, error) = await CtlAsync(endpoint, "--json", "cluster", "show");
+        Assert.True(exitCode == 0, $"cluster show failed ({exitCode}): {error}");
+        using var document = JsonDocument.Parse(output);
+        return document.RootElement.GetProperty("members").EnumerateArray()
+            .ToDictionary(m => m.GetProperty("address").GetString()!, m => m.GetProperty("status").GetString()!);
+    }
+
+    public string DataDirectory(string name) => _directory.Sub(name);
+
+    private async Task<NodeProcess> StartNodeAsync(IEnumerable<string> arguments, string dataName)
+    {
+        var process = Track(ViosProcess.Start(
+            ["node", "--port", "0", "--ops-port", "0", "--data", _directory.Sub(dataName), "--log-level", "warning", .. arguments]));
+        var (address, ops) = await process.WaitForStartAsync(StartTimeout);
+        return new NodeProcess(process, address, ops, dataName);
+    }
+
+    private ViosProcess Track(ViosProcess process)
+    {
+        lock (_processes) _processes.Add(process);
+        return process;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes) await process.DisposeAsync();
+        _directory.Dispose();
+    }
+}
+
+public sealed record NodeProcess(ViosProcess Process, string Address, string Ops, string DataName);

@@ -1,0 +1,65 @@
+using System.Text.Json;
+
+namespace Vios.Host.Tests.Process;
+
+/// <summary>
+/// Real processes: a lighthouse and two vios nodes form a cluster; one is SIGKILLed and the survivors
+/// remove it within 15 s; restarted on the same data it rejoins as the same node, one boot later.
+/// </summary>
+public sealed class ProcessKillSpecs
+{
+    private static readonly TimeSpan RemovalLimit = TimeSpan.FromSeconds(15);
+
+    [Fact]
+    public async Task A_killed_node_is_removed_within_15_s_and_rejoins_when_restarted_on_its_data()
+    {
+        await using var cluster = await ProcessCluster.StartAsync();
+        var first = await cluster.StartViosNodeAsync("vios1");
+        var second = await cluster.StartViosNodeAsync("vios2");
+
+        var members = await ProcessCluster.MembersAsync(first.Ops);
+        Assert.Equal(3, members.Count);
+        Assert.All(members.Values, status => Assert.Equal("up", status));
+        Assert.Contains(second.Address, members.Keys);
+
+        second.Process.Kill();
+        await cluster.AwaitRemovedAsync(second.Address, RemovalLimit);
+
+        foreach (var survivor in new[] { cluster.Lighthouse.Ops, first.Ops })
+        {
+            var (exitCode, output, _) = await ProcessCluster.CtlAsync(survivor, "cluster", "show");
+            Assert.Equal(0, exitCode);
+            Assert.DoesNotContain(second.Address, output);
+            Assert.Contains("Count: 2 nodes", output);
+        }
+
+        var restarted = await cluster.StartViosNodeAsync("vios2");
+        members = await ProcessCluster.MembersAsync(cluster.Lighthouse.Ops);
+        Assert.Equal(3, members.Count);
+        Assert.Equal("up", members[restarted.Address]);
+
+        var (statusExit, status, _) = await ProcessCluster.CtlAsync(restarted.Ops, "--json", "cluster", "status");
+        Assert.Equal(0, statusExit);
+        using var document = JsonDocument.Parse(status);
+        Assert.Equal(2, document.RootElement.GetProperty("incarnation").GetInt32());
+        Assert.Equal(File.ReadAllText(Path.Combine(cluster.DataDirectory("vios2"), "node.id")).Trim(),
+            document.RootElement.GetProperty("node").GetString());
+    }
+
+    [Fact]
+    public async Task Sigterm_makes_a_node_leave_gracefully_and_exit_0()
+    {
+        await using var cluster = await ProcessCluster.StartAsync();
+        var node = await cluster.StartViosNodeAsync("vios1");
+
+        node.Process.Terminate();
+
+        await cluster.Tail.WaitForLineAsync(l => l.Contains($"member-exiting | {node.Address} |") || l.Contains($"member-leaving | {node.Address} |"),
+            ProcessCluster.StartTimeout, "the node leaving");
+        await cluster.AwaitRemovedAsync(node.Address, ProcessCluster.StartTimeout);
+        await node.Process.Exited.WaitAsync(ProcessCluster.StartTimeout);
+        Assert.Equal(0, node.Process.ExitCode);
+        // Left, not failed: the lighthouse never saw it unreachable.
+        Assert.DoesNotContain(cluster.Tail.Output, l => l.Contains($"member-unreachable | {node.Address} |"));
+    }
+}
