@@ -162,11 +162,8 @@ public sealed class ViosNode : IAsyncDisposable
             SelfAddress,
             OpsEndpoint,
             DataDirectory,
-            Database is null ? "" : $"; journal {Describe(Database)}; incarnation {Incarnation}");
+            Database is null ? "" : $"; journal {Database.Describe()}; incarnation {Incarnation}");
     }
-
-    private static string Describe(DatabaseSettings database) =>
-        database.Kind == DatabaseKind.Sqlite ? $"sqlite {DatabaseSettings.Redact(database.JournalConnection)}" : "postgres";
 
     private static Akka.Event.LogLevel? ParseLogLevel(string text)
     {

@@ -41,7 +41,7 @@ public static class DatabasePreflight
                                       or System.Net.Sockets.SocketException)
         {
             throw new DatabaseUnavailableException(
-                $"cannot open the {role} database ({Describe(kind, connectionString)}): {FirstLine(e)}", e);
+                $"cannot open the {role} database ({DatabaseSettings.Describe(kind, connectionString)}): {FirstLine(e)}", e);
         }
     }
 
@@ -69,25 +69,6 @@ public static class DatabasePreflight
         await connection.OpenAsync(ct);
         await using var command = new NpgsqlCommand("SELECT 1", connection);
         await command.ExecuteScalarAsync(ct);
-    }
-
-    private static string Describe(DatabaseKind kind, string connectionString) => kind switch
-    {
-        DatabaseKind.Sqlite => $"sqlite {new SqliteConnectionStringBuilder(connectionString).DataSource}",
-        _ => $"postgres {DescribePostgres(connectionString)}",
-    };
-
-    private static string DescribePostgres(string connectionString)
-    {
-        try
-        {
-            var b = new NpgsqlConnectionStringBuilder(connectionString);
-            return $"{b.Host}:{b.Port}/{b.Database}";
-        }
-        catch (ArgumentException)
-        {
-            return DatabaseSettings.Redact(connectionString);
-        }
     }
 
     private static string FirstLine(Exception e)

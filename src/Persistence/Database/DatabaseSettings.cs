@@ -1,4 +1,6 @@
 using Akka.Configuration;
+using Microsoft.Data.Sqlite;
+using Npgsql;
 
 namespace Vios.Persistence.Database;
 
@@ -61,6 +63,29 @@ public sealed record DatabaseSettings(DatabaseKind Kind, string JournalConnectio
         {QueryPath}.connection-string = {Quote(JournalConnection)}
         {SnapshotPath}.connection-string = {Quote(SnapshotConnection)}
         """);
+
+    /// <summary>Where a database is, for log lines and errors: the SQLite file, or host:port/database.</summary>
+    public static string Describe(DatabaseKind kind, string connectionString) => kind switch
+    {
+        DatabaseKind.Sqlite => $"sqlite {new SqliteConnectionStringBuilder(connectionString).DataSource}",
+        _ => $"postgres {DescribePostgres(connectionString)}",
+    };
+
+    private static string DescribePostgres(string connectionString)
+    {
+        try
+        {
+            var b = new NpgsqlConnectionStringBuilder(connectionString);
+            return $"{b.Host}:{b.Port}/{b.Database}";
+        }
+        catch (ArgumentException)
+        {
+            return DatabaseSettings.Redact(connectionString);
+        }
+    }
+
+    /// <summary>Where the journal is, for log lines.</summary>
+    public string Describe() => Describe(Kind, JournalConnection);
 
     /// <summary>A connection string without its password, for log lines and error messages.</summary>
     public static string Redact(string connectionString) =>
