@@ -68,22 +68,24 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>An empty cluster; start its lighthouse and nodes one by one (as `vios demo` does).</summary>
     public static LocalCluster Create(LocalClusterOptions options) => new(options);
 
-    public async Task<ViosNode> StartLighthouseAsync()
+    /// <param name="customize">Changes to the lighthouse's options (an ops token, a --config file).</param>
+    public async Task<ViosNode> StartLighthouseAsync(Func<NodeOptions, NodeOptions>? customize = null)
     {
-        var lighthouse = await ViosNode.StartAsync(Options(NodeRole.Lighthouse, "lighthouse"));
+        var options = Options(NodeRole.Lighthouse, "lighthouse");
+        var lighthouse = await ViosNode.StartAsync(customize is null ? options : customize(options));
         lock (_nodes) _nodes.Add(lighthouse);
         return lighthouse;
     }
 
     /// <summary>Starts one more vios node (in <paramref name="dataDirectory"/> to restart an old one) and waits until it is Up.</summary>
-    public async Task<ViosNode> StartViosNodeAsync(string? dataDirectory = null, bool awaitUp = true)
+    public async Task<ViosNode> StartViosNodeAsync(string? dataDirectory = null, bool awaitUp = true, Func<NodeOptions, NodeOptions>? customize = null)
     {
         var options = Options(NodeRole.Vios, $"vios{Interlocked.Increment(ref _created)}") with
         {
             Seeds = [Lighthouse.SelfAddress.ToString()],
         };
         if (dataDirectory is not null) options = options with { DataDirectory = dataDirectory };
-        var node = await ViosNode.StartAsync(options);
+        var node = await ViosNode.StartAsync(customize is null ? options : customize(options));
         lock (_nodes) _nodes.Add(node);
         if (awaitUp) await AwaitConvergenceAsync();
         return node;

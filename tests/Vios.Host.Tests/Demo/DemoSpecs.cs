@@ -23,7 +23,9 @@ public sealed class DemoSpecs : IDisposable
         {
             Assert.True(File.Exists(Path.Combine(_directory.Path, node, "journal.db")));
             Assert.True(File.Exists(Path.Combine(_directory.Path, node, "node.id")));
-            Assert.True(File.Exists(Path.Combine(_directory.Path, node, "logs", "vios-node.log")));
+            var log = File.ReadAllText(Path.Combine(_directory.Path, node, "logs", "vios-node.log"));
+            Assert.Contains(" INF ", log);
+            Assert.Contains("listening at akka.tcp://vios@127.0.0.1:", log);
         }
     }
 

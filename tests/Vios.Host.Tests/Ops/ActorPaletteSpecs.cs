@@ -1,9 +1,10 @@
+using Vios.Testing;
 using System.Text.Json;
 
 namespace Vios.Host.Tests.Ops;
 
-[Collection(OpsClusterCollection.Name)]
-public sealed class ActorPaletteSpecs(OpsClusterFixture cluster)
+[Collection(ClusterCollection.Name)]
+public sealed class ActorPaletteSpecs(ClusterFixture cluster)
 {
     [Fact]
     public async Task Hierarchy_of_a_vios_node_shows_its_boot_log_under_user_and_the_system_actors()

@@ -1,9 +1,10 @@
+using Vios.Testing;
 using System.Text.Json;
 
 namespace Vios.Host.Tests.Ops;
 
-[Collection(OpsClusterCollection.Name)]
-public sealed class ClusterPaletteSpecs(OpsClusterFixture cluster)
+[Collection(ClusterCollection.Name)]
+public sealed class ClusterPaletteSpecs(ClusterFixture cluster)
 {
     private static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(20);
 
@@ -13,10 +14,10 @@ public sealed class ClusterPaletteSpecs(OpsClusterFixture cluster)
         var result = await Ctl.AtAsync(cluster.ViosA, "cluster", "show");
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Contains($"{cluster.Lighthouse.Node.SelfAddress} | [lighthouse] | up |", result.StdoutLines);
-        Assert.Contains($"{cluster.ViosA.Node.SelfAddress} | [vios] | up |", result.StdoutLines);
-        Assert.Contains($"{cluster.ViosB.Node.SelfAddress} | [vios] | up |", result.StdoutLines);
-        Assert.Equal("Count: 3 nodes", result.StdoutLines[^1]);
+        Assert.Contains($"{cluster.Lighthouse.SelfAddress} | [lighthouse] | up |", result.StdoutLines);
+        Assert.Contains($"{cluster.ViosA.SelfAddress} | [vios] | up |", result.StdoutLines);
+        Assert.Contains($"{cluster.ViosB.SelfAddress} | [vios] | up |", result.StdoutLines);
+        Assert.Equal($"Count: {cluster.Nodes.Count} nodes", result.StdoutLines[^1]);
     }
 
     [Fact]
@@ -27,23 +28,23 @@ public sealed class ClusterPaletteSpecs(OpsClusterFixture cluster)
         Assert.True(result.ExitCode == 0, result.ToString());
         using var document = JsonDocument.Parse(result.Stdout);
         var members = document.RootElement.GetProperty("members").EnumerateArray().ToList();
-        Assert.Equal(3, document.RootElement.GetProperty("count").GetInt32());
+        Assert.Equal(cluster.Nodes.Count, document.RootElement.GetProperty("count").GetInt32());
         Assert.Equal(
-            cluster.Nodes.Select(n => n.Node.SelfAddress.ToString()).Order(),
+            cluster.Nodes.Select(n => n.SelfAddress.ToString()).Order(),
             members.Select(m => m.GetProperty("address").GetString()).Order());
         Assert.All(members, m =>
         {
             Assert.Equal("up", m.GetProperty("status").GetString());
             Assert.True(m.GetProperty("reachable").GetBoolean());
         });
-        Assert.Equal(["lighthouse"], members.Single(m => m.GetProperty("address").GetString() == cluster.Lighthouse.Node.SelfAddress.ToString())
+        Assert.Equal(["lighthouse"], members.Single(m => m.GetProperty("address").GetString() == cluster.Lighthouse.SelfAddress.ToString())
             .GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
     }
 
     [Fact]
     public async Task Status_of_a_vios_node_gives_its_membership_name_and_incarnation()
     {
-        var node = cluster.ViosB.Node;
+        var node = cluster.ViosB;
 
         var result = await Ctl.AtAsync(cluster.ViosB, "cluster", "status");
 
@@ -60,8 +61,8 @@ public sealed class ClusterPaletteSpecs(OpsClusterFixture cluster)
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var status = JsonDocument.Parse(result.Stdout).RootElement;
-        Assert.Equal(cluster.Lighthouse.Node.SelfAddress.ToString(), status.GetProperty("member").GetProperty("address").GetString());
-        Assert.Equal(cluster.Lighthouse.Node.Name, status.GetProperty("node").GetString());
+        Assert.Equal(cluster.Lighthouse.SelfAddress.ToString(), status.GetProperty("member").GetProperty("address").GetString());
+        Assert.Equal(cluster.Lighthouse.Name, status.GetProperty("node").GetString());
         Assert.Equal(JsonValueKind.Null, status.GetProperty("incarnation").ValueKind);
     }
 
@@ -72,7 +73,7 @@ public sealed class ClusterPaletteSpecs(OpsClusterFixture cluster)
 
         Assert.All(leaders, r => Assert.True(r.ExitCode == 0, r.ToString()));
         var leader = Assert.Single(leaders.Select(r => r.Stdout.Trim()).Distinct());
-        Assert.Contains(leader, cluster.Nodes.Select(n => n.Node.SelfAddress.ToString()));
+        Assert.Contains(leader, cluster.Nodes.Select(n => n.SelfAddress.ToString()));
     }
 
     [Fact]
@@ -99,15 +100,15 @@ public sealed class ClusterPaletteSpecs(OpsClusterFixture cluster)
         var stdout = new ObservedWriter();
         using var interrupt = new CancellationTokenSource();
         var tail = Vios.Host.Ops.CtlCommand.RunAsync(
-            ["--endpoint", cluster.Lighthouse.Endpoint, "cluster", "tail"], stdout, new StringWriter(), interrupt.Token);
-        await stdout.WaitForLineAsync(l => l == "Count: 3 nodes", EventTimeout);
+            ["--endpoint", cluster.Lighthouse.CtlEndpoint(), "cluster", "tail"], stdout, new StringWriter(), interrupt.Token);
+        await stdout.WaitForLineAsync(l => l == $"Count: {cluster.Nodes.Count} nodes", EventTimeout);
 
-        var newcomer = await TestNode.StartViosAsync(cluster.Lighthouse);
-        var address = newcomer.Node.SelfAddress.ToString();
+        var newcomer = await cluster.Cluster.StartViosNodeAsync(awaitUp: false);
+        var address = newcomer.SelfAddress.ToString();
         try
         {
             await stdout.WaitForLineAsync(l => l.Contains($" member-up | {address} | [vios] |"), EventTimeout);
-            await newcomer.DisposeAsync();
+            await newcomer.StopAsync();
             await stdout.WaitForLineAsync(l => l.Contains($" member-removed | {address} |"), EventTimeout);
 
             await interrupt.CancelAsync();
@@ -115,9 +116,10 @@ public sealed class ClusterPaletteSpecs(OpsClusterFixture cluster)
         }
         finally
         {
-            // The other tests of the collection expect the fixture's three members, as every node sees them.
-            await newcomer.DisposeAsync();
-            await OpsClusterFixture.AllUpAsync(cluster.Nodes, EventTimeout);
+            // The other tests of the collection expect the fixture's members, as every node sees them.
+            await newcomer.StopAsync();
+            await cluster.Cluster.AwaitRemovedAsync(newcomer.SelfAddress, EventTimeout);
+            await cluster.Cluster.AwaitConvergenceAsync();
         }
     }
 }

@@ -1,3 +1,5 @@
+using Vios.Host.Node;
+using Vios.Testing;
 using System.Text;
 using Vios.Host.Ops;
 
@@ -21,7 +23,7 @@ public static class Ctl
         return new CtlResult(exitCode, stdout.ToString(), stderr.ToString());
     }
 
-    public static Task<CtlResult> AtAsync(TestNode node, params string[] args) => RunAsync(["--endpoint", node.Endpoint, .. args]);
+    public static Task<CtlResult> AtAsync(ViosNode node, params string[] args) => RunAsync(["--endpoint", node.CtlEndpoint(), .. args]);
 }
 
 /// <summary>Collects what is written line by line and lets a test wait for a line, for streaming commands.</summary>

@@ -1,3 +1,4 @@
+using Vios.Testing;
 using System.Net.Sockets;
 using System.Text;
 using Vios.Host.Node;
@@ -6,8 +7,8 @@ using Vios.Host.Ops;
 namespace Vios.Host.Tests.Ops;
 
 /// <summary>Whatever a client sends or a command throws, the endpoint answers and keeps serving.</summary>
-[Collection(OpsClusterCollection.Name)]
-public sealed class OpsEndpointRobustnessSpecs(OpsClusterFixture cluster)
+[Collection(ClusterCollection.Name)]
+public sealed class OpsEndpointRobustnessSpecs(ClusterFixture cluster)
 {
     private static readonly OpsSettings LoopbackAnyPort = new("127.0.0.1", 0, null);
 
@@ -27,13 +28,13 @@ public sealed class OpsEndpointRobustnessSpecs(OpsClusterFixture cluster)
     [MemberData(nameof(BadRequests))]
     public async Task A_bad_request_gets_an_error_reply_and_the_endpoint_then_still_answers(string what, byte[] request, string error)
     {
-        var replies = await RawOpsClient.SendAsync(cluster.ViosA.Endpoint, request);
+        var replies = await RawOpsClient.SendAsync(cluster.ViosA.CtlEndpoint(), request);
 
         Assert.True(RawOpsClient.ExitOf(replies) == 2, what);
         Assert.Contains(error, RawOpsClient.ErrorOf(replies));
         var show = await Ctl.AtAsync(cluster.ViosA, "cluster", "show");
         Assert.True(show.ExitCode == 0, show.ToString());
-        Assert.Equal("Count: 3 nodes", show.StdoutLines[^1]);
+        Assert.Equal($"Count: {cluster.Nodes.Count} nodes", show.StdoutLines[^1]);
     }
 
     [Fact]
@@ -41,7 +42,7 @@ public sealed class OpsEndpointRobustnessSpecs(OpsClusterFixture cluster)
     {
         var failing = new OpsPalette("broken", "throws", [new(new CommandSpec("boom", "throws"), _ => throw new InvalidOperationException("kaput"))]);
         var palettes = new PaletteRegistry([failing, .. PaletteRegistry.Default.Palettes]);
-        await using var server = await OpsServer.StartAsync(LoopbackAnyPort, cluster.ViosA.Node, palettes, CancellationToken.None);
+        await using var server = await OpsServer.StartAsync(LoopbackAnyPort, cluster.ViosA, palettes, CancellationToken.None);
         var endpoint = server.Endpoint.ToString();
 
         var replies = await RawOpsClient.SendAsync(endpoint, """{"palette":"broken","command":"boom"}""" + "\n");
@@ -55,7 +56,7 @@ public sealed class OpsEndpointRobustnessSpecs(OpsClusterFixture cluster)
     [Fact]
     public async Task A_client_beyond_the_connection_limit_is_told_the_endpoint_is_busy_until_one_closes()
     {
-        await using var server = await OpsServer.StartAsync(LoopbackAnyPort, cluster.ViosA.Node, CancellationToken.None);
+        await using var server = await OpsServer.StartAsync(LoopbackAnyPort, cluster.ViosA, CancellationToken.None);
         var endpoint = server.Endpoint.ToString();
         var idle = new List<TcpClient>();
         try
@@ -86,7 +87,7 @@ public sealed class OpsEndpointRobustnessSpecs(OpsClusterFixture cluster)
     [Fact]
     public async Task Stopping_the_endpoint_ends_an_open_tail()
     {
-        var server = await OpsServer.StartAsync(LoopbackAnyPort, cluster.ViosA.Node, CancellationToken.None);
+        var server = await OpsServer.StartAsync(LoopbackAnyPort, cluster.ViosA, CancellationToken.None);
         var stdout = new ObservedWriter();
         var stderr = new StringWriter();
         var tail = CtlCommand.RunAsync(["--endpoint", server.Endpoint.ToString(), "cluster", "tail"], stdout, stderr);

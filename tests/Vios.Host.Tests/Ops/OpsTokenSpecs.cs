@@ -1,3 +1,5 @@
+using Vios.Host.Node;
+using Vios.Testing;
 
 namespace Vios.Host.Tests.Ops;
 
@@ -6,15 +8,18 @@ public sealed class TokenGuardedLighthouse : IAsyncLifetime
 {
     public const string Token = "correct-horse-battery-staple";
 
-    public TestNode Node { get; private set; } = null!;
+    private LocalCluster _cluster = null!;
+
+    public ViosNode Node => _cluster.Lighthouse;
 
     public async Task InitializeAsync()
     {
-        Node = await TestNode.StartLighthouseAsync(opsHost: "0.0.0.0", opsToken: Token);
-        await OpsClusterFixture.AllUpAsync([Node], TimeSpan.FromSeconds(10));
+        _cluster = LocalCluster.Create(TestCluster.Options());
+        await _cluster.StartLighthouseAsync(options => options with { OpsHost = "0.0.0.0", OpsToken = Token });
+        await _cluster.AwaitConvergenceAsync();
     }
 
-    public async Task DisposeAsync() => await Node.DisposeAsync();
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
 }
 
 /// <summary>Off loopback the endpoint wants the token, even from a client that connects over 127.0.0.1.</summary>
@@ -48,13 +53,13 @@ public sealed class OpsTokenSpecs(TokenGuardedLighthouse lighthouse) : IClassFix
         var result = await Ctl.AtAsync(lighthouse.Node, "--token", TokenGuardedLighthouse.Token, "cluster", "show");
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Contains($"{lighthouse.Node.Node.SelfAddress} | [lighthouse] | up |", result.StdoutLines);
+        Assert.Contains($"{lighthouse.Node.SelfAddress} | [lighthouse] | up |", result.StdoutLines);
     }
 
     [Fact]
     public async Task Without_the_token_no_palette_is_revealed()
     {
-        var replies = await RawOpsClient.SendAsync(lighthouse.Node.Endpoint, """{"palette":"nothing","command":"here"}""" + "\n");
+        var replies = await RawOpsClient.SendAsync(lighthouse.Node.CtlEndpoint(), """{"palette":"nothing","command":"here"}""" + "\n");
 
         Assert.Equal(1, RawOpsClient.ExitOf(replies));
         Assert.Contains("requires a token", RawOpsClient.ErrorOf(replies));
