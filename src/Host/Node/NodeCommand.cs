@@ -90,6 +90,12 @@ public static class NodeCommand
 
         await node.WhenTerminated;
         await node.DisposeAsync();
+        if (node.WasDowned)
+        {
+            // Non-zero, so a service manager restarts a node the cluster gave up on.
+            Console.Error.WriteLine("vios: node stopped: the cluster downed this node");
+            return 1;
+        }
         Console.Out.WriteLine("vios: node stopped");
         return 0;
     }

@@ -50,6 +50,9 @@ public sealed class ViosNode : IAsyncDisposable
     public Address SelfAddress => Cluster.SelfAddress;
     public Task WhenTerminated => System.WhenTerminated;
 
+    /// <summary>True once the cluster has downed this node (it then shuts itself down).</summary>
+    public bool WasDowned => CoordinatedShutdown.Get(System).ShutdownReason is CoordinatedShutdown.ClusterDowningReason;
+
     public static async Task<ViosNode> StartAsync(NodeOptions options, CancellationToken cancellationToken = default)
     {
         var config = NodeConfigBuilder.Build(options);
@@ -121,15 +124,7 @@ public sealed class ViosNode : IAsyncDisposable
     {
         var log = Akka.Event.Logging.GetLogger(System, "vios.node");
 
-        try
-        {
-            _ops = await OpsServer.StartAsync(Settings.Ops, this, cancellationToken);
-        }
-        catch (System.Net.Sockets.SocketException e)
-        {
-            throw new NodeStartupException(
-                $"cannot serve the ops endpoint on {Settings.Ops.Host}:{Settings.Ops.Port}: {e.Message} (choose another with --ops-port)", e);
-        }
+        _ops = await OpsServer.StartAsync(Settings.Ops, this, cancellationToken);
         CoordinatedShutdown.Get(System).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "stop-ops-endpoint", async () =>
         {
             await _ops.DisposeAsync();

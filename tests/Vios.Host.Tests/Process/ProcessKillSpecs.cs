@@ -62,4 +62,19 @@ public sealed class ProcessKillSpecs
         // Left, not failed: the lighthouse never saw it unreachable.
         Assert.DoesNotContain(cluster.Tail.Output, l => l.Contains($"member-unreachable | {node.Address} |"));
     }
+
+    [Fact]
+    public async Task A_node_downed_by_the_cluster_stops_and_exits_1()
+    {
+        await using var cluster = await ProcessCluster.StartAsync();
+        var node = await cluster.StartViosNodeAsync("vios1");
+
+        var (exitCode, _, error) = await ProcessCluster.CtlAsync(cluster.Lighthouse.Ops, "cluster", "down", node.Address);
+
+        Assert.True(exitCode == 0, error);
+        await cluster.AwaitRemovedAsync(node.Address, ProcessCluster.StartTimeout);
+        await node.Process.Exited.WaitAsync(ProcessCluster.StartTimeout);
+        Assert.Equal(1, node.Process.ExitCode);
+        Assert.Contains("vios: node stopped: the cluster downed this node", node.Process.Output);
+    }
 }
