@@ -21,7 +21,8 @@ public sealed record MessageManifest(string Manifest, MessageCodec Codec)
 public sealed class MessageCatalog
 {
     public static MessageCatalog All { get; } = new(
-        Cluster.NodeBootLogMessages.Manifests);
+        Cluster.NodeBootLogMessages.Manifests,
+        Cluster.VkeMessages.Manifests);
 
     private readonly FrozenDictionary<string, MessageManifest> _byManifest;
     private readonly FrozenDictionary<Type, MessageManifest> _byType;

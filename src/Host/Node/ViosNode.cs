@@ -4,6 +4,7 @@ using Akka.Configuration;
 using Akka.Event;
 using Vios.Actors;
 using Vios.Actors.Cluster;
+using Vios.Actors.Cluster.Daemons;
 using Vios.Host.Logging;
 using Vios.Host.Ops;
 using Vios.Persistence.Database;
@@ -41,6 +42,9 @@ public sealed class ViosNode : IAsyncDisposable
 
     /// <summary>The persistent record of this node's starts (vios nodes only).</summary>
     public IActorRef? BootLog { get; private set; }
+
+    /// <summary>The node's VKE at <c>/user/vke</c> (vios nodes only).</summary>
+    public IActorRef? Vke { get; private set; }
 
     /// <summary>Which start of this node this is, as persisted in its boot log (1 for the first).</summary>
     public int Incarnation { get; private set; }
@@ -133,6 +137,11 @@ public sealed class ViosNode : IAsyncDisposable
 
         if (Role == NodeRole.Vios)
         {
+            // S1: the node's VKE and its built-in daemons; the kcluster interface follows membership.
+            Vke = System.ActorOf(VkeActor.Props(VkeSettings.FromConfig(System.Settings.Config)), VkeActor.Name);
+            System.ActorOf(EchoDaemon.Props(Vke), "daemon-echo");
+            System.ActorOf(StatsDaemon.Props(Vke), "daemon-stats");
+
             BootLog = System.ActorOf(NodeBootLogActor.Props(Name), "boot-log");
             try
             {

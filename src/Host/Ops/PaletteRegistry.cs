@@ -12,6 +12,7 @@ public sealed class PaletteRegistry
     [
         ClusterPalette.Palette,
         ActorPalette.Palette,
+        VkePalette.Palette,
     ]);
 
     public PaletteRegistry(IReadOnlyList<OpsPalette> palettes)

@@ -1,0 +1,72 @@
+using Akka.Actor;
+using Akka.Event;
+using Vios.Actors.Protocol;
+
+namespace Vios.Actors.Cluster.Daemons;
+
+/// <summary>
+/// Base of a daemon that answers send messages: it registers with its node's VKE under its daemon
+/// id, and for each delivered send message that requires a response, submits the response packet
+/// that <see cref="Answer"/> builds.
+/// </summary>
+public abstract class DaemonActor : ReceiveActor
+{
+    protected DaemonActor(string daemonId, IActorRef vke)
+    {
+        DaemonId = daemonId;
+        Vke = vke;
+        Receive<DaemonRegistered>(registered => NodeId = registered.NodeId);
+        Receive<DaemonRefused>(refused =>
+        {
+            Log.Error("daemon {0} was refused by the VKE: {1}", refused.DaemonId, refused.Reason);
+            Context.Stop(Self);
+        });
+        Receive<PacketRefused>(refused => Log.Warning("daemon {0}: the VKE refused a packet: {1}", DaemonId, refused.Reason));
+        Receive<PacketSent>(_ => { });
+    }
+
+    protected ILoggingAdapter Log { get; } = Context.GetLogger();
+    protected string DaemonId { get; }
+    protected IActorRef Vke { get; }
+    protected ulong NodeId { get; private set; }
+
+    protected override void PreStart() => Vke.Tell(new RegisterDaemon(DaemonId));
+
+    /// <summary>Submits the response to <paramref name="request"/> when its sender asked for one.</summary>
+    protected void Respond(ViosFrame request, ReadOnlyMemory<byte> payload)
+    {
+        if (!request.SubHeader.ResponseRequired) return;
+        Vke.Tell(new SubmitPacket(FrameCodec.Encode(Frames.ResponseTo(request, NodeId, payload))));
+    }
+}
+
+/// <summary>The built-in <c>echo</c> daemon: answers every send message with its own payload.</summary>
+public sealed class EchoDaemon : DaemonActor
+{
+    public const string Id = "echo";
+
+    public EchoDaemon(IActorRef vke) : base(Id, vke) =>
+        Receive<DeliverPacket>(delivered => Respond(delivered.Frame, delivered.Frame.Payload));
+
+    public static Props Props(IActorRef vke) => Akka.Actor.Props.Create(() => new EchoDaemon(vke));
+}
+
+/// <summary>The built-in <c>stats</c> daemon: answers with its node's VKE counters as JSON.</summary>
+public sealed class StatsDaemon : DaemonActor
+{
+    public const string Id = "stats";
+
+    public StatsDaemon(IActorRef vke) : base(Id, vke)
+    {
+        Receive<DeliverPacket>(delivered =>
+            Vke.Ask<VkeStats>(GetVkeStats.Instance, TimeSpan.FromSeconds(5))
+                .PipeTo(Self, success: stats => new StatsReady(delivered.Frame, stats)));
+        Receive<StatsReady>(ready =>
+            Respond(ready.Request, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(ready.Stats, VkeJsonContext.Default.VkeStats)));
+        Receive<Status.Failure>(failure => Log.Warning("stats daemon: no counters from the VKE: {0}", failure.Cause.Message));
+    }
+
+    public static Props Props(IActorRef vke) => Akka.Actor.Props.Create(() => new StatsDaemon(vke));
+
+    private sealed record StatsReady(ViosFrame Request, VkeStats Stats);
+}
