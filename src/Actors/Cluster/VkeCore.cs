@@ -99,6 +99,10 @@ public sealed class VkeCore<TDaemon>(int maxPayload, TimeSpan defaultResponseTim
                 return Refuse(daemon, header.MessageId, "a packet for several nodes names none in its header");
             targets = destinations.Distinct().ToList();
         }
+        else if (header.DestinationNode == NodeIds.None)
+        {
+            return Refuse(daemon, header.MessageId, "the packet names no destination node, is not a broadcast, and no nodes were listed");
+        }
         else
         {
             targets = [header.DestinationNode];

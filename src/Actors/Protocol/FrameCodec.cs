@@ -371,11 +371,8 @@ public static class FrameCodec
             return MalformedHeader($"a broadcast names destination node {destinationNode}; a broadcast's destination must be NodeIds.None");
         }
 
-        if (!broadcast && destinationNode == NodeIds.None)
-        {
-            return MalformedHeader("destination node is NodeIds.None but the Broadcast flag is not set");
-        }
-
+        // No destination without the broadcast flag is a send to several nodes: the daemon names them
+        // to its VKE in the system call, and the VKE refuses such a packet without that list.
         return null;
     }
 
