@@ -33,6 +33,10 @@ public static class SampleMessages
         if (type == typeof(DateTime)) return Moment.UtcDateTime;
         if (type == typeof(TimeSpan)) return TimeSpan.FromMilliseconds(1500);
         if (type == typeof(byte[])) return new byte[] { 1, 2, 3, 0, 255 };
+        if (type == typeof(ReadOnlyMemory<byte>)) return new ReadOnlyMemory<byte>([1, 2, 3, 0, 255]);
+        // A frame's header and sub-header must agree (flags and entries), which field-by-field filling cannot know.
+        if (type == typeof(Vios.Actors.Protocol.ViosFrame))
+            return Vios.Actors.Cluster.Frames.Send(7, 9, "sample-sender", "sample-receiver", new byte[] { 1, 2, 3, 0, 255 }, responseRequired: true, TimeSpan.FromSeconds(2));
         if (type.IsEnum) return Enum.GetValues(type).Cast<object>().Last();
         if (type.IsArray)
         {

@@ -65,7 +65,8 @@ public sealed class SerializerCoverageSpecs : IAsyncLifetime
         var back = _system.Serialization.Deserialize(bytes, serializer.Identifier, entry.Manifest);
 
         Assert.IsType(type, back);
-        Assert.Equivalent(sample, back, strict: true);
+        // Value equality where the type defines it (a frame compares its payload bytes), else field by field.
+        if (!sample.Equals(back)) Assert.Equivalent(sample, back, strict: true);
         Assert.Equal(bytes, serializer.ToBinary(back));
     }
 
