@@ -29,6 +29,7 @@ public static class DemoRunner
         new StartViosNodesStep(options.ViosNodes),
         new AwaitConvergenceStep(),
         new ClusterSummaryStep(),
+        new VkeBroadcastEchoStep(),
         .. options.KeepRunning ? [new WaitForCtrlCStep()] : Array.Empty<IDemoStep>(),
         new LeaveGracefullyStep(),
     ];

@@ -16,6 +16,8 @@ public sealed class DemoSpecs : IDisposable
         Assert.Contains("4 members Up and reachable on every node", stdout);
         Assert.Equal(4, stdout.Split('\n').Count(l => l.Contains("akka.tcp://vios@127.0.0.1:") && l.Contains("│ up ")));
         Assert.Contains("Leader: akka.tcp://vios@127.0.0.1:", stdout);
+        Assert.Contains("to echo: 3 of 3 nodes answered, round trip", stdout);
+        Assert.Equal(3, stdout.Split('\n').Count(l => l.Contains("answered \"hello from vios-")));
         Assert.Equal(3, stdout.Split('\n').Count(l => l.Contains("left and was removed")));
         Assert.Contains("Demo finished", stdout);
         // --data keeps each node's journal, node id and log.

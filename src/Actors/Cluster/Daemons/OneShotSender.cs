@@ -14,7 +14,7 @@ public sealed record SendOutcome(IViosMessage Reply, TimeSpan RoundTrip);
 /// </summary>
 public sealed class OneShotSender : ReceiveActor
 {
-    private OneShotSender(IActorRef vke, Func<ulong, string, ViosFrame> build, IReadOnlyList<ulong>? destinations, TaskCompletionSource<SendOutcome> outcome)
+    public OneShotSender(IActorRef vke, Func<ulong, string, ViosFrame> build, IReadOnlyList<ulong>? destinations, TaskCompletionSource<SendOutcome> outcome)
     {
         var daemonId = $"ctl-{Guid.NewGuid():N}"[..16];
         var clock = new Stopwatch();
