@@ -35,7 +35,31 @@ downing.SetAction(async parse =>
     return 0;
 });
 
-var root = new RootCommand("Vios.Actors benchmarks (figures go to bench/README.md)") { downing };
+var seconds = new Option<int>("--seconds") { Description = "measured seconds per case", DefaultValueFactory = _ => 5 };
+var payloadBytes = new Option<int>("--payload") { Description = "payload bytes per message", DefaultValueFactory = _ => 64 };
+var protocol = new Command("protocol", "S1 round trips through the VKEs against plain Akka request/response, and broadcasts to 4 nodes")
+{
+    seconds, payloadBytes,
+};
+protocol.SetAction(async parse =>
+{
+    var results = await ProtocolBenchmark.RunAsync([1, 16], [1, 8], broadcastNodes: 4,
+        TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(payloadBytes), Console.Out);
+    Console.WriteLine();
+    Console.WriteLine($"S1 protocol, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd}, {parse.GetValue(payloadBytes)}-byte payloads, {parse.GetValue(seconds)} s per case");
+    Console.WriteLine();
+    Console.WriteLine("| path | senders | per second | p50 µs | p99 µs | ratio to plain Akka |");
+    Console.WriteLine("|---|---|---|---|---|---|");
+    foreach (var r in results)
+    {
+        var plain = results.FirstOrDefault(p => p.Path.StartsWith("plain") && p.Senders == r.Senders && !r.Path.Contains("broadcast"));
+        var ratio = plain is null || r.Path.Contains("broadcast") ? "" : (r.PerSecond / plain.PerSecond).ToString("0.00", CultureInfo.InvariantCulture);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {r.Path} | {r.Senders} | {r.PerSecond:0} | {r.P50Micros:0} | {r.P99Micros:0} | {ratio} |"));
+    }
+    return 0;
+});
+
+var root = new RootCommand("Vios.Actors benchmarks (figures go to bench/README.md)") { downing, protocol };
 return await root.Parse(args).InvokeAsync();
 
 static double Median(IEnumerable<double> values)

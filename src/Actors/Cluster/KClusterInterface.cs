@@ -16,25 +16,33 @@ public sealed class KClusterInterface
     public const string ViosRole = "vios";
 
     private readonly Dictionary<ulong, KClusterNode> _byId = new();
+    private ulong[] _nodeIds = [];
 
     /// <summary>The protocol node id of a member incarnation; never <c>NodeIds.None</c> (0).</summary>
     public static ulong NodeIdOf(UniqueAddress member) => (1UL << 32) | (uint)member.Uid;
 
     public IReadOnlyCollection<KClusterNode> Nodes => _byId.Values;
 
+    /// <summary>Every node id, kept as an array so a broadcast allocates nothing to list its targets.</summary>
+    public IReadOnlyList<ulong> NodeIds => _nodeIds;
+
     /// <summary>Adds a member that came Up, if it is a vios node. Returns the node when it was added.</summary>
     public KClusterNode? MemberUp(Member member)
     {
         if (member.Status != MemberStatus.Up || !member.HasRole(ViosRole)) return null;
         var node = new KClusterNode(NodeIdOf(member.UniqueAddress), member.Address);
-        return _byId.TryAdd(node.NodeId, node) ? node : null;
+        if (!_byId.TryAdd(node.NodeId, node)) return null;
+        _nodeIds = [.. _byId.Keys];
+        return node;
     }
 
     /// <summary>Removes a member that left, was downed or removed. Returns its node id if it was known.</summary>
     public ulong? MemberGone(UniqueAddress member)
     {
         var id = NodeIdOf(member);
-        return _byId.Remove(id) ? id : null;
+        if (!_byId.Remove(id)) return null;
+        _nodeIds = [.. _byId.Keys];
+        return id;
     }
 
     public bool TryGet(ulong nodeId, out KClusterNode node) => _byId.TryGetValue(nodeId, out node!);

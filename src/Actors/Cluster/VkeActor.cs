@@ -7,11 +7,12 @@ using Vios.Actors.Protocol;
 namespace Vios.Actors.Cluster;
 
 /// <summary>The VKE's settings, from <c>vios.vke</c> in vios.hocon.</summary>
-public sealed record VkeSettings(int MaxPayload, TimeSpan DefaultResponseTimeout)
+public sealed record VkeSettings(int MaxPayload, TimeSpan DefaultResponseTimeout, TimeSpan TimeoutResolution)
 {
     public static VkeSettings FromConfig(Config config) => new(
         (int)(config.GetByteSize("vios.vke.max-payload") ?? FrameLayout.DefaultMaxPayload),
-        config.GetTimeSpan("vios.vke.default-response-timeout", TimeSpan.FromSeconds(5)));
+        config.GetTimeSpan("vios.vke.default-response-timeout", TimeSpan.FromSeconds(5)),
+        config.GetTimeSpan("vios.vke.timeout-resolution", TimeSpan.FromMilliseconds(50)));
 }
 
 /// <summary>
@@ -27,9 +28,11 @@ public sealed class VkeActor : ReceiveActor, IWithTimers
     private readonly VkeCore<IActorRef> _core;
     private readonly Dictionary<ulong, ICanTell> _peers = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly VkeSettings _settings;
 
     public VkeActor(VkeSettings settings)
     {
+        _settings = settings;
         _core = new VkeCore<IActorRef>(settings.MaxPayload, settings.DefaultResponseTimeout);
 
         Receive<RegisterDaemon>(register =>
@@ -40,7 +43,7 @@ public sealed class VkeActor : ReceiveActor, IWithTimers
         });
         Receive<SubmitPacket>(submit => Execute(_core.Submit(submit.Packet, submit.Destinations, Sender)));
         Receive<VkePacket>(packet => Execute(_core.Receive(packet.Packet)));
-        Receive<ResponseTimeout>(timeout => Execute(_core.TimeOut(timeout.MessageId)));
+        Receive<ExpireResponses>(_ => Execute(_core.Expire()));
         Receive<GetVkeStats>(_ => Sender.Tell(_core.Stats()));
         Receive<GetKClusterView>(_ => Sender.Tell(_core.View()));
         Receive<Terminated>(terminated => _core.Unregister(terminated.ActorRef));
@@ -70,6 +73,9 @@ public sealed class VkeActor : ReceiveActor, IWithTimers
         var cluster = Akka.Cluster.Cluster.Get(Context.System);
         _core.SetSelf(cluster.SelfUniqueAddress);
         cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.IMemberEvent));
+        // One sweep for every open send message rather than a scheduled timer per message: a timer
+        // per round trip costs more than the round trip's own work at tens of thousands per second.
+        Timers!.StartPeriodicTimer("expire", ExpireResponses.Instance, _settings.TimeoutResolution);
     }
 
     protected override void PostStop() => Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
@@ -113,14 +119,10 @@ public sealed class VkeActor : ReceiveActor, IWithTimers
                     deliver.Daemon.Tell(new DeliverPacket(deliver.Frame), Self);
                     break;
                 case VkeAction<IActorRef>.Complete complete:
-                    Timers!.Cancel(complete.Responses.MessageId);
                     complete.Daemon.Tell(complete.Responses, Self);
                     break;
                 case VkeAction<IActorRef>.Reply reply:
                     reply.Daemon.Tell(reply.Message, Self);
-                    break;
-                case VkeAction<IActorRef>.StartTimer timer:
-                    Timers!.StartSingleTimer(timer.MessageId, new ResponseTimeout(timer.MessageId), timer.Timeout);
                     break;
                 case VkeAction<IActorRef>.Drop drop:
                     _log.Warning("VKE dropped a packet: {0}", drop.Reason);
@@ -129,7 +131,10 @@ public sealed class VkeActor : ReceiveActor, IWithTimers
         }
     }
 
-    private sealed record ResponseTimeout(ulong MessageId);
+    private sealed record ExpireResponses
+    {
+        public static ExpireResponses Instance { get; } = new();
+    }
 
     private sealed record PeerResolved(ulong NodeId, ICanTell Vke);
 }

@@ -18,9 +18,6 @@ public abstract record VkeAction<TDaemon>
     /// <summary>Tell a daemon what happened to the packet it submitted.</summary>
     public sealed record Reply(TDaemon Daemon, IViosMessage Message) : VkeAction<TDaemon>;
 
-    /// <summary>Start the response timer of a send message.</summary>
-    public sealed record StartTimer(ulong MessageId, TimeSpan Timeout) : VkeAction<TDaemon>;
-
     /// <summary>A packet was dropped; the VKE logs why and carries on.</summary>
     public sealed record Drop(string Reason) : VkeAction<TDaemon>;
 }
@@ -30,10 +27,12 @@ public abstract record VkeAction<TDaemon>
 /// packets), parsing the header and sub-header, routing over the kcluster interface (one node,
 /// several, or every node when the broadcast flag is set), validating and delivering what arrives,
 /// and the response queue that matches responses to their send message. The actor only turns the
-/// returned <see cref="VkeAction{TDaemon}"/>s into messages and timers.
+/// returned <see cref="VkeAction{TDaemon}"/>s into messages, and calls <see cref="Expire"/> periodically.
 /// </summary>
-public sealed class VkeCore<TDaemon>(int maxPayload, TimeSpan defaultResponseTimeout) where TDaemon : class
+/// <param name="clock">Milliseconds on a monotonic clock; tests pass their own.</param>
+public sealed class VkeCore<TDaemon>(int maxPayload, TimeSpan defaultResponseTimeout, Func<long>? clock = null) where TDaemon : class
 {
+    private readonly Func<long> _clock = clock ?? (() => Environment.TickCount64);
     private readonly Dictionary<string, TDaemon> _daemons = new(StringComparer.Ordinal);
     private readonly ResponseQueue<TDaemon> _responses = new();
     private readonly Dictionary<ulong, string> _addresses = new();
@@ -90,7 +89,7 @@ public sealed class VkeCore<TDaemon>(int maxPayload, TimeSpan defaultResponseTim
         if (header.IsBroadcast)
         {
             // S1: the broadcast flag detected in the header sends the packet to every node of the cluster.
-            targets = KCluster.Nodes.Select(n => n.NodeId).ToList();
+            targets = KCluster.NodeIds;
             _broadcasts++;
         }
         else if (destinations is { Count: > 0 })
@@ -107,17 +106,20 @@ public sealed class VkeCore<TDaemon>(int maxPayload, TimeSpan defaultResponseTim
         {
             targets = [header.DestinationNode];
         }
-        if (targets.FirstOrDefault(t => !KCluster.TryGet(t, out _)) is var unknown and not 0)
-            return Refuse(daemon, header.MessageId, $"node {unknown:x} is not a vios node that is up");
+        foreach (var target in targets)
+        {
+            if (!KCluster.TryGet(target, out _))
+                return Refuse(daemon, header.MessageId, $"node {target:x} is not a vios node that is up");
+        }
 
         var actions = new List<VkeAction<TDaemon>>(3) { new VkeAction<TDaemon>.Forward(packet, targets) };
         _sent++;
         if (frame.SubHeader.ResponseRequired)
         {
             // S1: one response queue entry per response expected, matched as responses arrive.
-            var completed = _responses.Open(header.MessageId, daemon, targets, Math.Max(1, frame.SubHeader.ExpectedResponses));
+            var deadline = _clock() + (long)(frame.SubHeader.Timeout ?? defaultResponseTimeout).TotalMilliseconds;
+            var completed = _responses.Open(header.MessageId, daemon, targets, deadline, Math.Max(1, frame.SubHeader.ExpectedResponses));
             if (completed is not null) actions.Add(new VkeAction<TDaemon>.Complete(daemon, Collected(completed)));
-            else actions.Add(new VkeAction<TDaemon>.StartTimer(header.MessageId, frame.SubHeader.Timeout ?? defaultResponseTimeout));
         }
         else
         {
@@ -176,8 +178,9 @@ public sealed class VkeCore<TDaemon>(int maxPayload, TimeSpan defaultResponseTim
         return _responses.NodeGone(id).Select(c => (VkeAction<TDaemon>)new VkeAction<TDaemon>.Complete(c.Requester, Collected(c))).ToList();
     }
 
-    public IReadOnlyList<VkeAction<TDaemon>> TimeOut(ulong messageId) =>
-        _responses.TimeOut(messageId) is { } completed ? [new VkeAction<TDaemon>.Complete(completed.Requester, Collected(completed))] : [];
+    /// <summary>Send messages whose timeout has passed complete with what came and who did not answer.</summary>
+    public IReadOnlyList<VkeAction<TDaemon>> Expire() =>
+        _responses.Expire(_clock()).Select(c => (VkeAction<TDaemon>)new VkeAction<TDaemon>.Complete(c.Requester, Collected(c))).ToList();
 
     public VkeStats Stats() => new(
         new ProtocolNode(SelfNodeId, SelfAddress), _sent, _received, _broadcasts, _responses.Matched, _responses.TimedOut,

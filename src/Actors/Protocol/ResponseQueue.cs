@@ -39,15 +39,16 @@ public enum ResponseMatch
 /// S1's response queue, kept by the sending VKE. Opening a send message creates one entry per
 /// response expected from each receiving node (for a broadcast, one per member at send time); each
 /// arriving response is matched by correlation id and responder and its entry removed. Entries of a
-/// node that leaves or is downed complete as missing at once. The queue knows no clocks: the VKE
-/// calls <see cref="TimeOut"/> when a send message's timer fires.
+/// node that leaves or is downed complete as missing at once. The queue reads no clock: each send
+/// message carries a deadline in the caller's time units, and the VKE calls <see cref="Expire"/>
+/// as its clock advances (one periodic sweep, not one timer per message).
 /// </summary>
 public sealed class ResponseQueue<TRequester>
 {
     private readonly Dictionary<ulong, OpenRequest> _open = new();
 
     public int OpenRequests => _open.Count;
-    public int OpenEntries => _open.Values.Sum(r => r.Owed.Values.Sum());
+    public int OpenEntries => _open.Values.Sum(r => r.Owed.Sum(o => o.Count));
     public long Matched { get; private set; }
     public long Duplicates { get; private set; }
     public long Unexpected { get; private set; }
@@ -57,14 +58,18 @@ public sealed class ResponseQueue<TRequester>
 
     /// <summary>
     /// Opens entries for <paramref name="messageId"/>: <paramref name="responsesPerNode"/> from each of
-    /// <paramref name="responders"/>. With no responders the request is complete at once (returned).
+    /// <paramref name="responders"/>, owed until <paramref name="deadline"/>. With no responders the
+    /// request is complete at once (returned).
     /// </summary>
-    public CompletedRequest<TRequester>? Open(ulong messageId, TRequester requester, IEnumerable<ulong> responders, int responsesPerNode = 1)
+    public CompletedRequest<TRequester>? Open(
+        ulong messageId, TRequester requester, IEnumerable<ulong> responders, long deadline = long.MaxValue, int responsesPerNode = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(responsesPerNode, 1);
         if (_open.ContainsKey(messageId))
             throw new InvalidOperationException($"message {messageId:x} already has open response entries");
-        var request = new OpenRequest(messageId, requester, responders.Distinct().ToDictionary(r => r, _ => responsesPerNode));
+        var request = new OpenRequest(messageId, requester, deadline);
+        foreach (var responder in responders)
+            if (request.IndexOf(responder) < 0) request.Owed.Add(new Owed(responder, responsesPerNode));
         if (request.Owed.Count == 0) return request.Complete(CompletionReason.Complete);
         _open.Add(messageId, request);
         return null;
@@ -74,26 +79,24 @@ public sealed class ResponseQueue<TRequester>
     public (ResponseMatch Match, CompletedRequest<TRequester>? Completed) Match(
         ulong correlationId, ulong responder, bool isError, ReadOnlyMemory<byte> payload)
     {
-        if (!_open.TryGetValue(correlationId, out var request) || !request.Answered.Contains(responder) && !request.Owed.ContainsKey(responder))
+        var index = _open.TryGetValue(correlationId, out var request) ? request.IndexOf(responder) : -1;
+        if (index < 0)
         {
-            Unexpected++;
-            return (ResponseMatch.Unexpected, null);
-        }
-        if (!request.Owed.TryGetValue(responder, out var owed))
-        {
-            Duplicates++;
-            return (ResponseMatch.Duplicate, null);
+            var answeredBefore = request is not null && request.Responses.Exists(r => r.Responder == responder);
+            if (answeredBefore) Duplicates++;
+            else Unexpected++;
+            return (answeredBefore ? ResponseMatch.Duplicate : ResponseMatch.Unexpected, null);
         }
 
         Matched++;
-        request.Responses.Add(new CollectedResponse(responder, isError, payload));
-        if (owed > 1)
+        request!.Responses.Add(new CollectedResponse(responder, isError, payload));
+        var owed = request.Owed[index];
+        if (owed.Count > 1)
         {
-            request.Owed[responder] = owed - 1;
+            request.Owed[index] = owed with { Count = owed.Count - 1 };
             return (ResponseMatch.Matched, null);
         }
-        request.Owed.Remove(responder);
-        request.Answered.Add(responder);
+        request.Owed.RemoveAt(index);
         return (ResponseMatch.Matched, request.Owed.Count == 0 ? Close(request, CompletionReason.Complete) : null);
     }
 
@@ -104,23 +107,30 @@ public sealed class ResponseQueue<TRequester>
     public IReadOnlyList<CompletedRequest<TRequester>> NodeGone(ulong node)
     {
         var completed = new List<CompletedRequest<TRequester>>();
-        foreach (var request in _open.Values.Where(r => r.Owed.ContainsKey(node)).ToList())
+        foreach (var request in _open.Values.Where(r => r.IndexOf(node) >= 0).ToList())
         {
-            request.Owed.Remove(node);
+            request.Owed.RemoveAt(request.IndexOf(node));
             request.Missing.Add(node);
             if (request.Owed.Count == 0) completed.Add(Close(request, CompletionReason.Complete));
         }
         return completed;
     }
 
-    /// <summary>The send message's timeout fired: it completes with what came; null if it already completed.</summary>
-    public CompletedRequest<TRequester>? TimeOut(ulong messageId)
+    /// <summary>Every send message whose deadline is at or before <paramref name="now"/> completes with what came.</summary>
+    public IReadOnlyList<CompletedRequest<TRequester>> Expire(long now)
     {
-        if (!_open.TryGetValue(messageId, out var request)) return null;
-        TimedOut++;
-        request.Missing.AddRange(request.Owed.Keys);
-        request.Owed.Clear();
-        return Close(request, CompletionReason.TimedOut);
+        List<CompletedRequest<TRequester>>? expired = null;
+        foreach (var request in _open.Values)
+        {
+            if (request.Deadline > now) continue;
+            TimedOut++;
+            request.Missing.AddRange(request.Owed.Select(o => o.Responder));
+            request.Owed.Clear();
+            (expired ??= []).Add(request.Complete(CompletionReason.TimedOut));
+        }
+        if (expired is null) return [];
+        foreach (var completed in expired) _open.Remove(completed.MessageId);
+        return expired;
     }
 
     private CompletedRequest<TRequester> Close(OpenRequest request, CompletionReason reason)
@@ -129,13 +139,23 @@ public sealed class ResponseQueue<TRequester>
         return request.Complete(reason);
     }
 
-    private sealed class OpenRequest(ulong messageId, TRequester requester, Dictionary<ulong, int> owed)
+    private readonly record struct Owed(ulong Responder, int Count);
+
+    /// <summary>One send message's entries. A handful of responders at most, so lists beat hash sets here.</summary>
+    private sealed class OpenRequest(ulong messageId, TRequester requester, long deadline)
     {
         public ulong MessageId { get; } = messageId;
-        public Dictionary<ulong, int> Owed { get; } = owed;
-        public HashSet<ulong> Answered { get; } = [];
-        public List<CollectedResponse> Responses { get; } = [];
+        public long Deadline { get; } = deadline;
+        public List<Owed> Owed { get; } = new(1);
+        public List<CollectedResponse> Responses { get; } = new(1);
         public List<ulong> Missing { get; } = [];
+
+        public int IndexOf(ulong responder)
+        {
+            for (var i = 0; i < Owed.Count; i++)
+                if (Owed[i].Responder == responder) return i;
+            return -1;
+        }
 
         public CompletedRequest<TRequester> Complete(CompletionReason reason) =>
             new(MessageId, requester, Responses, Missing.Order().ToList(), reason);

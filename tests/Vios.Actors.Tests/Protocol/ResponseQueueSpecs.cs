@@ -72,17 +72,19 @@ public sealed class ResponseQueueSpecs
     [Fact]
     public void Timeout_completes_with_what_came_and_lists_the_missing_nodes()
     {
-        _queue.Open(Message, "daemon", [1, 2, 3]);
+        _queue.Open(Message, "daemon", [1, 2, 3], deadline: 100);
+        _queue.Open(Message + 1, "later", [1], deadline: 200);
         _queue.Match(Message, 2, false, default);
 
-        var completed = _queue.TimeOut(Message);
+        Assert.Empty(_queue.Expire(99));
+        var completed = Assert.Single(_queue.Expire(100));
 
-        Assert.NotNull(completed);
         Assert.Equal(CompletionReason.TimedOut, completed.Reason);
         Assert.Equal([2UL], completed.Responses.Select(r => r.Responder));
         Assert.Equal([1UL, 3UL], completed.Missing);
         Assert.Equal(1, _queue.TimedOut);
-        Assert.Null(_queue.TimeOut(Message));
+        Assert.True(_queue.IsOpen(Message + 1));
+        Assert.Equal((ResponseMatch.Unexpected, null), _queue.Match(Message, 1, false, default));
     }
 
     [Fact]
