@@ -130,6 +130,19 @@ public sealed class FrameProtocolErrorSpecs
         Assert.Equal(new SubHeader("sender", "receiver") { CorrelationId = 42 }, frame.SubHeader);
     }
 
+    [Fact]
+    public void A_sub_header_too_large_for_the_stack_is_checksummed_the_same_way()
+    {
+        // Unknown optional entries push the sub-header past what the decoder copies to the stack.
+        var raw = new RawPacket().With(0x0077, new byte[3000]).With(0x0078, Enumerable.Range(0, 5000).Select(i => (byte)i).ToArray());
+        var packet = raw.Build();
+
+        Assert.Equal(new SubHeader("sender", "receiver"), FrameCodec.Decode(packet).SubHeader);
+
+        packet[packet.Length - raw.Payload.Length - 1] ^= 0x10;
+        Assert.Equal(ProtocolErrorKind.ChecksumMismatch, Decoding.Refused(packet).Kind);
+    }
+
     [Theory]
     [InlineData("correlation id of 4 bytes", "CorrelationId (0x8005) is 4 bytes long, its type needs exactly 8")]
     [InlineData("timeout of 8 bytes", "Timeout (0x0006) is 8 bytes long, its type needs exactly 4")]

@@ -79,24 +79,8 @@ internal sealed class RawPacket
         BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(36), (uint)Payload.Length);
         subHeader.CopyTo(packet, 44);
         Payload.CopyTo(packet, 44 + subHeader.Length);
-        BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(40), Crc(packet.AsSpan(0, 40), subHeader));
-        return packet;
-    }
-
-    /// <summary>CRC-32 (IEEE) of header bytes 0..39 followed by the sub-header, as docs/protocol.md says.</summary>
-    public static uint Crc(ReadOnlySpan<byte> header, ReadOnlySpan<byte> subHeader)
-    {
-        var crc = new Crc32();
-        crc.Append(header);
-        crc.Append(subHeader);
-        return crc.GetCurrentHashAsUInt32();
-    }
-
-    /// <summary>Rewrites the checksum of an already built packet after a test changed header or sub-header bytes.</summary>
-    public static byte[] Reseal(byte[] packet)
-    {
-        int subHeaderLength = BinaryPrimitives.ReadUInt16BigEndian(packet.AsSpan(32));
-        BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(40), Crc(packet.AsSpan(0, 40), packet.AsSpan(44, subHeaderLength)));
+        // Bytes 40..43 are still zero here, as the checksum is defined.
+        BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(40), Crc32.HashToUInt32(packet.AsSpan(0, 44 + subHeader.Length)));
         return packet;
     }
 
