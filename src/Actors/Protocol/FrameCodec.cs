@@ -27,8 +27,13 @@ public static class FrameCodec
     private const int SeenCorrelationId = 1 << 4;
     private const int SeenTimeout = 1 << 5;
 
-    // Crc32 has no one-shot API over two spans (header without its checksum field, then the
-    // sub-header); one instance per thread, reset after use, keeps encode and decode allocation-free.
+    // The decoder checksums a copy of header and sub-header with the checksum field zeroed, on
+    // the stack when it is this small (always, for the entries this version writes); one-shot
+    // Crc32 over one span is about twice as fast as appending the pieces to an instance.
+    private const int StackChecksumLimit = 1024;
+
+    // For larger sub-headers (unknown optional entries from a newer writer): the pieces appended
+    // to one Crc32 per thread, reset after use, so decoding still allocates nothing for it.
     [ThreadStatic]
     private static Crc32? t_crc;
 
@@ -36,7 +41,8 @@ public static class FrameCodec
     public static int EncodedLength(ViosFrame frame)
     {
         ArgumentNullException.ThrowIfNull(frame);
-        return HeaderLength + SubHeaderLength(frame.SubHeader) + frame.Payload.Length;
+        var sub = frame.SubHeader;
+        return HeaderLength + SubHeaderLength(sub, DaemonIdByteCount(sub.SendingDaemon), DaemonIdByteCount(sub.ReceivingDaemon)) + frame.Payload.Length;
     }
 
     /// <summary>Encodes into a new array. A frame the codec would not read back raises <see cref="ProtocolException"/>.</summary>
@@ -44,9 +50,9 @@ public static class FrameCodec
     {
         ArgumentNullException.ThrowIfNull(frame);
         ArgumentOutOfRangeException.ThrowIfNegative(maxPayload);
-        var subHeaderLength = Validate(frame, maxPayload);
-        var packet = new byte[HeaderLength + subHeaderLength + frame.Payload.Length];
-        Write(frame, subHeaderLength, packet);
+        var sizes = Validate(frame, maxPayload);
+        var packet = new byte[HeaderLength + sizes.SubHeader + frame.Payload.Length];
+        Write(frame, sizes, packet);
         return packet;
     }
 
@@ -59,9 +65,9 @@ public static class FrameCodec
         ArgumentNullException.ThrowIfNull(frame);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentOutOfRangeException.ThrowIfNegative(maxPayload);
-        var subHeaderLength = Validate(frame, maxPayload);
-        var length = HeaderLength + subHeaderLength + frame.Payload.Length;
-        Write(frame, subHeaderLength, output.GetSpan(length)[..length]);
+        var sizes = Validate(frame, maxPayload);
+        var length = HeaderLength + sizes.SubHeader + frame.Payload.Length;
+        Write(frame, sizes, output.GetSpan(length)[..length]);
         output.Advance(length);
         return length;
     }
@@ -140,7 +146,7 @@ public static class FrameCodec
 
         var subHeader = span.Slice(HeaderLength, subHeaderLength);
         var stored = BinaryPrimitives.ReadUInt32BigEndian(span[ChecksumOffset..]);
-        var computed = Checksum(span[..ChecksummedHeaderLength], subHeader);
+        var computed = ChecksumOf(span[..(HeaderLength + subHeaderLength)]);
         if (stored != computed)
         {
             return new(ProtocolErrorKind.ChecksumMismatch,
@@ -400,8 +406,11 @@ public static class FrameCodec
 
     // ---- encoding ---------------------------------------------------------------------------
 
-    // Refuses what DecodeCore would refuse; returns the sub-header length.
-    private static int Validate(ViosFrame frame, int maxPayload)
+    // Byte counts found while validating, so that writing does not count again.
+    private readonly record struct EncodedSizes(int SendingDaemon, int ReceivingDaemon, int SubHeader);
+
+    // Refuses what DecodeCore would refuse (a daemon id with no UTF-8 form is found by Write).
+    private static EncodedSizes Validate(ViosFrame frame, int maxPayload)
     {
         var header = frame.Header;
         var sub = frame.SubHeader;
@@ -411,9 +420,11 @@ public static class FrameCodec
             throw UnsupportedVersion(header.Version);
         }
 
+        var sendingDaemonBytes = DaemonIdByteCount(sub.SendingDaemon);
+        var receivingDaemonBytes = DaemonIdByteCount(sub.ReceivingDaemon);
         var error = CheckHeaderFields((byte)header.Kind, (byte)header.Flags, header.MessageId, header.SourceNode, header.DestinationNode)
-            ?? CheckDaemonIdForWriting(EntrySendingDaemon, sub.SendingDaemon)
-            ?? CheckDaemonIdForWriting(EntryReceivingDaemon, sub.ReceivingDaemon)
+            ?? CheckDaemonIdForWriting(EntrySendingDaemon, sub.SendingDaemon, sendingDaemonBytes)
+            ?? CheckDaemonIdForWriting(EntryReceivingDaemon, sub.ReceivingDaemon, receivingDaemonBytes)
             ?? CheckConsistency(header, sub.ResponseRequired, sub.ExpectedResponses, sub.CorrelationId);
         if (error is not null)
         {
@@ -443,48 +454,20 @@ public static class FrameCodec
             throw Oversize((uint)frame.Payload.Length, maxPayload);
         }
 
-        return SubHeaderLength(sub);
+        return new EncodedSizes(sendingDaemonBytes, receivingDaemonBytes, SubHeaderLength(sub, sendingDaemonBytes, receivingDaemonBytes));
     }
 
-    private static ProtocolException? CheckDaemonIdForWriting(ushort type, string? id)
+    // bytes: the UTF-8 length, counting a lone surrogate as its 3-byte replacement character.
+    private static ProtocolException? CheckDaemonIdForWriting(ushort type, string? id, int bytes) =>
+        id is null
+            ? Malformed($"{EntryName(type)} is null")
+            : bytes is < MinDaemonIdBytes or > MaxDaemonIdBytes
+                ? Malformed($"{EntryName(type)} is {bytes} bytes of UTF-8; a daemon id is {MinDaemonIdBytes}..{MaxDaemonIdBytes} bytes")
+                : null;
+
+    private static int SubHeaderLength(SubHeader sub, int sendingDaemonBytes, int receivingDaemonBytes)
     {
-        if (id is null)
-        {
-            return Malformed($"{EntryName(type)} is null");
-        }
-
-        if (!IsWellFormedUtf16(id))
-        {
-            return Malformed($"{EntryName(type)} \"{id}\" contains a lone surrogate and has no UTF-8 form");
-        }
-
-        var bytes = Encoding.UTF8.GetByteCount(id);
-        return bytes is < MinDaemonIdBytes or > MaxDaemonIdBytes
-            ? Malformed($"{EntryName(type)} is {bytes} bytes of UTF-8; a daemon id is {MinDaemonIdBytes}..{MaxDaemonIdBytes} bytes")
-            : null;
-    }
-
-    private static bool IsWellFormedUtf16(ReadOnlySpan<char> text)
-    {
-        for (var i = 0; i < text.Length; i++)
-        {
-            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
-            {
-                i++;
-            }
-            else if (char.IsSurrogate(text[i]))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    private static int SubHeaderLength(SubHeader sub)
-    {
-        var length = EntryHeaderLength + DaemonIdByteCount(sub.SendingDaemon)
-            + EntryHeaderLength + DaemonIdByteCount(sub.ReceivingDaemon);
+        var length = EntryHeaderLength + sendingDaemonBytes + EntryHeaderLength + receivingDaemonBytes;
         if (sub.ResponseRequired)
         {
             length += EntryHeaderLength;
@@ -510,11 +493,13 @@ public static class FrameCodec
 
     private static int DaemonIdByteCount(string? id) => id is null ? 0 : Encoding.UTF8.GetByteCount(id);
 
-    // Writes a validated frame; destination is exactly the encoded length.
-    private static void Write(ViosFrame frame, int subHeaderLength, Span<byte> destination)
+    // Writes a validated frame; destination is exactly the encoded length. The caller commits
+    // the bytes only after this returns, so a throw here leaves nothing behind.
+    private static void Write(ViosFrame frame, EncodedSizes sizes, Span<byte> destination)
     {
         var header = frame.Header;
         var sub = frame.SubHeader;
+        var subHeaderLength = sizes.SubHeader;
 
         BinaryPrimitives.WriteUInt32BigEndian(destination[MagicOffset..], Magic);
         destination[VersionOffset] = header.Version;
@@ -529,8 +514,8 @@ public static class FrameCodec
         BinaryPrimitives.WriteUInt32BigEndian(destination[PayloadLengthOffset..], (uint)frame.Payload.Length);
 
         var subHeader = destination.Slice(HeaderLength, subHeaderLength);
-        var offset = WriteDaemonId(subHeader, 0, EntrySendingDaemon, sub.SendingDaemon);
-        offset = WriteDaemonId(subHeader, offset, EntryReceivingDaemon, sub.ReceivingDaemon);
+        var offset = WriteDaemonId(subHeader, 0, EntrySendingDaemon, sub.SendingDaemon, sizes.SendingDaemon);
+        offset = WriteDaemonId(subHeader, offset, EntryReceivingDaemon, sub.ReceivingDaemon, sizes.ReceivingDaemon);
         if (sub.ResponseRequired)
         {
             offset = WriteEntryHeader(subHeader, offset, EntryResponseRequired, 0);
@@ -559,7 +544,9 @@ public static class FrameCodec
 
         Debug.Assert(offset == subHeaderLength, "SubHeaderLength and Write disagree");
 
-        BinaryPrimitives.WriteUInt32BigEndian(destination[ChecksumOffset..], Checksum(destination[..ChecksummedHeaderLength], subHeader));
+        // The checksum is computed with its own field zeroed.
+        BinaryPrimitives.WriteUInt32BigEndian(destination[ChecksumOffset..], 0);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[ChecksumOffset..], Crc32.HashToUInt32(destination[..(HeaderLength + subHeaderLength)]));
         frame.Payload.Span.CopyTo(destination[(HeaderLength + subHeaderLength)..]);
     }
 
@@ -570,20 +557,37 @@ public static class FrameCodec
         return offset + EntryHeaderLength;
     }
 
-    private static int WriteDaemonId(Span<byte> subHeader, int offset, ushort type, string id)
+    private static int WriteDaemonId(Span<byte> subHeader, int offset, ushort type, string id, int bytes)
     {
-        var status = Utf8.FromUtf16(id, subHeader[(offset + EntryHeaderLength)..], out _, out var written, replaceInvalidSequences: false);
-        Debug.Assert(status == OperationStatus.Done, "daemon ids are validated before writing");
-        return WriteEntryHeader(subHeader, offset, type, written) + written;
+        var value = subHeader.Slice(offset + EntryHeaderLength, bytes);
+        var status = Utf8.FromUtf16(id, value, out _, out var written, replaceInvalidSequences: false);
+        if (status != OperationStatus.Done || written != bytes)
+        {
+            // Only a lone surrogate makes the strict conversion stop short of GetByteCount's figure.
+            throw Malformed($"{EntryName(type)} \"{id}\" contains a lone surrogate and has no UTF-8 form");
+        }
+
+        return WriteEntryHeader(subHeader, offset, type, bytes) + bytes;
     }
 
     // ---- shared ------------------------------------------------------------------------------
 
-    private static uint Checksum(ReadOnlySpan<byte> headerWithoutChecksum, ReadOnlySpan<byte> subHeader)
+    // CRC-32 of header and sub-header as they would be with the checksum field zeroed, without
+    // writing to the packet (it is read-only and may be shared).
+    private static uint ChecksumOf(ReadOnlySpan<byte> headerAndSubHeader)
     {
+        if (headerAndSubHeader.Length <= StackChecksumLimit)
+        {
+            Span<byte> copy = stackalloc byte[headerAndSubHeader.Length];
+            headerAndSubHeader.CopyTo(copy);
+            copy.Slice(ChecksumOffset, ChecksumSize).Clear();
+            return Crc32.HashToUInt32(copy);
+        }
+
         var crc = t_crc ??= new Crc32();
-        crc.Append(headerWithoutChecksum);
-        crc.Append(subHeader);
+        crc.Append(headerAndSubHeader[..ChecksumOffset]);
+        crc.Append([0, 0, 0, 0]);
+        crc.Append(headerAndSubHeader[HeaderLength..]);
         var value = crc.GetCurrentHashAsUInt32();
         crc.Reset();
         return value;

@@ -31,10 +31,11 @@ public static class FrameLayout
     public const int LengthReservedOffset = SubHeaderLengthOffset + sizeof(ushort); // 34, uint16, must be zero
     public const int PayloadLengthOffset = LengthReservedOffset + sizeof(ushort);   // 36, uint32
     public const int ChecksumOffset = PayloadLengthOffset + sizeof(uint);           // 40, uint32
-    public const int HeaderLength = ChecksumOffset + sizeof(uint);                  // 44
+    public const int ChecksumSize = sizeof(uint);
+    public const int HeaderLength = ChecksumOffset + ChecksumSize;                  // 44
 
-    /// <summary>The checksum covers header bytes [0, ChecksumOffset) followed by the whole sub-header.</summary>
-    public const int ChecksummedHeaderLength = ChecksumOffset;
+    // The checksum is the CRC-32 of header and sub-header together, bytes [0, HeaderLength +
+    // sub-header length), computed with the checksum field itself as four zero bytes.
 
     /// <summary>The sub-header length field is a uint16.</summary>
     public const int MaxSubHeaderLength = ushort.MaxValue;
