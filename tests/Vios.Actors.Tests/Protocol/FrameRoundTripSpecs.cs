@@ -136,4 +136,15 @@ public sealed class FrameRoundTripSpecs
         var perDecode = (GC.GetAllocatedBytesForCurrentThread() - before) / 1000.0;
         Assert.InRange(perDecode, 1, 320);
     }
+
+    [Fact]
+    public void A_send_for_several_listed_nodes_carries_no_destination_and_round_trips()
+    {
+        var frame = new ViosFrame(
+            new FrameHeader(MessageKind.Send, FrameFlags.ResponseRequired, 42, 0x1_0000_0007, NodeIds.None),
+            new SubHeader("sender", "receiver") { ResponseRequired = true, ExpectedResponses = 1 },
+            "to the listed nodes"u8.ToArray());
+
+        Assert.Equal(frame, FrameCodec.Decode(FrameCodec.Encode(frame)));
+    }
 }
