@@ -27,10 +27,10 @@ public sealed class KClusterInterface
     public IReadOnlyList<ulong> NodeIds => _nodeIds;
 
     /// <summary>Adds a member that came Up, if it is a vios node. Returns the node when it was added.</summary>
-    public KClusterNode? MemberUp(Member member)
+    public KClusterNode? MemberUp(UniqueAddress member, IEnumerable<string> roles)
     {
-        if (member.Status != MemberStatus.Up || !member.HasRole(ViosRole)) return null;
-        var node = new KClusterNode(NodeIdOf(member.UniqueAddress), member.Address);
+        if (!roles.Contains(ViosRole)) return null;
+        var node = new KClusterNode(NodeIdOf(member), member.Address);
         if (!_byId.TryAdd(node.NodeId, node)) return null;
         _nodeIds = [.. _byId.Keys];
         return node;

@@ -82,7 +82,7 @@ public sealed class VkeActor : ReceiveActor, IWithTimers
 
     private void MemberUp(Member member)
     {
-        Execute(_core.MemberUp(member));
+        _core.MemberUp(member.UniqueAddress, member.Roles);
         var id = KClusterInterface.NodeIdOf(member.UniqueAddress);
         if (_peers.ContainsKey(id) || !_core.KCluster.TryGet(id, out _)) return;
         if (id == _core.SelfNodeId)

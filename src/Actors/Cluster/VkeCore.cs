@@ -165,10 +165,10 @@ public sealed class VkeCore<TDaemon>(int maxPayload, TimeSpan defaultResponseTim
         return [new VkeAction<TDaemon>.Drop(reason), new VkeAction<TDaemon>.Forward(FrameCodec.Encode(errorFrame, maxPayload), [header.SourceNode])];
     }
 
-    public IReadOnlyList<VkeAction<TDaemon>> MemberUp(Member member)
+    /// <summary>A member is Up: a vios node joins the kcluster interface.</summary>
+    public void MemberUp(UniqueAddress member, IEnumerable<string> roles)
     {
-        if (KCluster.MemberUp(member) is { } node) _addresses[node.NodeId] = node.Address.ToString();
-        return [];
+        if (KCluster.MemberUp(member, roles) is { } node) _addresses[node.NodeId] = node.Address.ToString();
     }
 
     /// <summary>A member left, was downed or removed: responses it owed complete as missing now.</summary>
