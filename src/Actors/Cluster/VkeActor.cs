@@ -127,6 +127,9 @@ public sealed class VkeActor : ReceiveActor, IWithTimers
                 case VkeAction<IActorRef>.Drop drop:
                     _log.Warning("VKE dropped a packet: {0}", drop.Reason);
                     break;
+                case VkeAction<IActorRef>.Ignore ignore:
+                    _log.Debug("VKE ignored a packet: {0}", ignore.Reason);
+                    break;
             }
         }
     }

@@ -20,6 +20,9 @@ public abstract record VkeAction<TDaemon>
 
     /// <summary>A packet was dropped; the VKE logs why and carries on.</summary>
     public sealed record Drop(string Reason) : VkeAction<TDaemon>;
+
+    /// <summary>A late or duplicate response, counted and ignored; routine after a timeout, so logged at Debug.</summary>
+    public sealed record Ignore(string Reason) : VkeAction<TDaemon>;
 }
 
 /// <summary>
@@ -151,7 +154,7 @@ public sealed class VkeCore<TDaemon>(int maxPayload, TimeSpan defaultResponseTim
             {
                 ResponseMatch.Matched when completed is not null => [new VkeAction<TDaemon>.Complete(completed.Requester, Collected(completed))],
                 ResponseMatch.Matched => [],
-                _ => [new VkeAction<TDaemon>.Drop($"{match.ToString().ToLowerInvariant()} response to {frame.SubHeader.CorrelationId:x} from node {header.SourceNode:x}")],
+                _ => [new VkeAction<TDaemon>.Ignore($"{match.ToString().ToLowerInvariant()} response to {frame.SubHeader.CorrelationId:x} from node {header.SourceNode:x}")],
             };
         }
 
