@@ -138,7 +138,7 @@ public sealed class ViosNode : IAsyncDisposable
         if (Role == NodeRole.Vios)
         {
             // S1: the node's VKE and its built-in daemons; the kcluster interface follows membership.
-            Vke = System.ActorOf(VkeActor.Props(VkeSettings.FromConfig(System.Settings.Config)), VkeActor.Name);
+            Vke = VkeSystemCalls.Get(System).Endpoint;
             System.ActorOf(EchoDaemon.Props(Vke), "daemon-echo");
             System.ActorOf(StatsDaemon.Props(Vke), "daemon-stats");
 

@@ -32,11 +32,11 @@ public abstract class DaemonActor : ReceiveActor
 
     protected override void PreStart() => Vke.Tell(new RegisterDaemon(DaemonId));
 
-    /// <summary>Submits the response to <paramref name="request"/> when its sender asked for one.</summary>
+    /// <summary>Submits the response to <paramref name="request"/> when its sender asked for one (a system call, on this thread).</summary>
     protected void Respond(ViosFrame request, ReadOnlyMemory<byte> payload)
     {
         if (!request.SubHeader.ResponseRequired) return;
-        Vke.Tell(new SubmitPacket(FrameCodec.Encode(Frames.ResponseTo(request, NodeId, payload))));
+        VkeSystemCalls.Get(Context.System).Submit(FrameCodec.Encode(Frames.ResponseTo(request, NodeId, payload)), null, Self);
     }
 }
 

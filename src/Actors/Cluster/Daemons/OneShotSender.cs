@@ -31,7 +31,7 @@ public sealed class OneShotSender : ReceiveActor
                 return;
             }
             clock.Start();
-            vke.Tell(new SubmitPacket(packet, destinations));
+            VkeSystemCalls.Get(Context.System).Submit(packet, destinations, Self);
         });
         Receive<DaemonRefused>(refused => Finish(outcome, new SendOutcome(refused, TimeSpan.Zero)));
         Receive<ResponsesCollected>(reply => Finish(outcome, new SendOutcome(reply, clock.Elapsed)));
