@@ -115,6 +115,9 @@ public sealed class VkeCore<TDaemon>(int maxPayload, TimeSpan defaultResponseTim
                 return Refuse(daemon, header.MessageId, $"node {target:x} is not a vios node that is up");
         }
 
+        if (frame.SubHeader.ResponseRequired && _responses.IsOpen(header.MessageId))
+            return Refuse(daemon, header.MessageId, $"message {header.MessageId:x} is still waiting for responses; a new send needs a new message id");
+
         var actions = new List<VkeAction<TDaemon>>(3) { new VkeAction<TDaemon>.Forward(packet, targets) };
         _sent++;
         if (frame.SubHeader.ResponseRequired)

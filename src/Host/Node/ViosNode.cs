@@ -85,9 +85,12 @@ public sealed class ViosNode : IAsyncDisposable
             }
         }
 
+        // The node joins its seeds itself once its services are up (StartServicesAsync), so that no
+        // other node sees it Up before its VKE and daemons can answer.
         var finalConfig = ConfigurationFactory.ParseString($"""
                 vios.node.name = "{name}"
                 akka.loglevel = {ViosLogger.AkkaLogLevelFor(consoleLevel)}
+                akka.cluster.seed-nodes = []
                 """)
             .WithFallback(config);
 
@@ -128,6 +131,16 @@ public sealed class ViosNode : IAsyncDisposable
     {
         var log = Akka.Event.Logging.GetLogger(System, "vios.node");
 
+        // Order matters: services first, then the ops endpoint, then the boot record, and only then
+        // joining, so that whoever sees this node Up can use it.
+        if (Role == NodeRole.Vios)
+        {
+            // S1: the node's VKE and its built-in daemons; the kcluster interface follows membership.
+            Vke = VkeSystemCalls.Get(System).Endpoint;
+            System.ActorOf(EchoDaemon.Props(Vke), "daemon-echo");
+            System.ActorOf(StatsDaemon.Props(Vke), "daemon-stats");
+        }
+
         _ops = await OpsServer.StartAsync(Settings.Ops, this, cancellationToken);
         CoordinatedShutdown.Get(System).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "stop-ops-endpoint", async () =>
         {
@@ -137,11 +150,6 @@ public sealed class ViosNode : IAsyncDisposable
 
         if (Role == NodeRole.Vios)
         {
-            // S1: the node's VKE and its built-in daemons; the kcluster interface follows membership.
-            Vke = VkeSystemCalls.Get(System).Endpoint;
-            System.ActorOf(EchoDaemon.Props(Vke), "daemon-echo");
-            System.ActorOf(StatsDaemon.Props(Vke), "daemon-stats");
-
             BootLog = System.ActorOf(NodeBootLogActor.Props(Name), "boot-log");
             try
             {
@@ -154,11 +162,10 @@ public sealed class ViosNode : IAsyncDisposable
                 throw new NodeStartupException($"the journal did not record this node's start ({e.Message}); see {Settings.LogFile}", e);
             }
         }
-        else if (Settings.SeedNodes.Count == 0)
-        {
-            // A lighthouse without seeds seeds itself, as petabridge/lighthouse does.
-            Cluster.Join(SelfAddress);
-        }
+
+        // A lighthouse without seeds seeds itself, as petabridge/lighthouse does.
+        if (Settings.SeedNodes.Count > 0) Cluster.JoinSeedNodes(Settings.SeedNodes.Select(Address.Parse));
+        else Cluster.Join(SelfAddress);
 
         log.Info("{0} node {1} listening at {2}; ops endpoint {3}; data {4}{5}",
             Role == NodeRole.Lighthouse ? "lighthouse" : "vios",

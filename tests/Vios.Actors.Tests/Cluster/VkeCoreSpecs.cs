@@ -129,6 +129,16 @@ public sealed class VkeCoreSpecs
         Assert.IsType<DaemonRefused>(_vke.Register("", "x"));
     }
 
+    [Fact]
+    public void A_message_id_still_waiting_for_responses_is_not_sent_again()
+    {
+        var packet = FrameCodec.Encode(Frames.Send(Id(Self), Id(Second), "sender", "echo", "x"u8.ToArray(), responseRequired: true));
+        Assert.IsType<VkeAction<string>.Forward>(Assert.Single(_vke.Submit(packet, null, "sender-daemon")));
+
+        Assert.Contains("is still waiting for responses", Refusal(_vke.Submit(packet, null, "sender-daemon")));
+        Assert.Equal(1, _vke.Stats().Sent);
+    }
+
     private static string Refusal(IReadOnlyList<VkeAction<string>> actions) =>
         Assert.IsType<PacketRefused>(Assert.IsType<VkeAction<string>.Reply>(Assert.Single(actions)).Message).Reason;
 }

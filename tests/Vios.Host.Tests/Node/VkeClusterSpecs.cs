@@ -152,9 +152,29 @@ public sealed class VkeClusterSpecs(FourNodeCluster cluster) : Akka.TestKit.Xuni
     }
 }
 
-/// <summary>A cluster of its own: this spec downs a node.</summary>
-public sealed class VkeDownedNodeSpecs : Akka.TestKit.Xunit2.TestKit
+/// <summary>Clusters of their own: these specs change membership.</summary>
+public sealed class VkeMembershipSpecs : Akka.TestKit.Xunit2.TestKit
 {
+    [Fact]
+    public async Task A_node_already_answers_through_its_VKE_when_its_peers_first_list_it()
+    {
+        await using var cluster = await TestCluster.StartAsync(viosNodes: 1);
+        var a = cluster.ViosNodes[0];
+        var sender = ProbeDaemon.Register(this, a, "sender");
+
+        var newcomer = await cluster.StartViosNodeAsync(awaitUp: false);
+        var newcomerAddress = newcomer.SelfAddress.ToString();
+        await AwaitAssertAsync(async () =>
+            Assert.Contains((await a.Vke!.Ask<KClusterView>(GetKClusterView.Instance, TimeSpan.FromSeconds(5))).Nodes, n => n.Address == newcomerAddress),
+            TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(10));
+        sender.Submit(Frames.Broadcast(sender.NodeId, sender.DaemonId, "echo", "welcome"u8.ToArray(), responseRequired: true, TimeSpan.FromSeconds(10)));
+
+        var collected = sender.Probe.ExpectMsg<ResponsesCollected>(TimeSpan.FromSeconds(15));
+        Assert.Empty(collected.Missing);
+        Assert.All(collected.Responses, r => Assert.False(r.IsError, Encoding.UTF8.GetString(r.Payload)));
+        Assert.Contains(collected.Responses, r => r.Node.Address == newcomerAddress);
+    }
+
     [Fact]
     public async Task A_node_downed_mid_request_completes_as_missing_before_the_timeout()
     {

@@ -15,7 +15,8 @@ public abstract class DaemonActor : ReceiveActor
     {
         DaemonId = daemonId;
         Vke = vke;
-        Receive<DaemonRegistered>(registered => NodeId = registered.NodeId);
+        // The node id comes from the VKE itself when answering: a packet can arrive before this reply does.
+        Receive<DaemonRegistered>(_ => { });
         Receive<DaemonRefused>(refused =>
         {
             Log.Error("daemon {0} was refused by the VKE: {1}", refused.DaemonId, refused.Reason);
@@ -28,15 +29,29 @@ public abstract class DaemonActor : ReceiveActor
     protected ILoggingAdapter Log { get; } = Context.GetLogger();
     protected string DaemonId { get; }
     protected IActorRef Vke { get; }
-    protected ulong NodeId { get; private set; }
 
     protected override void PreStart() => Vke.Tell(new RegisterDaemon(DaemonId));
 
-    /// <summary>Submits the response to <paramref name="request"/> when its sender asked for one (a system call, on this thread).</summary>
+    /// <summary>
+    /// Submits the response to <paramref name="request"/> when its sender asked for one (a system call, on
+    /// this thread). A response the codec refuses (too large) becomes an error response saying why.
+    /// </summary>
     protected void Respond(ViosFrame request, ReadOnlyMemory<byte> payload)
     {
         if (!request.SubHeader.ResponseRequired) return;
-        VkeSystemCalls.Get(Context.System).Submit(FrameCodec.Encode(Frames.ResponseTo(request, NodeId, payload)), null, Self);
+        var vke = VkeSystemCalls.Get(Context.System);
+        byte[] packet;
+        try
+        {
+            packet = FrameCodec.Encode(Frames.ResponseTo(request, vke.SelfNodeId, payload), vke.Settings.MaxPayload);
+        }
+        catch (ProtocolException e)
+        {
+            Log.Warning("daemon {0}: cannot send its response to {1:x}: {2}", DaemonId, request.Header.MessageId, e.Message);
+            packet = FrameCodec.Encode(Frames.ResponseTo(request, vke.SelfNodeId,
+                System.Text.Encoding.UTF8.GetBytes($"daemon '{DaemonId}' could not send its response: {e.Message}"), MessageKind.Error));
+        }
+        vke.Submit(packet, null, Self);
     }
 }
 
