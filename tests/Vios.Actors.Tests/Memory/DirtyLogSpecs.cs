@@ -83,6 +83,21 @@ public sealed class DirtyLogSpecs : IDisposable
     }
 
     [Fact]
+    public void A_remapped_page_marks_its_new_frame_on_the_next_write()
+    {
+        _vmm.Write(5, 0, [1]);
+        Assert.Equal([105u], _vmm.DirtyLog.Collect());
+        _vmm.Write(5, 0, [2]);
+
+        _table.Map(5, frame: 200); // the guest remaps a page that is write-enabled in this epoch
+        _vmm.Write(5, 0, [3]);
+
+        Assert.Equal([105u, 200u], _vmm.DirtyLog.Collect());
+        Assert.Equal(2, _memory.Page(105)[0]);
+        Assert.Equal(3, _memory.Page(200)[0]);
+    }
+
+    [Fact]
     public void A_write_to_an_unmapped_or_read_only_page_is_a_guest_page_fault()
     {
         _table.Unmap(1);
