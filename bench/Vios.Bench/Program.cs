@@ -94,7 +94,50 @@ codec.SetAction(parse =>
     return 0;
 });
 
-var root = new RootCommand("Vios.Actors benchmarks (figures go to bench/README.md)") { downing, protocol, codec };
+var switchRate = new Option<double>("--switch-rate") { Description = "share of guest operations that are context switches", DefaultValueFactory = _ => 0.25 };
+var shadowSeconds = new Option<double>("--seconds") { Description = "measured seconds per run and per cache setting", DefaultValueFactory = _ => 2.0 };
+var shadowRuns = new Option<int>("--runs") { Description = "measured runs; the median is reported", DefaultValueFactory = _ => 3 };
+var guestMiB = new Option<int>("--guest-mib") { Description = "guest memory of the dirty-log LPAR in MiB", DefaultValueFactory = _ => 1024 };
+var shadow = new Command("shadow", "S18 shadow page tables: a context-switch-heavy guest with the shadow cache on and off; guest page writes per second and dirty-log Collect() cost per GiB")
+{
+    switchRate, shadowSeconds, shadowRuns, guestMiB,
+};
+shadow.SetAction(parse =>
+{
+    var runCount = parse.GetValue(shadowRuns);
+    var (on, off) = ShadowBenchmark.RunSwitches(parse.GetValue(switchRate), TimeSpan.FromSeconds(parse.GetValue(shadowSeconds)), runCount, Console.Out);
+    var dirty = ShadowBenchmark.RunDirty(parse.GetValue(guestMiB) * 1024L * 1024, runCount, Console.Out);
+    var load = File.Exists("/proc/loadavg") ? $", load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]} at the end" : "";
+
+    Console.WriteLine();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"S18 shadow page tables, {Environment.ProcessorCount} cores{load}, {DateTime.UtcNow:yyyy-MM-dd}, .NET {Environment.Version}; 8 processes, 512-entry page tables, {parse.GetValue(switchRate):0%} of operations are context switches, 0.1% page-table edits, the rest 64-byte writes; median of {runCount} runs of {parse.GetValue(shadowSeconds):0.#} s per setting, alternating"));
+    Console.WriteLine();
+    Console.WriteLine("| shadow cache | guest ops/s | switches/s | hit rate | allocated B/switch |");
+    Console.WriteLine("|---|---|---|---|---|");
+    foreach (var r in new[] { on, off })
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {(r.CacheOn ? "on" : "off (rebuild on every switch)")} | {r.OperationsPerSecond:#,0} | {r.SwitchesPerSecond:#,0} | {r.HitRate:0.0000} | {r.AllocatedBytesPerSwitch:#,0} |"));
+    }
+
+    Console.WriteLine();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Speed-up with the cache: {on.OperationsPerSecond / off.OperationsPerSecond:0.0}x"));
+    Console.WriteLine();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"Dirty log, one LPAR of {dirty.GuestBytes >> 20} MiB, 2^20 64-byte writes per run (90% to 1% of the pages), a Collect() before each run; Collect() with {dirty.DirtyPages:#,0} pages (1%) dirty; median of {runCount} runs"));
+    Console.WriteLine();
+    Console.WriteLine("| measure | through the VMM | plain loop (the limit) | VMM / plain |");
+    Console.WriteLine("|---|---|---|---|");
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| page writes/s | {dirty.VmmWritesPerSecond:#,0} | {dirty.PlainWritesPerSecond:#,0} | {dirty.VmmWritesPerSecond / dirty.PlainWritesPerSecond:0.00} |"));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| µs per GiB to find the dirty pages (1% dirty) | {dirty.CollectMicroseconds:#,0.0} (Collect) | {dirty.ScanMicroseconds:#,0} (read every byte once) | {dirty.CollectMicroseconds / dirty.ScanMicroseconds:0.0000} |"));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Dirty-tracking faults during the write runs: {dirty.DirtyFaultsPerSecond:#,0}/s"));
+    return 0;
+});
+
+var root = new RootCommand("Vios.Actors benchmarks (figures go to bench/README.md)") { downing, protocol, codec, shadow };
 return await root.Parse(args).InvokeAsync();
 
 static string Size(int bytes) => bytes % 1024 == 0 ? $"{bytes / 1024} KiB" : $"{bytes} B";

@@ -1,0 +1,98 @@
+namespace Vios.Actors.Memory;
+
+/// <summary>
+/// The frames of one LPAR written since the last <see cref="Collect"/>: a bitmap (is it marked?) and
+/// the list of marked frames (what to return), so a collection costs the number of dirty pages, not a
+/// scan of memory or of the bitmap.
+/// </summary>
+/// <remarks>
+/// Frames are marked by the VMM when a guest write faults on a write-protected shadow entry
+/// (<see cref="Vmm.TryWrite"/>). Write protection is re-armed by an epoch: a shadow entry lets writes
+/// through only while its epoch equals <see cref="Epoch"/>, and <see cref="Collect"/> advances the
+/// epoch, which write-protects every shadow entry of the LPAR at once. The guest's write path holds
+/// <see cref="Gate"/> across check, mark and store, and Collect holds it too, so a write is either
+/// wholly before a collection (its frame is in it) or wholly after (it faults again and its frame is
+/// in the next one).
+/// </remarks>
+public sealed class DirtyLog
+{
+    private readonly ulong[] _bitmap;
+    private readonly uint[] _frames;
+    private int _count;
+    private uint _epoch = 1;
+
+    public DirtyLog(long pageCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageCount, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(pageCount, GuestMemory.MaximumPages);
+        PageCount = pageCount;
+        _bitmap = new ulong[(pageCount + 63) / 64];
+        _frames = new uint[pageCount];
+    }
+
+    public long PageCount { get; }
+
+    /// <summary>Held by a guest write and by <see cref="Collect"/>; one per LPAR.</summary>
+    internal Lock Gate { get; } = new();
+
+    /// <summary>The write-protection epoch: shadow entries armed in an older epoch fault on write.</summary>
+    internal uint Epoch => _epoch;
+
+    public int DirtyCount
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _count;
+            }
+        }
+    }
+
+    public bool IsDirty(uint frame)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(frame, (ulong)PageCount);
+        lock (Gate)
+        {
+            return (_bitmap[frame >> 6] & (1UL << (int)(frame & 63))) != 0;
+        }
+    }
+
+    /// <summary>
+    /// Returns the frames written since the last collection (in the order they were first written),
+    /// clears them and re-arms write protection in every shadow table of the LPAR.
+    /// </summary>
+    public uint[] Collect()
+    {
+        lock (Gate)
+        {
+            var dirty = _frames.AsSpan(0, _count);
+            var result = dirty.ToArray();
+            foreach (var frame in dirty)
+            {
+                _bitmap[frame >> 6] &= ~(1UL << (int)(frame & 63));
+            }
+
+            _count = 0;
+            // Re-arm: every shadow entry now belongs to an older epoch. Zero is never an armed epoch
+            // (a freshly built shadow entry has epoch 0), so skip it when the counter wraps.
+            _epoch = _epoch == uint.MaxValue ? 1 : _epoch + 1;
+            return result;
+        }
+    }
+
+    /// <summary>Marks a frame; the caller holds <see cref="Gate"/>. False when it was already marked.</summary>
+    internal bool MarkHoldingGate(uint frame)
+    {
+        ref var word = ref _bitmap[frame >> 6];
+        var bit = 1UL << (int)(frame & 63);
+        if ((word & bit) != 0)
+        {
+            return false;
+        }
+
+        word |= bit;
+        _frames[_count++] = frame;
+        return true;
+    }
+}
