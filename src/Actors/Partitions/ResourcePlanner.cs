@@ -23,7 +23,19 @@ public sealed class ResourcePlanner
         _nodes[resources.Node] = state;
     }
 
+    /// <summary>Plans and takes the resources in one step.</summary>
     public PlacementResult Place(ResourceRequest request)
+    {
+        var result = Plan(request);
+        if (result.Allocation is { } allocation) Commit(allocation);
+        return result;
+    }
+
+    /// <summary>
+    /// The allocation the request's policy would get, or what is missing; takes nothing, so the
+    /// partition manager can persist the decision first and <see cref="Commit"/> it when it applies.
+    /// </summary>
+    public PlacementResult Plan(ResourceRequest request)
     {
         if (request.Vcpus < 1) return PlacementResult.Refused("a partition needs at least 1 vCPU");
         if (request.MemoryMb < 1) return PlacementResult.Refused("a partition needs some memory");
@@ -31,7 +43,7 @@ public sealed class ResourcePlanner
         if (request.Node is { } pinned && !_nodes.ContainsKey(pinned)) return PlacementResult.Refused($"no vios node '{pinned}' advertises resources");
 
         var candidates = _nodes.Values.Where(n => request.Node is null || n.Resources.Node == request.Node).ToList();
-        var plans = candidates.Select(n => n.Plan(request)).OfType<Plan>().ToList();
+        var plans = candidates.Select(n => n.Plan(request)).OfType<Candidate>().ToList();
         if (plans.Count == 0) return PlacementResult.Refused(Shortfall(request, candidates));
 
         var chosen = request.Policy switch
@@ -43,10 +55,27 @@ public sealed class ResourcePlanner
             // Balanced: the node left least loaded after this placement.
             _ => plans.OrderBy(p => p.Score).First(),
         };
-        _nodes[chosen.Allocation.Node].Take(chosen.Allocation);
-        _allocations[request.Partition] = chosen.Allocation;
         return PlacementResult.Placed(chosen.Allocation);
     }
+
+    /// <summary>
+    /// Records an allocation (a new one, or one replayed from the journal). Resources of a node that
+    /// has not advertised yet are taken when it does; committing the same allocation twice is a no-op.
+    /// </summary>
+    public void Commit(Allocation allocation)
+    {
+        if (_allocations.TryGetValue(allocation.Partition, out var existing))
+        {
+            if (existing == allocation || (existing.Node == allocation.Node && existing.Cpus.SequenceEqual(allocation.Cpus)
+                && existing.Memory.SequenceEqual(allocation.Memory) && existing.Adapters.SequenceEqual(allocation.Adapters))) return;
+            Release(allocation.Partition);
+        }
+        _allocations[allocation.Partition] = allocation;
+        if (_nodes.TryGetValue(allocation.Node, out var node)) node.Take(allocation);
+    }
+
+    /// <summary>A node left: nothing new is placed on it; what it had stays allocated for when it returns.</summary>
+    public bool Withdraw(string node) => _nodes.Remove(node);
 
     /// <summary>Gives a partition's resources back; false if it had none.</summary>
     public bool Release(string partition)
@@ -81,7 +110,7 @@ public sealed class ResourcePlanner
     }
 
     /// <summary>An allocation a node could make, and how good it is for the request's policy.</summary>
-    private sealed record Plan(Allocation Allocation, double Score);
+    private sealed record Candidate(Allocation Allocation, double Score);
 
     /// <summary>One node's resources and which of them are taken.</summary>
     private sealed class NodeState(NodeResources resources)
@@ -111,11 +140,11 @@ public sealed class ResourcePlanner
         public void Give(Allocation allocation) => Apply(allocation, -1);
 
         /// <summary>The allocation this node would make under the request's policy, with its score; null if it cannot.</summary>
-        public Plan? Plan(ResourceRequest request) => request.Policy switch
+        public Candidate? Plan(ResourceRequest request) => request.Policy switch
         {
             PlacementPolicy.Locality => Domains
                 .Select(d => PlanIn(request, d))
-                .OfType<Plan>()
+                .OfType<Candidate>()
                 .OrderByDescending(p => p.Score)
                 .FirstOrDefault(),
             PlacementPolicy.Spread => PlanAcross(request, leveling: false),
@@ -123,14 +152,14 @@ public sealed class ResourcePlanner
         };
 
         /// <summary>Locality: everything from one domain.</summary>
-        private Plan? PlanIn(ResourceRequest request, string domain)
+        private Candidate? PlanIn(ResourceRequest request, string domain)
         {
             var cpus = FreeCpus(domain);
             if (cpus.Count < request.Vcpus || FreeMemoryMb(domain) < request.MemoryMb) return null;
             var adapters = PickAdapters(request, domain);
             if (adapters is null) return null;
             var banks = Resources.Memory.Where(b => b.Position.Domain == domain).ToList();
-            return new Plan(new Allocation(request.Partition, Resources.Node, request.Policy, cpus.Take(request.Vcpus).ToList(),
+            return new Candidate(new Allocation(request.Partition, Resources.Node, request.Policy, cpus.Take(request.Vcpus).ToList(),
                 FillMemory(banks, request.MemoryMb, leveling: true), adapters), cpus.Count);
         }
 
@@ -138,7 +167,7 @@ public sealed class ResourcePlanner
         /// Spread: vCPUs round-robin over the domains, memory in equal shares over the banks.
         /// Balanced: each vCPU and each memory chunk from the domain (bank) with the most left, which levels them.
         /// </summary>
-        private Plan? PlanAcross(ResourceRequest request, bool leveling)
+        private Candidate? PlanAcross(ResourceRequest request, bool leveling)
         {
             var free = FreeCpus(null);
             if (free.Count < request.Vcpus || FreeMemoryMb(null) < request.MemoryMb) return null;
@@ -158,7 +187,7 @@ public sealed class ResourcePlanner
             var memory = FillMemory(Resources.Memory, request.MemoryMb, leveling);
             var allocation = new Allocation(request.Partition, Resources.Node, request.Policy, cpus, memory, adapters);
             var utilisation = (double)(Resources.Cpus.Count - free.Count + request.Vcpus) / Resources.Cpus.Count;
-            return new Plan(allocation, leveling ? utilisation : free.Count);
+            return new Candidate(allocation, leveling ? utilisation : free.Count);
         }
 
         private List<IoAdapter>? PickAdapters(ResourceRequest request, string? domain)

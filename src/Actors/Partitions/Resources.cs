@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Vios.Actors.Partitions;
 
 /// <summary>
@@ -7,6 +9,7 @@ namespace Vios.Actors.Partitions;
 /// </summary>
 public sealed record PhysicalPosition(string Cec, string Node, string Slot)
 {
+    [JsonIgnore]
     public string Domain => $"{Cec}/{Node}";
 
     public static PhysicalPosition Parse(string text)
@@ -28,7 +31,28 @@ public sealed record MemoryBank(string Id, PhysicalPosition Position, long SizeM
 public sealed record IoAdapter(string Id, string Kind, PhysicalPosition Position);
 
 /// <summary>What one vios node advertises: its physical CPUs, memory banks and I/O adapters.</summary>
-public sealed record NodeResources(string Node, IReadOnlyList<PhysicalCpu> Cpus, IReadOnlyList<MemoryBank> Memory, IReadOnlyList<IoAdapter> Adapters);
+public sealed record NodeResources(string Node, IReadOnlyList<PhysicalCpu> Cpus, IReadOnlyList<MemoryBank> Memory, IReadOnlyList<IoAdapter> Adapters)
+{
+    /// <summary>
+    /// The resources of a node made of position domains (building blocks): in each, CPUs at
+    /// <c>&lt;domain&gt;/cpuN</c>, one memory bank at <c>&lt;domain&gt;/dimm0</c> and adapters in
+    /// slots <c>&lt;domain&gt;/slot1</c>, <c>slot2</c>, ...
+    /// </summary>
+    public static NodeResources FromDomains(string node, IEnumerable<ResourceDomain> domains)
+    {
+        var list = domains.ToList();
+        var cpus = list.SelectMany(d => Enumerable.Range(0, d.Cpus)
+            .Select(i => new PhysicalCpu($"{node}/{d.Domain}/cpu{i}", PhysicalPosition.Parse($"{d.Domain}/cpu{i}")))).ToList();
+        var memory = list.Where(d => d.MemoryMb > 0)
+            .Select(d => new MemoryBank($"{node}/{d.Domain}/mem", PhysicalPosition.Parse($"{d.Domain}/dimm0"), d.MemoryMb)).ToList();
+        var adapters = list.SelectMany(d => d.Adapters
+            .Select((kind, i) => new IoAdapter($"{node}/{d.Domain}/{kind}{i}", kind, PhysicalPosition.Parse($"{d.Domain}/slot{i + 1}")))).ToList();
+        return new NodeResources(node, cpus, memory, adapters);
+    }
+}
+
+/// <summary>One position domain of a node (<c>cec1/node0</c>): its CPU count, memory and adapter kinds, slot by slot.</summary>
+public sealed record ResourceDomain(string Domain, int Cpus, long MemoryMb, IReadOnlyList<string> Adapters);
 
 public enum PlacementPolicy
 {
@@ -59,8 +83,10 @@ public sealed record GuestResource(string Guest, string Physical, PhysicalPositi
 public sealed record Allocation(string Partition, string Node, PlacementPolicy Policy,
     IReadOnlyList<PhysicalCpu> Cpus, IReadOnlyList<MemoryGrant> Memory, IReadOnlyList<IoAdapter> Adapters)
 {
+    [JsonIgnore]
     public long MemoryMb => Memory.Sum(m => m.SizeMb);
 
+    [JsonIgnore]
     public IReadOnlyCollection<string> Domains =>
         Cpus.Select(c => c.Position.Domain).Concat(Memory.Select(m => m.Position.Domain)).Concat(Adapters.Select(a => a.Position.Domain)).ToHashSet();
 

@@ -22,7 +22,8 @@ public sealed class MessageCatalog
 {
     public static MessageCatalog All { get; } = new(
         Cluster.NodeBootLogMessages.Manifests,
-        Cluster.VkeMessages.Manifests);
+        Cluster.VkeMessages.Manifests,
+        Partitions.PartitionMessages.Manifests);
 
     private readonly FrozenDictionary<string, MessageManifest> _byManifest;
     private readonly FrozenDictionary<Type, MessageManifest> _byType;

@@ -111,6 +111,8 @@ public sealed class LocalCluster : IAsyncDisposable
         Port = 0,
         OpsPort = 0,
         DataDirectory = Path.Combine(_options.RootDirectory, name),
+        // Cluster-wide state (the singletons' journal) is shared by all the nodes, as on one machine in production.
+        SharedDirectory = Path.Combine(_options.RootDirectory, "shared"),
         Database = _options.Database,
         DatabaseConnection = _options.DatabaseConnection,
         LogLevel = _options.LogLevel,

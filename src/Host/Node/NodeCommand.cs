@@ -18,6 +18,10 @@ public static class NodeCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var data = new Option<string?>("--data") { Description = "data directory: node id, SQLite files, logs (default ./vios-data)" };
+        var shared = new Option<string?>("--shared-data")
+        {
+            Description = "directory the vios nodes of this machine share: cluster-wide state on SQLite (default <data>/shared)",
+        };
         var opsHost = new Option<string?>("--ops-host") { Description = "address of the ops endpoint (default 127.0.0.1)" };
         var opsPort = new Option<int?>("--ops-port") { Description = "port of the ops endpoint (default 9110; 0 picks a free one)" };
         var opsToken = new Option<string?>("--ops-token") { Description = "token `vios ctl` must present (required off loopback; env VIOS_OPS_TOKEN)" };
@@ -29,7 +33,7 @@ public static class NodeCommand
 
         var command = new Command("node", "Run a lighthouse or vios node until Ctrl-C or SIGTERM")
         {
-            role, host, port, seeds, data, opsHost, opsPort, opsToken, config, db, dbConnection, logLevel, name,
+            role, host, port, seeds, data, shared, opsHost, opsPort, opsToken, config, db, dbConnection, logLevel, name,
         };
         command.SetAction(async (parse, _) => await RunAsync(new NodeOptions
         {
@@ -38,6 +42,7 @@ public static class NodeCommand
             Port = parse.GetValue(port),
             Seeds = parse.GetValue(seeds)?.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList(),
             DataDirectory = parse.GetValue(data),
+            SharedDirectory = parse.GetValue(shared),
             OpsHost = parse.GetValue(opsHost),
             OpsPort = parse.GetValue(opsPort),
             OpsToken = parse.GetValue(opsToken),

@@ -31,9 +31,13 @@ public static class NodeConfigBuilder
             options.DataDirectory
             ?? NonEmpty(userLayer.GetString("vios.node.data-directory", ""))
             ?? DefaultDataDirectory);
-        var derived = DerivedDefaults(options, dataDirectory);
+        var sharedDirectory = Path.GetFullPath(
+            options.SharedDirectory
+            ?? NonEmpty(userLayer.GetString("vios.node.shared-directory", ""))
+            ?? Path.Combine(dataDirectory, "shared"));
+        var derived = DerivedDefaults(options, dataDirectory, sharedDirectory);
 
-        return FlagLayer(options, dataDirectory)
+        return FlagLayer(options, dataDirectory, sharedDirectory)
             .WithFallback(EnvironmentLayer(options.Environment))
             .WithFallback(userLayer)
             .WithFallback(derived)
@@ -63,15 +67,17 @@ public static class NodeConfigBuilder
         return address;
     }
 
-    private static Config DerivedDefaults(NodeOptions options, string dataDirectory)
+    private static Config DerivedDefaults(NodeOptions options, string dataDirectory, string sharedDirectory)
     {
         var layer = ConfigurationFactory.ParseString($$"""
             vios.node.data-directory = {{Quote(dataDirectory)}}
+            vios.node.shared-directory = {{Quote(sharedDirectory)}}
             vios.log.file = {{Quote(Path.Combine(dataDirectory, "logs", "vios-node.log"))}}
             akka.remote.dot-netty.tcp.port = {{(options.Role == NodeRole.Lighthouse ? LighthouseDefaultPort : 0)}}
             """);
         return options.Database == DatabaseKind.Sqlite
             ? layer.WithFallback(DatabaseSettings.SqliteUnder(dataDirectory).ToConfig())
+                .WithFallback(DatabaseSettings.SqliteShared(sharedDirectory).ToClusterConfig())
             : layer;
     }
 
@@ -90,12 +96,13 @@ public static class NodeConfigBuilder
         return ConfigurationFactory.ParseString(string.Join('\n', lines));
     }
 
-    private static Config FlagLayer(NodeOptions options, string dataDirectory)
+    private static Config FlagLayer(NodeOptions options, string dataDirectory, string sharedDirectory)
     {
         var lines = new List<string>
         {
             $"akka.cluster.roles = [{(options.Role == NodeRole.Lighthouse ? "lighthouse" : "vios")}]",
             $"vios.node.data-directory = {Quote(dataDirectory)}",
+            $"vios.node.shared-directory = {Quote(sharedDirectory)}",
         };
         if (options.Host is { } host)
         {
@@ -111,9 +118,10 @@ public static class NodeConfigBuilder
         if (options.Name is { } name) lines.Add($"vios.node.name = {Quote(name)}");
         if (options.LogLevel is { } level) lines.Add($"vios.log.console-level = {Quote(level)}");
         var flags = ConfigurationFactory.ParseString(string.Join('\n', lines));
-        return options.DatabaseConnection is { } connection
-            ? flags.WithFallback(new DatabaseSettings(options.Database, connection, connection).ToConfig())
-            : flags;
+        if (options.DatabaseConnection is not { } connection) return flags;
+        var database = new DatabaseSettings(options.Database, connection, connection);
+        // One connection for everything: a PostgreSQL database holds node and cluster-wide state side by side.
+        return flags.WithFallback(database.ToConfig()).WithFallback(database.ToClusterConfig());
     }
 
     private static string SeedList(IEnumerable<string> seeds) =>

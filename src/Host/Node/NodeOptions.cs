@@ -22,6 +22,12 @@ public sealed record NodeOptions
     public int? Port { get; init; }
     public IReadOnlyList<string>? Seeds { get; init; }
     public string? DataDirectory { get; init; }
+
+    /// <summary>
+    /// The directory every vios node of this machine shares: cluster-wide state on SQLite
+    /// (the singletons' journal). Null means <c>&lt;data&gt;/shared</c>, which suits one vios node.
+    /// </summary>
+    public string? SharedDirectory { get; init; }
     public string? OpsHost { get; init; }
     public int? OpsPort { get; init; }
     public string? OpsToken { get; init; }

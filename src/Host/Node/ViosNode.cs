@@ -5,6 +5,8 @@ using Akka.Event;
 using Vios.Actors;
 using Vios.Actors.Cluster;
 using Vios.Actors.Cluster.Daemons;
+using Vios.Actors.Partitions;
+using Akka.Cluster.Tools.Singleton;
 using Vios.Host.Logging;
 using Vios.Host.Ops;
 using Vios.Persistence.Database;
@@ -23,12 +25,15 @@ public sealed class ViosNode : IAsyncDisposable
 
     private OpsServer? _ops;
 
-    private ViosNode(ActorSystem system, NodeSettings settings, string name, DatabaseSettings? database)
+    private ViosNode(ActorSystem system, NodeSettings settings, string name, DatabaseSettings? database, DatabaseSettings? clusterDatabase,
+        PartitionSettings? partitions)
     {
+        Partitions = partitions;
         System = system;
         Settings = settings;
         Name = name;
         Database = database;
+        ClusterDatabase = clusterDatabase;
     }
 
     public ActorSystem System { get; }
@@ -40,11 +45,23 @@ public sealed class ViosNode : IAsyncDisposable
     /// <summary>The journal database of a vios node; null on a lighthouse, which persists nothing.</summary>
     public DatabaseSettings? Database { get; }
 
+    /// <summary>The database of cluster-wide state (singletons) that every vios node shares; null on a lighthouse.</summary>
+    public DatabaseSettings? ClusterDatabase { get; }
+
     /// <summary>The persistent record of this node's starts (vios nodes only).</summary>
     public IActorRef? BootLog { get; private set; }
 
     /// <summary>The node's VKE at <c>/user/vke</c> (vios nodes only).</summary>
     public IActorRef? Vke { get; private set; }
+
+    /// <summary>This node's partition settings and advertised resources (vios nodes only).</summary>
+    public PartitionSettings? Partitions { get; }
+
+    /// <summary>The proxy to the partition manager singleton, <c>/user/partition-manager-proxy</c> (vios nodes only).</summary>
+    public IActorRef? PartitionManager { get; private set; }
+
+    /// <summary>This node's partition firmware at <c>/user/firmware</c> (vios nodes only).</summary>
+    public IActorRef? Firmware { get; private set; }
 
     /// <summary>Which start of this node this is, as persisted in its boot log (1 for the first).</summary>
     public int Incarnation { get; private set; }
@@ -71,13 +88,25 @@ public sealed class ViosNode : IAsyncDisposable
         CreateDataDirectory(settings.DataDirectory);
         var name = NodeIdentity.LoadOrCreate(settings.DataDirectory, settings.ConfiguredName, settings.Role);
 
-        DatabaseSettings? database = null;
+        DatabaseSettings? database = null, clusterDatabase = null;
+        PartitionSettings? partitions = null;
         if (settings.Role == NodeRole.Vios)
         {
             try
             {
+                partitions = PartitionSettings.FromConfig(config, name);
+            }
+            catch (Exception e) when (e is ConfigurationException or FormatException)
+            {
+                throw new NodeStartupException(e.Message, e);
+            }
+            try
+            {
                 database = DatabaseSettings.FromConfig(config);
                 await DatabasePreflight.CheckAsync(database, cancellationToken);
+                clusterDatabase = DatabaseSettings.ClusterFromConfig(config);
+                if (clusterDatabase != database) await DatabasePreflight.CheckAsync(clusterDatabase, cancellationToken, "cluster-wide ");
+                config = clusterDatabase.ToClusterConfig().WithFallback(config);
             }
             catch (DatabaseUnavailableException e)
             {
@@ -104,7 +133,7 @@ public sealed class ViosNode : IAsyncDisposable
             throw new NodeStartupException($"cannot start the actor system: {Innermost(e).Message}", e);
         }
 
-        var node = new ViosNode(system, settings, name, database);
+        var node = new ViosNode(system, settings, name, database, clusterDatabase, partitions);
         try
         {
             await node.StartServicesAsync(cancellationToken);
@@ -139,6 +168,16 @@ public sealed class ViosNode : IAsyncDisposable
             Vke = VkeSystemCalls.Get(System).Endpoint;
             System.ActorOf(EchoDaemon.Props(Vke), "daemon-echo");
             System.ActorOf(StatsDaemon.Props(Vke), "daemon-stats");
+
+            // The partition manager: a persistent singleton on the oldest vios node, a proxy on each.
+            System.ActorOf(ClusterSingletonManager.Props(
+                PartitionManagerActor.SingletonProps(),
+                PartitionManagerActor.HandOver.Instance,
+                ClusterSingletonManagerSettings.Create(System).WithRole("vios")), "partition-manager");
+            PartitionManager = System.ActorOf(ClusterSingletonProxy.Props(
+                "/user/partition-manager",
+                ClusterSingletonProxySettings.Create(System).WithRole("vios")), "partition-manager-proxy");
+            Firmware = System.ActorOf(PartitionFirmwareActor.Props(Name, Partitions!, PartitionManager), PartitionFirmwareActor.Name);
         }
 
         _ops = await OpsServer.StartAsync(Settings.Ops, this, cancellationToken);
@@ -173,7 +212,7 @@ public sealed class ViosNode : IAsyncDisposable
             SelfAddress,
             OpsEndpoint,
             DataDirectory,
-            Database is null ? "" : $"; journal {Database.Describe()}; incarnation {Incarnation}");
+            Database is null ? "" : $"; journal {Database.Describe()}; cluster-wide state {ClusterDatabase?.Describe()}; incarnation {Incarnation}");
     }
 
     private static Akka.Event.LogLevel? ParseLogLevel(string text)

@@ -13,6 +13,7 @@ public sealed class PaletteRegistry
         ClusterPalette.Palette,
         ActorPalette.Palette,
         VkePalette.Palette,
+        LparPalette.Palette,
     ]);
 
     public PaletteRegistry(IReadOnlyList<OpsPalette> palettes)

@@ -11,11 +11,12 @@ namespace Vios.Persistence.Database;
 /// </summary>
 public static class DatabasePreflight
 {
-    public static async Task CheckAsync(DatabaseSettings settings, CancellationToken cancellationToken = default)
+    /// <param name="scope">Prefix of the roles in messages: "" for the node's own database, "cluster-wide " for the shared one.</param>
+    public static async Task CheckAsync(DatabaseSettings settings, CancellationToken cancellationToken = default, string scope = "")
     {
-        await CheckOneAsync(settings.Kind, "journal", settings.JournalConnection, cancellationToken);
+        await CheckOneAsync(settings.Kind, $"{scope}journal", settings.JournalConnection, cancellationToken);
         if (settings.SnapshotConnection != settings.JournalConnection)
-            await CheckOneAsync(settings.Kind, "snapshot store", settings.SnapshotConnection, cancellationToken);
+            await CheckOneAsync(settings.Kind, $"{scope}snapshot store", settings.SnapshotConnection, cancellationToken);
     }
 
     private static async Task CheckOneAsync(DatabaseKind kind, string role, string connectionString, CancellationToken ct)

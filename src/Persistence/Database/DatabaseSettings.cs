@@ -20,6 +20,13 @@ public sealed record DatabaseSettings(DatabaseKind Kind, string JournalConnectio
     public const string SnapshotPath = "akka.persistence.snapshot-store.sql";
     public const string QueryPath = "akka.persistence.query.journal.sql";
 
+    /// <summary>
+    /// The plugins of cluster-wide state (the singletons: partition manager, HA manager; partition
+    /// images): one database that every vios node reaches, so a singleton that moves recovers there.
+    /// </summary>
+    public const string ClusterJournalPath = "vios.persistence.cluster.journal";
+    public const string ClusterSnapshotPath = "vios.persistence.cluster.snapshot-store";
+
     public static string HoconFileName(DatabaseKind kind) => kind switch
     {
         DatabaseKind.Sqlite => "persistence.sqlite.hocon",
@@ -35,6 +42,19 @@ public sealed record DatabaseSettings(DatabaseKind Kind, string JournalConnectio
             DatabaseKind.Sqlite,
             SqliteConnection(Path.Combine(directory, "journal.db")),
             SqliteConnection(Path.Combine(directory, "snapshots.db")));
+    }
+
+    /// <summary>
+    /// Cluster-wide state on SQLite: files in the directory every vios node of this machine shares
+    /// (<c>--shared-data</c>). Nodes on several machines share a PostgreSQL database instead.
+    /// </summary>
+    public static DatabaseSettings SqliteShared(string sharedDirectory)
+    {
+        var directory = Path.GetFullPath(sharedDirectory);
+        return new DatabaseSettings(
+            DatabaseKind.Sqlite,
+            SqliteConnection(Path.Combine(directory, "cluster-journal.db")),
+            SqliteConnection(Path.Combine(directory, "cluster-snapshots.db")));
     }
 
     /// <summary>Connection string for a SQLite file; waits for the write lock instead of failing with SQLITE_BUSY.</summary>
@@ -56,6 +76,26 @@ public sealed record DatabaseSettings(DatabaseKind Kind, string JournalConnectio
             throw new DatabaseUnavailableException($"no connection string for the journal ({JournalPath}.connection-string)");
         return new DatabaseSettings(kind, journal, string.IsNullOrWhiteSpace(snapshots) ? journal : snapshots);
     }
+
+    /// <summary>
+    /// The database of cluster-wide state: the cluster plugins' connection strings, or else the node's
+    /// own database (a PostgreSQL deployment gives one connection for both).
+    /// </summary>
+    public static DatabaseSettings ClusterFromConfig(Config config)
+    {
+        var node = FromConfig(config);
+        var journal = config.GetString($"{ClusterJournalPath}.connection-string", "");
+        var snapshots = config.GetString($"{ClusterSnapshotPath}.connection-string", "");
+        return string.IsNullOrWhiteSpace(journal)
+            ? node
+            : new DatabaseSettings(node.Kind, journal, string.IsNullOrWhiteSpace(snapshots) ? journal : snapshots);
+    }
+
+    /// <summary>The HOCON layer that points the cluster-wide journal and snapshot store at this database.</summary>
+    public Config ToClusterConfig() => ConfigurationFactory.ParseString($"""
+        {ClusterJournalPath}.connection-string = {Quote(JournalConnection)}
+        {ClusterSnapshotPath}.connection-string = {Quote(SnapshotConnection)}
+        """);
 
     /// <summary>The HOCON layer that points the journal, its read journal and the snapshot store at this database.</summary>
     public Config ToConfig() => ConfigurationFactory.ParseString($"""

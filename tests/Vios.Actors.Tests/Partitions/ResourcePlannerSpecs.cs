@@ -17,13 +17,8 @@ public sealed class ResourcePlannerSpecs
         _planner.Advertise(Node("vios-b", ("cec2/node0", 8, 16384, ["eth", "fc"])));
     }
 
-    private static NodeResources Node(string name, params (string Domain, int Cpus, long Mb, string[] Adapters)[] domains)
-    {
-        var cpus = domains.SelectMany(d => Enumerable.Range(0, d.Cpus).Select(i => new PhysicalCpu($"{name}/{d.Domain}/cpu{i}", PhysicalPosition.Parse($"{d.Domain}/cpu{i}")))).ToList();
-        var memory = domains.Select(d => new MemoryBank($"{name}/{d.Domain}/mem", PhysicalPosition.Parse($"{d.Domain}/dimm0"), d.Mb)).ToList();
-        var adapters = domains.SelectMany(d => d.Adapters.Select((kind, i) => new IoAdapter($"{name}/{d.Domain}/{kind}", kind, PhysicalPosition.Parse($"{d.Domain}/slot{i + 1}")))).ToList();
-        return new NodeResources(name, cpus, memory, adapters);
-    }
+    private static NodeResources Node(string name, params (string Domain, int Cpus, long Mb, string[] Adapters)[] domains) =>
+        NodeResources.FromDomains(name, domains.Select(d => new ResourceDomain(d.Domain, d.Cpus, d.Mb, d.Adapters)));
 
     private Allocation Placed(ResourceRequest request)
     {

@@ -1,0 +1,100 @@
+using Akka.Actor;
+using Akka.Event;
+
+namespace Vios.Actors.Partitions;
+
+/// <summary>
+/// The partition firmware of one vios node (<c>/user/firmware</c>): advertises the node's resources
+/// to the partition manager and hosts the actors of the partitions placed on this node.
+/// </summary>
+public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
+{
+    public const string Name = "firmware";
+
+    private static readonly TimeSpan UnansweredWarning = TimeSpan.FromSeconds(30);
+
+    private readonly string _node;
+    private readonly PartitionSettings _settings;
+    private readonly IActorRef _manager;
+    private readonly Dictionary<string, LparState> _states = new(StringComparer.Ordinal);
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private DateTimeOffset? _unansweredSince;
+    private bool _warned;
+
+    public PartitionFirmwareActor(string node, PartitionSettings settings, IActorRef manager)
+    {
+        _node = node;
+        _settings = settings;
+        _manager = manager;
+
+        Receive<FirmwareRegistered>(registered =>
+        {
+            Timers.Cancel("register");
+            if (_warned) _log.Info("the partition manager answered; {0} partition(s) placed here", registered.Hosted.Count);
+            _unansweredSince = null;
+            _warned = false;
+            var hosted = registered.Hosted.Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var definition in registered.Hosted) Host(definition);
+            // Partitions deleted while this node was away.
+            foreach (var child in Context.GetChildren().Where(c => !hosted.Contains(c.Path.Name)).ToList())
+            {
+                _states.Remove(child.Path.Name);
+                Context.Stop(child);
+            }
+        });
+        Receive<PartitionManagerOnline>(_ => Register());
+        Receive<RetryRegistration>(_ => Register());
+        Receive<HostLpar>(host => Host(host.Definition));
+        Receive<UnhostLpar>(unhost =>
+        {
+            _states.Remove(unhost.Name);
+            if (!Context.Child(unhost.Name).IsNobody()) Context.Stop(Context.Child(unhost.Name));
+        });
+        Receive<LparStateChanged>(changed =>
+        {
+            _states[changed.Name] = changed.State;
+            _manager.Tell(changed);
+        });
+        Receive<ILparCommand>(command =>
+        {
+            var child = Context.Child(command.Name);
+            if (child.IsNobody()) Sender.Tell(new LparRefused(command.Name, $"'{command.Name}' is not hosted by {_node}'s firmware"));
+            else child.Forward(command);
+        });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string node, PartitionSettings settings, IActorRef manager) =>
+        Akka.Actor.Props.Create(() => new PartitionFirmwareActor(node, settings, manager));
+
+    protected override void PreStart() => Register();
+
+    private void Register()
+    {
+        var now = DateTimeOffset.UtcNow;
+        _unansweredSince ??= now;
+        if (!_warned && now - _unansweredSince > UnansweredWarning)
+        {
+            _warned = true;
+            _log.Warning("the partition manager has not answered for {0:0} s; is the cluster up, with its oldest vios node reachable?",
+                UnansweredWarning.TotalSeconds);
+        }
+        _manager.Tell(new RegisterFirmware(_settings.Resources, new Dictionary<string, LparState>(_states)));
+        // Until the manager answers (it may not exist yet, or be moving), ask again.
+        Timers.StartSingleTimer("register", RetryRegistration.Instance, _settings.RegistrationRetry);
+    }
+
+    private void Host(LparDefinition definition)
+    {
+        if (!Context.Child(definition.Name).IsNobody()) return;
+        Context.ActorOf(LparActor.Props(definition, _node, _settings), definition.Name);
+        _states.TryAdd(definition.Name, LparState.Defined);
+        _log.Debug("hosting partition {0}", definition.Name);
+    }
+
+    private sealed record RetryRegistration
+    {
+        public static RetryRegistration Instance { get; } = new();
+    }
+}

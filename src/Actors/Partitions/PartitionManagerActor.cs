@@ -1,0 +1,157 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using Akka.Pattern;
+using Akka.Persistence;
+
+namespace Vios.Actors.Partitions;
+
+/// <summary>
+/// The cluster's partition manager: a persistent cluster singleton (persistence id
+/// <c>partition-manager</c>, in the cluster-wide journal every vios node shares) that holds every
+/// partition's definition and placement. Reached through the proxy at
+/// <c>/user/partition-manager-proxy</c> on every vios node. Commands for one partition go on to the
+/// firmware of the node it is placed on.
+/// </summary>
+public sealed class PartitionManagerActor : ReceivePersistentActor
+{
+    public const string PersistenceIdValue = "partition-manager";
+    public const string ClusterJournalPluginId = "vios.persistence.cluster.journal";
+    public const string ClusterSnapshotPluginId = "vios.persistence.cluster.snapshot-store";
+
+    /// <summary>A snapshot every this many events keeps recovery short.</summary>
+    private const int SnapshotEvery = 100;
+
+    private readonly PartitionRegistry _registry = new();
+    private readonly Dictionary<IActorRef, string> _firmware = [];
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    public PartitionManagerActor()
+    {
+        JournalPluginId = ClusterJournalPluginId;
+        SnapshotPluginId = ClusterSnapshotPluginId;
+
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is PartitionManagerSnapshot snapshot) _registry.Apply(snapshot);
+        });
+        Recover<LparDefined>(_registry.Apply);
+        Recover<LparRemoved>(_registry.Apply);
+
+        Command<RegisterFirmware>(register =>
+        {
+            _registry.Register(register.Resources, register.States);
+            if (_firmware.TryAdd(Sender, register.Resources.Node)) Context.Watch(Sender);
+            Sender.Tell(new FirmwareRegistered(_registry.PlacedOn(register.Resources.Node).ToList()));
+        });
+        Command<Terminated>(terminated =>
+        {
+            if (!_firmware.Remove(terminated.ActorRef, out var node)) return;
+            if (_firmware.ContainsValue(node)) return;
+            _registry.Unregister(node);
+            _log.Info("partition firmware of {0} is gone; nothing new is placed there", node);
+        });
+        Command<LparStateChanged>(changed => _registry.Report(changed.Name, changed.State));
+
+        Command<CreateLpar>(create =>
+        {
+            var (defined, refusal) = _registry.Decide(create, DateTimeOffset.UtcNow);
+            if (defined is null)
+            {
+                Sender.Tell(new LparRefused(create.Name, refusal!));
+                return;
+            }
+            var replyTo = Sender;
+            Persist(defined, e =>
+            {
+                _registry.Apply(e);
+                FirmwareOf(e.Definition.Node)?.Tell(new HostLpar(e.Definition));
+                replyTo.Tell(new LparCreated(e.Definition));
+                MaybeSnapshot();
+            });
+        });
+        Command<DeleteLpar>(delete =>
+        {
+            var (removed, refusal) = _registry.Decide(delete);
+            if (removed is null)
+            {
+                Sender.Tell(new LparRefused(delete.Name, refusal!));
+                return;
+            }
+            var replyTo = Sender;
+            var node = _registry.Find(delete.Name)!.Node;
+            Persist(removed, e =>
+            {
+                _registry.Apply(e);
+                FirmwareOf(node)?.Tell(new UnhostLpar(e.Name));
+                replyTo.Tell(new LparDeleted(e.Name));
+                MaybeSnapshot();
+            });
+        });
+        Command<ListLpars>(_ => Sender.Tell(_registry.List()));
+        Command<ILparCommand>(command =>
+        {
+            if (_registry.Find(command.Name) is not { } definition)
+                Sender.Tell(new LparRefused(command.Name, $"no partition named '{command.Name}'"));
+            else if (FirmwareOf(definition.Node) is not { } firmware)
+                Sender.Tell(new LparRefused(command.Name, $"'{command.Name}' is placed on {definition.Node}, which is not in the cluster"));
+            else
+                firmware.Forward(command);
+        });
+
+        Command<SaveSnapshotSuccess>(success => DeleteMessages(success.Metadata.SequenceNr));
+        Command<SaveSnapshotFailure>(failure => _log.Warning("partition manager snapshot failed: {0}", failure.Cause.Message));
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(_ => { });
+        Command<HandOver>(_ => Context.Stop(Self));
+    }
+
+    public override string PersistenceId => PersistenceIdValue;
+
+    /// <summary>The message the singleton manager sends to hand over: finish what is being persisted, then stop.</summary>
+    public sealed record HandOver
+    {
+        public static HandOver Instance { get; } = new();
+    }
+
+    public static Props Props() => Akka.Actor.Props.Create(() => new PartitionManagerActor());
+
+    /// <summary>
+    /// What the cluster singleton manager runs: the manager under a back-off supervisor, so a manager
+    /// that stops (its journal failed) comes back after a pause instead of leaving the cluster
+    /// without one. <see cref="HandOver"/> stops both, once what is being persisted is written.
+    /// </summary>
+    public static Props SingletonProps() => BackoffSupervisor.Props(
+        Backoff.OnStop(Props(), "manager", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 0.2, maxNrOfRetries: -1)
+            .WithFinalStopMessage(message => message is HandOver));
+
+    protected override void OnReplaySuccess()
+    {
+        base.OnReplaySuccess();
+        _log.Info("partition manager recovered {0} partition(s)", _registry.Definitions.Count);
+        // A new instance (first start, a move, a restart): every firmware registers again, so the
+        // manager learns which nodes are there and how their partitions are.
+        var cluster = Akka.Cluster.Cluster.Get(Context.System);
+        foreach (var member in cluster.State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole("vios")))
+            Context.ActorSelection(new RootActorPath(member.Address) / "user" / PartitionFirmwareActor.Name).Tell(PartitionManagerOnline.Instance);
+    }
+
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        _log.Error(reason, "partition manager could not recover from the cluster-wide journal: {0}", reason.Message);
+        base.OnRecoveryFailure(reason, message);
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Error(cause, "partition manager could not persist {0}: {1}", @event.GetType().Name, cause.Message);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    private IActorRef? FirmwareOf(string node) => _firmware.FirstOrDefault(f => f.Value == node).Key;
+
+    private void MaybeSnapshot()
+    {
+        if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_registry.Snapshot());
+    }
+}

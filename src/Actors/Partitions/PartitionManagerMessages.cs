@@ -1,0 +1,125 @@
+using System.Text.Json.Serialization;
+using Vios.Actors.Serialization;
+
+namespace Vios.Actors.Partitions;
+
+/// <summary>A partition as the manager keeps it: what was asked for and what it was given, where.</summary>
+public sealed record LparDefinition(
+    string Name, int Vcpus, long MemoryMb, PlacementPolicy Policy, IReadOnlyList<string> Adapters, Allocation Allocation, DateTimeOffset CreatedAt)
+{
+    [JsonIgnore]
+    public string Node => Allocation.Node;
+}
+
+/// <summary>
+/// Defines a partition and places it (S13). <paramref name="Node"/> pins it to one vios node;
+/// null lets <paramref name="Policy"/> choose.
+/// </summary>
+public sealed record CreateLpar(string Name, int Vcpus, long MemoryMb, PlacementPolicy Policy, IReadOnlyList<string> Adapters, string? Node) : IViosMessage;
+
+/// <summary>The partition is defined and placed; persisted before this reply.</summary>
+public sealed record LparCreated(LparDefinition Definition) : IViosMessage;
+
+/// <summary>Removes a partition that is not running and gives its resources back.</summary>
+public sealed record DeleteLpar(string Name) : IViosMessage;
+
+public sealed record LparDeleted(string Name) : IViosMessage;
+
+/// <summary>A command on a partition was refused; <paramref name="Reason"/> says why, for the operator.</summary>
+public sealed record LparRefused(string Name, string Reason) : IViosMessage;
+
+public sealed record ListLpars : IViosMessage
+{
+    public static ListLpars Instance { get; } = new();
+}
+
+/// <summary>One line of <c>lpar list</c>: the definition, the state its node last reported, and whether that node is in the cluster.</summary>
+public sealed record LparSummary(LparDefinition Definition, LparState State, bool NodeOnline);
+
+/// <summary>Every partition, and the vios nodes whose firmware has registered resources.</summary>
+public sealed record LparList(IReadOnlyList<LparSummary> Lpars, IReadOnlyList<NodeResources> Nodes) : IViosMessage;
+
+/// <summary>A node's partition firmware introduces itself: its resources, and the state of each partition it runs.</summary>
+public sealed record RegisterFirmware(NodeResources Resources, IReadOnlyDictionary<string, LparState> States) : IViosMessage;
+
+/// <summary>The manager's answer to <see cref="RegisterFirmware"/>: the partitions placed on that node.</summary>
+public sealed record FirmwareRegistered(IReadOnlyList<LparDefinition> Hosted) : IViosMessage;
+
+/// <summary>
+/// Sent by a partition manager that has just recovered (a new singleton instance, after a move or
+/// a restart) to the firmware of every vios node, which registers again.
+/// </summary>
+public sealed record PartitionManagerOnline : IViosMessage
+{
+    public static PartitionManagerOnline Instance { get; } = new();
+}
+
+/// <summary>The manager tells a node's firmware to host a newly created partition.</summary>
+public sealed record HostLpar(LparDefinition Definition) : IViosMessage;
+
+/// <summary>The manager tells a node's firmware that a partition was deleted.</summary>
+public sealed record UnhostLpar(string Name) : IViosMessage;
+
+/// <summary>A partition changed state on its node (firmware → manager).</summary>
+public sealed record LparStateChanged(string Name, LparState State) : IViosMessage;
+
+/// <summary>Event: a partition was defined and placed. Persisted under <c>partition-manager</c>.</summary>
+public sealed record LparDefined(LparDefinition Definition) : IViosMessage;
+
+/// <summary>Event: a partition was deleted and its resources released.</summary>
+public sealed record LparRemoved(string Name) : IViosMessage;
+
+/// <summary>Snapshot of the partition manager: every definition.</summary>
+public sealed record PartitionManagerSnapshot(IReadOnlyList<LparDefinition> Definitions) : IViosMessage;
+
+[JsonSourceGenerationOptions(UseStringEnumConverter = true)]
+[JsonSerializable(typeof(CreateLpar))]
+[JsonSerializable(typeof(LparCreated))]
+[JsonSerializable(typeof(DeleteLpar))]
+[JsonSerializable(typeof(LparDeleted))]
+[JsonSerializable(typeof(LparRefused))]
+[JsonSerializable(typeof(ListLpars))]
+[JsonSerializable(typeof(LparList))]
+[JsonSerializable(typeof(RegisterFirmware))]
+[JsonSerializable(typeof(FirmwareRegistered))]
+[JsonSerializable(typeof(PartitionManagerOnline))]
+[JsonSerializable(typeof(HostLpar))]
+[JsonSerializable(typeof(UnhostLpar))]
+[JsonSerializable(typeof(LparStateChanged))]
+[JsonSerializable(typeof(LparDefined))]
+[JsonSerializable(typeof(LparRemoved))]
+[JsonSerializable(typeof(PartitionManagerSnapshot))]
+[JsonSerializable(typeof(StartLpar))]
+[JsonSerializable(typeof(StopLpar))]
+[JsonSerializable(typeof(ShowLpar))]
+[JsonSerializable(typeof(RunWorkload))]
+[JsonSerializable(typeof(LparStatus))]
+public sealed partial class PartitionJsonContext : JsonSerializerContext;
+
+public static class PartitionMessages
+{
+    public static IEnumerable<MessageManifest> Manifests { get; } =
+    [
+        MessageManifest.Json("lpar.create", PartitionJsonContext.Default.CreateLpar),
+        MessageManifest.Json("lpar.created", PartitionJsonContext.Default.LparCreated),
+        MessageManifest.Json("lpar.delete", PartitionJsonContext.Default.DeleteLpar),
+        MessageManifest.Json("lpar.deleted", PartitionJsonContext.Default.LparDeleted),
+        MessageManifest.Json("lpar.refused", PartitionJsonContext.Default.LparRefused),
+        MessageManifest.Json("lpar.list-request", PartitionJsonContext.Default.ListLpars),
+        MessageManifest.Json("lpar.list", PartitionJsonContext.Default.LparList),
+        MessageManifest.Json("lpar.register-firmware", PartitionJsonContext.Default.RegisterFirmware),
+        MessageManifest.Json("lpar.firmware-registered", PartitionJsonContext.Default.FirmwareRegistered),
+        MessageManifest.Json("lpar.manager-online", PartitionJsonContext.Default.PartitionManagerOnline),
+        MessageManifest.Json("lpar.host", PartitionJsonContext.Default.HostLpar),
+        MessageManifest.Json("lpar.unhost", PartitionJsonContext.Default.UnhostLpar),
+        MessageManifest.Json("lpar.state-changed", PartitionJsonContext.Default.LparStateChanged),
+        MessageManifest.Json("lpar.defined", PartitionJsonContext.Default.LparDefined),
+        MessageManifest.Json("lpar.removed", PartitionJsonContext.Default.LparRemoved),
+        MessageManifest.Json("lpar.manager-snapshot", PartitionJsonContext.Default.PartitionManagerSnapshot),
+        MessageManifest.Json("lpar.start", PartitionJsonContext.Default.StartLpar),
+        MessageManifest.Json("lpar.stop", PartitionJsonContext.Default.StopLpar),
+        MessageManifest.Json("lpar.show", PartitionJsonContext.Default.ShowLpar),
+        MessageManifest.Json("lpar.run-workload", PartitionJsonContext.Default.RunWorkload),
+        MessageManifest.Json("lpar.status", PartitionJsonContext.Default.LparStatus),
+    ];
+}

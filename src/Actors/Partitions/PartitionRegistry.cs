@@ -1,0 +1,114 @@
+using System.Text.RegularExpressions;
+
+namespace Vios.Actors.Partitions;
+
+/// <summary>
+/// The partition manager's state: every partition's definition and placement (persisted), the
+/// resources each registered node advertises and the state each node last reported (both live).
+/// Commands are decided here into events or refusals; events are applied here, on the live path
+/// and on recovery alike.
+/// </summary>
+public sealed partial class PartitionRegistry
+{
+    private readonly SortedDictionary<string, LparDefinition> _definitions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, LparState> _states = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NodeResources> _online = new(StringComparer.Ordinal);
+    private readonly ResourcePlanner _planner = new();
+
+    public IReadOnlyCollection<LparDefinition> Definitions => _definitions.Values;
+
+    /// <summary>Nodes whose firmware has registered and not gone away.</summary>
+    public IReadOnlyCollection<NodeResources> OnlineNodes => _online.Values;
+
+    public LparDefinition? Find(string name) => _definitions.GetValueOrDefault(name);
+
+    public LparState StateOf(string name) => _states.GetValueOrDefault(name, LparState.Defined);
+
+    public bool IsOnline(string node) => _online.ContainsKey(node);
+
+    public IEnumerable<LparDefinition> PlacedOn(string node) => _definitions.Values.Where(d => d.Node == node);
+
+    /// <summary>A node's firmware registered: its resources can take partitions, and it says how its partitions are.</summary>
+    public void Register(NodeResources resources, IReadOnlyDictionary<string, LparState> states)
+    {
+        _online[resources.Node] = resources;
+        _planner.Advertise(resources);
+        foreach (var definition in PlacedOn(resources.Node))
+            _states[definition.Name] = states.GetValueOrDefault(definition.Name, LparState.Defined);
+    }
+
+    /// <summary>A node's firmware is gone (node left, crashed or was downed).</summary>
+    public void Unregister(string node)
+    {
+        _online.Remove(node);
+        _planner.Withdraw(node);
+    }
+
+    public void Report(string name, LparState state)
+    {
+        if (_definitions.ContainsKey(name)) _states[name] = state;
+    }
+
+    public (LparDefined? Event, string? Refusal) Decide(CreateLpar command, DateTimeOffset now)
+    {
+        if (!ValidName().IsMatch(command.Name))
+            return (null, $"'{command.Name}' is not a partition name: lower-case letters, digits and '-', starting with a letter, at most 40");
+        if (_definitions.ContainsKey(command.Name)) return (null, $"a partition named '{command.Name}' already exists");
+        if (command.MemoryMb > GuestLimits.MaximumMemoryMb)
+            return (null, $"a partition has at most {GuestLimits.MaximumMemoryMb} MB of memory");
+        if (command.Vcpus > GuestLimits.MaximumVcpus) return (null, $"a partition has at most {GuestLimits.MaximumVcpus} vCPUs");
+        if (_online.Count == 0) return (null, "no vios node has registered resources yet");
+
+        var request = new ResourceRequest(command.Name, command.Vcpus, command.MemoryMb, command.Adapters, command.Policy) { Node = command.Node };
+        var placement = _planner.Plan(request);
+        if (placement.Allocation is not { } allocation) return (null, placement.Refusal);
+        return (new LparDefined(new LparDefinition(command.Name, command.Vcpus, command.MemoryMb, command.Policy, command.Adapters, allocation, now)), null);
+    }
+
+    public (LparRemoved? Event, string? Refusal) Decide(DeleteLpar command)
+    {
+        if (!_definitions.ContainsKey(command.Name)) return (null, $"no partition named '{command.Name}'");
+        var state = StateOf(command.Name);
+        return state is LparState.Activating or LparState.Running or LparState.Quiesced
+            ? (null, $"'{command.Name}' is {state.ToString().ToLowerInvariant()}: stop it first")
+            : (new LparRemoved(command.Name), null);
+    }
+
+    public void Apply(IViosMessage @event)
+    {
+        switch (@event)
+        {
+            case LparDefined defined:
+                _definitions[defined.Definition.Name] = defined.Definition;
+                _states[defined.Definition.Name] = LparState.Defined;
+                _planner.Commit(defined.Definition.Allocation);
+                break;
+            case LparRemoved removed:
+                _definitions.Remove(removed.Name);
+                _states.Remove(removed.Name);
+                _planner.Release(removed.Name);
+                break;
+            case PartitionManagerSnapshot snapshot:
+                foreach (var definition in snapshot.Definitions) Apply(new LparDefined(definition));
+                break;
+        }
+    }
+
+    public PartitionManagerSnapshot Snapshot() => new(_definitions.Values.ToList());
+
+    public LparList List() => new(
+        _definitions.Values.Select(d => new LparSummary(d, StateOf(d.Name), IsOnline(d.Node))).ToList(),
+        _online.Values.OrderBy(n => n.Node, StringComparer.Ordinal).ToList());
+
+    [GeneratedRegex("^[a-z][a-z0-9-]{0,39}$")]
+    private static partial Regex ValidName();
+}
+
+/// <summary>The largest partition this runtime hosts.</summary>
+public static class GuestLimits
+{
+    /// <summary>64 GiB: guest memory is real bytes on the host, committed as the guest touches it.</summary>
+    public const long MaximumMemoryMb = 64 * 1024;
+
+    public const int MaximumVcpus = 256;
+}

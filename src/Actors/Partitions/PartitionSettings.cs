@@ -1,0 +1,49 @@
+using Akka.Configuration;
+using Vios.Actors.Memory;
+
+namespace Vios.Actors.Partitions;
+
+/// <summary>Typed view of <c>vios.partitions</c> and <c>vios.resources</c>, read once when a vios node starts.</summary>
+public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm, TimeSpan WorkloadTick, TimeSpan RegistrationRetry)
+{
+    /// <exception cref="ConfigurationException">The section is missing a value or has one that makes no sense; the message says which.</exception>
+    public static PartitionSettings FromConfig(Config config, string nodeName)
+    {
+        var capacity = config.GetInt("vios.partitions.shadow-cache-capacity", 64);
+        if (capacity < 1) throw new ConfigurationException("vios.partitions.shadow-cache-capacity must be at least 1");
+        var tick = config.GetTimeSpan("vios.partitions.workload-tick", TimeSpan.FromMilliseconds(10));
+        if (tick <= TimeSpan.Zero) throw new ConfigurationException("vios.partitions.workload-tick must be positive");
+        return new PartitionSettings(
+            ReadResources(config, nodeName),
+            new VmmSettings(config.GetBoolean("vios.partitions.shadow-cache", true), capacity),
+            tick,
+            config.GetTimeSpan("vios.partitions.registration-retry", TimeSpan.FromSeconds(2)));
+    }
+
+    /// <summary>
+    /// <c>vios.resources.domains</c>: a list of <c>{ position = "cec1/node0", cpus = 4, memory = 8 GiB, adapters = [eth, fc] }</c>.
+    /// </summary>
+    public static NodeResources ReadResources(Config config, string nodeName)
+    {
+        var domains = new List<ResourceDomain>();
+        var values = config.GetValue("vios.resources.domains");
+        if (values is null || !values.IsArray()) throw new ConfigurationException("vios.resources.domains must be a list of position domains");
+        foreach (var (value, index) in values.GetArray().Select((v, i) => (v, i)))
+        {
+            var where = $"vios.resources.domains[{index}]";
+            if (!value.IsObject()) throw new ConfigurationException($"{where} must be an object {{ position, cpus, memory, adapters }}");
+            var domain = new Config(new Akka.Configuration.Hocon.HoconRoot(value));
+            var position = domain.GetString("position", "");
+            if (position.Split('/') is not [{ Length: > 0 }, { Length: > 0 }])
+                throw new ConfigurationException($"{where}.position '{position}' is not a position domain (expected cec/node, e.g. cec1/node0)");
+            var cpus = domain.GetInt("cpus", 0);
+            if (cpus < 0) throw new ConfigurationException($"{where}.cpus must not be negative");
+            var memory = domain.GetByteSize("memory") ?? 0;
+            if (memory < 0) throw new ConfigurationException($"{where}.memory must not be negative");
+            var adapters = domain.HasPath("adapters") ? domain.GetStringList("adapters").ToList() : [];
+            domains.Add(new ResourceDomain(position, cpus, memory / (1024 * 1024), adapters));
+        }
+        if (domains.Sum(d => d.Cpus) == 0) throw new ConfigurationException("vios.resources.domains advertise no CPUs");
+        return NodeResources.FromDomains(nodeName, domains);
+    }
+}
