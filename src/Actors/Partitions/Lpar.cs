@@ -117,7 +117,9 @@ public sealed class Lpar : IDisposable
         var writeShare = 1 - settings.ContextSwitchRate - settings.TableEditRate;
         var before = _engine.Statistics.Writes;
         _engine.Step((int)Math.Ceiling(_owedWrites / writeShare));
-        _owedWrites = Math.Max(0, _owedWrites - (_engine.Statistics.Writes - before));
+        // What this step wrote beyond (or short of) what was owed is carried to the next one, so the
+        // rate holds even when a tick owes only a write or two.
+        _owedWrites -= _engine.Statistics.Writes - before;
     }
 
     public LparStatus Status(string node)

@@ -100,7 +100,8 @@ public sealed partial class PartitionRegistry
         _definitions.Values.Select(d => new LparSummary(d, StateOf(d.Name), IsOnline(d.Node))).ToList(),
         _online.Values.OrderBy(n => n.Node, StringComparer.Ordinal).ToList());
 
-    [GeneratedRegex("^[a-z][a-z0-9-]{0,39}$")]
+    // \z, not $: $ also matches before a final newline, which would let "db\n" through as a name.
+    [GeneratedRegex(@"^[a-z][a-z0-9-]{0,39}\z")]
     private static partial Regex ValidName();
 }
 

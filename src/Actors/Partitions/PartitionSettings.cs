@@ -36,6 +36,9 @@ public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm,
             var position = domain.GetString("position", "");
             if (position.Split('/') is not [{ Length: > 0 }, { Length: > 0 }])
                 throw new ConfigurationException($"{where}.position '{position}' is not a position domain (expected cec/node, e.g. cec1/node0)");
+            // Resources are known by their position: two domains at one would give one CPU or bank twice.
+            if (domains.Any(d => d.Domain == position))
+                throw new ConfigurationException($"{where}.position '{position}' is already the position of another domain");
             var cpus = domain.GetInt("cpus", 0);
             if (cpus < 0) throw new ConfigurationException($"{where}.cpus must not be negative");
             var memory = domain.GetByteSize("memory") ?? 0;
