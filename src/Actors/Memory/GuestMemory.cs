@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using System.IO.MemoryMappedFiles;
 
 namespace Vios.Actors.Memory;
 
@@ -7,6 +7,11 @@ namespace Vios.Actors.Memory;
 /// one zeroed, page-aligned native buffer. One buffer rather than an object per page (no per-page
 /// headers, no GC work) and native rather than a managed array, which stops at 2 GiB.
 /// </summary>
+/// <remarks>
+/// The buffer is an anonymous memory mapping: the operating system hands out zero pages as the
+/// guest first touches them, so a 4 GiB partition that has written 10 MB holds about 10 MB of the
+/// host's memory, as a real hypervisor's guest does.
+/// </remarks>
 public sealed unsafe class GuestMemory : IDisposable
 {
     public const int PageSize = 4096;
@@ -18,6 +23,8 @@ public sealed unsafe class GuestMemory : IDisposable
     /// <summary>64 GiB: far above the 4 GiB the design asks for, still a 32-bit frame number.</summary>
     public const long MaximumPages = 16L * 1024 * 1024;
 
+    private readonly MemoryMappedFile _mapping;
+    private readonly MemoryMappedViewAccessor _view;
     private byte* _buffer;
 
     public GuestMemory(long pageCount)
@@ -29,9 +36,12 @@ public sealed unsafe class GuestMemory : IDisposable
         }
 
         PageCount = pageCount;
-        var bytes = (nuint)(pageCount * PageSize);
-        _buffer = (byte*)NativeMemory.AlignedAlloc(bytes, PageSize);
-        NativeMemory.Clear(_buffer, bytes);
+        var bytes = pageCount * PageSize;
+        _mapping = MemoryMappedFile.CreateNew(null, bytes, MemoryMappedFileAccess.ReadWrite);
+        _view = _mapping.CreateViewAccessor(0, bytes, MemoryMappedFileAccess.ReadWrite);
+        byte* start = null;
+        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
+        _buffer = start + _view.PointerOffset;
     }
 
     public long PageCount { get; }
@@ -55,24 +65,18 @@ public sealed unsafe class GuestMemory : IDisposable
 
     public bool Contains(uint frame) => frame < PageCount;
 
+    /// <summary>Returns the memory to the host; the pages are gone.</summary>
     public void Dispose()
     {
-        var buffer = _buffer;
+        if (_buffer is null)
+        {
+            return;
+        }
+
         _buffer = null;
-        if (buffer is not null)
-        {
-            NativeMemory.AlignedFree(buffer);
-        }
-
-        GC.SuppressFinalize(this);
-    }
-
-    ~GuestMemory()
-    {
-        if (_buffer is not null)
-        {
-            NativeMemory.AlignedFree(_buffer);
-        }
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _mapping.Dispose();
     }
 
     private void ThrowFrameOutOfRange(uint frame) =>

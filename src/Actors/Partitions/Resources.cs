@@ -7,6 +7,8 @@ namespace Vios.Actors.Partitions;
 /// with its own CPUs and memory) in central electronics complex 1. Resources of one
 /// <see cref="Domain"/> are close to one another; crossing domains costs latency.
 /// </summary>
+/// <remarks>Written as its text, <c>"cec1/node0/slot3"</c>, in messages and in <c>vios ctl --json</c>.</remarks>
+[JsonConverter(typeof(PhysicalPositionJsonConverter))]
 public sealed record PhysicalPosition(string Cec, string Node, string Slot)
 {
     [JsonIgnore]
@@ -21,6 +23,26 @@ public sealed record PhysicalPosition(string Cec, string Node, string Slot)
     }
 
     public override string ToString() => $"{Cec}/{Node}/{Slot}";
+}
+
+/// <summary>Reads and writes a <see cref="PhysicalPosition"/> as <c>"cec/node/slot"</c>.</summary>
+public sealed class PhysicalPositionJsonConverter : JsonConverter<PhysicalPosition>
+{
+    public override PhysicalPosition Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options)
+    {
+        var text = reader.TokenType == System.Text.Json.JsonTokenType.String ? reader.GetString()! : throw new System.Text.Json.JsonException("a physical position is a string");
+        try
+        {
+            return PhysicalPosition.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw new System.Text.Json.JsonException(e.Message, e);
+        }
+    }
+
+    public override void Write(System.Text.Json.Utf8JsonWriter writer, PhysicalPosition value, System.Text.Json.JsonSerializerOptions options) =>
+        writer.WriteStringValue(value.ToString());
 }
 
 public sealed record PhysicalCpu(string Id, PhysicalPosition Position);

@@ -77,7 +77,7 @@ public sealed class LeaveGracefullyStep : IDemoStep
         var nodes = context.Cluster.ViosNodes;
         var removal = nodes.Select(n => context.Cluster.Lighthouse.AwaitAsync(
             ClusterWaits.Removed(n.SelfAddress), LocalCluster.ConvergenceTimeout, $"{n.Name} removed")).ToList();
-        await Task.WhenAll(nodes.Select(n => n.StopAsync()));
+        await context.Cluster.StopViosNodesAsync();
         await Task.WhenAll(removal);
         foreach (var node in nodes)
             context.Console.MarkupLineInterpolated($"    {node.Name} left and was removed");

@@ -30,6 +30,7 @@ public static class DemoRunner
         new AwaitConvergenceStep(),
         new ClusterSummaryStep(),
         new VkeBroadcastEchoStep(),
+        new PartitionsStep(),
         .. options.KeepRunning ? [new WaitForCtrlCStep()] : Array.Empty<IDemoStep>(),
         new LeaveGracefullyStep(),
     ];

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Cluster;
 using Vios.Persistence.Database;
 
 namespace Vios.Host.Node;
@@ -121,11 +122,28 @@ public sealed class LocalCluster : IAsyncDisposable
         Environment = new Dictionary<string, string?>(),
     };
 
+    /// <summary>
+    /// Stops every vios node gracefully: all but the oldest together, then the oldest. The cluster
+    /// singletons run on the oldest vios node; leaving it for last means they never hand over to a
+    /// node that is itself leaving (which waits out the cluster-exiting timeout).
+    /// </summary>
+    public async Task StopViosNodesAsync()
+    {
+        var nodes = ViosNodes;
+        if (nodes.Count == 0) return;
+        var oldest = nodes[0].Cluster.State.Members
+            .Where(m => m.HasRole("vios") && m.Status == MemberStatus.Up)
+            .OrderBy(m => m, Member.AgeOrdering)
+            .Select(m => nodes.FirstOrDefault(n => n.SelfAddress == m.Address))
+            .FirstOrDefault(n => n is not null);
+        await Task.WhenAll(nodes.Where(n => n != oldest).Select(n => n.StopAsync()));
+        if (oldest is not null) await oldest.StopAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         // Vios nodes first, so the lighthouse sees them leave instead of becoming unreachable.
-        foreach (var node in RunningNodes.Where(n => n.Role == NodeRole.Vios).Reverse())
-            await node.StopAsync();
+        await StopViosNodesAsync();
         foreach (var node in RunningNodes)
             await node.StopAsync();
         if (_options.DeleteOnDispose)

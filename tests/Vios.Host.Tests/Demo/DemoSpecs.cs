@@ -18,6 +18,13 @@ public sealed class DemoSpecs : IDisposable
         Assert.Contains("Leader: akka.tcp://vios@127.0.0.1:", stdout);
         Assert.Contains("to echo: 3 of 3 nodes answered, round trip", stdout);
         Assert.Equal(3, stdout.Split('\n').Count(l => l.Contains("answered \"hello from vios-")));
+        // Partitions placed by locality (one domain), spread (both domains) and balanced, then running with the shadow cache hitting.
+        Assert.Matches(@"web: 2 vCPUs, 256 MB, locality → vios-[0-9a-f]{8} cec1/node[01]\n", stdout);
+        Assert.Matches(@"db: 4 vCPUs, 1024 MB, spread → vios-[0-9a-f]{8} cec1/node0 cec1/node1\n", stdout);
+        Assert.Matches(@"batch: 2 vCPUs, 512 MB, balanced → vios-[0-9a-f]{8} ", stdout);
+        var rows = stdout.Split('\n').Where(l => l.Contains("│ running │")).ToList();
+        Assert.Equal(3, rows.Count);
+        Assert.All(rows, r => Assert.Matches(@"│ (9\d|100)\.\d\d% ", r));
         Assert.Equal(3, stdout.Split('\n').Count(l => l.Contains("left and was removed")));
         Assert.Contains("Demo finished", stdout);
         // --data keeps each node's journal, node id and log.

@@ -42,7 +42,8 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     public async Task<NodeProcess> StartViosNodeAsync(string dataName)
     {
-        var node = await StartNodeAsync(["--seeds", Lighthouse.Address], dataName);
+        // The vios nodes of this machine share cluster-wide state (the singletons' journal).
+        var node = await StartNodeAsync(["--seeds", Lighthouse.Address, "--shared-data", _directory.Sub("shared")], dataName);
         await AwaitUpAsync(node.Address);
         return node;
     }

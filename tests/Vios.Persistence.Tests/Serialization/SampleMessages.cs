@@ -14,7 +14,7 @@ public static class SampleMessages
 
     public static object Create(Type type, int depth = 0)
     {
-        if (depth > 6) throw new InvalidOperationException($"{type.Name} nests too deeply for a sample");
+        if (depth > 10) throw new InvalidOperationException($"{type.Name} nests too deeply for a sample");
         if (Nullable.GetUnderlyingType(type) is { } underlying) return Create(underlying, depth + 1);
         if (type == typeof(string)) return "sample";
         if (type == typeof(bool)) return true;

@@ -83,7 +83,7 @@ public static class LparPalette
     {
         var reply = await AskAsync(context, new ShowLpar(context.Arg("name")!));
         if (reply is not LparStatus status) return Refused(reply);
-        await context.WriteAsync(status, PartitionJsonContext.Default.LparStatus, StatusLines);
+        await context.WriteAsync(status, LparOpsJsonContext.Default.LparStatus, StatusLines);
         return CommandOutcome.Success;
     }
 
@@ -119,7 +119,7 @@ public static class LparPalette
     {
         var reply = await AskAsync(context, command);
         if (reply is not LparStatus status) return Refused(reply);
-        await context.WriteAsync(status, PartitionJsonContext.Default.LparStatus, StatusLines);
+        await context.WriteAsync(status, LparOpsJsonContext.Default.LparStatus, StatusLines);
         return CommandOutcome.Success;
     }
 
@@ -202,6 +202,8 @@ public sealed record NodeResourcesView(string Node, int Cpus, long MemoryMb, IRe
 
 public sealed record LparListView(IReadOnlyList<LparView> Lpars, IReadOnlyList<NodeResourcesView> Nodes);
 
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(LparStatus))]
 [JsonSerializable(typeof(LparView))]
 [JsonSerializable(typeof(LparListView))]
 internal sealed partial class LparOpsJsonContext : JsonSerializerContext;
