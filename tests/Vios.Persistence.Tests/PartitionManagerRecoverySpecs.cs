@@ -46,6 +46,35 @@ public sealed class PartitionManagerRecoverySpecs : Akka.TestKit.Xunit2.TestKit
         Assert.True(await RunsManagerAsync(other));
     }
 
+    [Fact]
+    public async Task A_journal_that_fails_refuses_the_change_with_the_reason_and_the_manager_recovers_once_it_is_back()
+    {
+        await using var cluster = await TestCluster.StartAsync(viosNodes: 1);
+        var node = cluster.ViosNodes[0];
+        await AwaitCreatedAsync(node, new CreateLpar("before", 1, 16, PlacementPolicy.Locality, [], null));
+        var journal = Path.Combine(cluster.RootDirectory, "shared", "cluster-journal.db");
+
+        // The journal's table disappears under the running node, as when its database is lost.
+        await ExecuteAsync(journal, "ALTER TABLE journal RENAME TO journal_away");
+        var refused = await node.PartitionManager!.Ask<object>(new CreateLpar("during", 1, 16, PlacementPolicy.Locality, [], null), Wait);
+        Assert.Contains("the cluster-wide journal did not record it, nothing was changed", Assert.IsType<LparRefused>(refused).Reason);
+        await ExecuteAsync(journal, "ALTER TABLE journal_away RENAME TO journal");
+
+        // The manager's supervisor starts it again; it recovers what was recorded, and only that.
+        await AwaitCreatedAsync(node, new CreateLpar("after", 1, 16, PlacementPolicy.Locality, [], null));
+        var list = await node.PartitionManager.Ask<LparList>(ListLpars.Instance, Wait);
+        Assert.Equal(["after", "before"], list.Lpars.Select(l => l.Definition.Name).Order());
+    }
+
+    private static async Task ExecuteAsync(string file, string sql)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(DatabaseSettings.SqliteConnection(file));
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
     /// <summary>Creates once the manager has the node's resources (the firmware registers as the node starts).</summary>
     private async Task<LparCreated> AwaitCreatedAsync(ViosNode through, CreateLpar create)
     {

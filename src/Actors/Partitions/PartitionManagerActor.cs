@@ -26,6 +26,9 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
     private readonly Dictionary<IActorRef, string> _firmware = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
+    /// <summary>Who waits for the event being persisted, told why if the journal fails it.</summary>
+    private (IActorRef ReplyTo, string Name)? _persisting;
+
     public PartitionManagerActor()
     {
         JournalPluginId = ClusterJournalPluginId;
@@ -62,8 +65,10 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
                 return;
             }
             var replyTo = Sender;
+            _persisting = (replyTo, create.Name);
             Persist(defined, e =>
             {
+                _persisting = null;
                 _registry.Apply(e);
                 FirmwareOf(e.Definition.Node)?.Tell(new HostLpar(e.Definition));
                 replyTo.Tell(new LparCreated(e.Definition));
@@ -80,8 +85,10 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
             }
             var replyTo = Sender;
             var node = _registry.Find(delete.Name)!.Node;
+            _persisting = (replyTo, delete.Name);
             Persist(removed, e =>
             {
+                _persisting = null;
                 _registry.Apply(e);
                 FirmwareOf(node)?.Tell(new UnhostLpar(e.Name));
                 replyTo.Tell(new LparDeleted(e.Name));
@@ -145,6 +152,10 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
         _log.Error(cause, "partition manager could not persist {0}: {1}", @event.GetType().Name, cause.Message);
+        // The manager stops and its supervisor starts it again, which recovers from the journal; the
+        // operator hears now that nothing was changed, rather than a timeout.
+        if (_persisting is var (replyTo, name))
+            replyTo.Tell(new LparRefused(name, $"the cluster-wide journal did not record it, nothing was changed: {cause.Message}"));
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 

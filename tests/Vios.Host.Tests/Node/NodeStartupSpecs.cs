@@ -51,6 +51,36 @@ public sealed class NodeStartupSpecs : IDisposable
     }
 
     [Fact]
+    public async Task A_cluster_wide_journal_that_is_not_a_database_is_refused_and_left_as_it_was()
+    {
+        var shared = _directory.Sub("shared");
+        Directory.CreateDirectory(shared);
+        var journal = Path.Combine(shared, "cluster-journal.db");
+        await File.WriteAllBytesAsync(journal, Enumerable.Repeat((byte)0x5A, 8192).ToArray());
+
+        var error = await Assert.ThrowsAsync<NodeStartupException>(() => ViosNode.StartAsync(ViosOptions with { SharedDirectory = shared }));
+
+        Assert.StartsWith("cannot open the cluster-wide journal database (sqlite ", error.Message);
+        Assert.Contains("cluster-journal.db", error.Message);
+        Assert.Equal(Enumerable.Repeat((byte)0x5A, 8192), await File.ReadAllBytesAsync(journal));
+    }
+
+    [Theory]
+    [InlineData("vios.resources.domains = [ { position = \"cec1\", cpus = 4 } ]", "vios.resources.domains[0].position 'cec1' is not a position domain")]
+    [InlineData("vios.resources.domains = [ { position = \"cec1/node0\", cpus = 0, memory = 1 GiB } ]", "vios.resources.domains advertise no CPUs")]
+    [InlineData("vios.resources.domains = 4", "vios.resources.domains must be a list")]
+    [InlineData("vios.partitions.shadow-cache-capacity = 0", "vios.partitions.shadow-cache-capacity must be at least 1")]
+    public async Task Resources_or_partition_settings_that_make_no_sense_are_refused_naming_the_key(string hocon, string expected)
+    {
+        var config = Path.Combine(_directory.Path, "resources.hocon");
+        await File.WriteAllTextAsync(config, hocon);
+
+        var error = await Assert.ThrowsAsync<NodeStartupException>(() => ViosNode.StartAsync(ViosOptions with { ConfigFile = config }));
+
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
     public async Task A_vios_node_without_seeds_is_refused()
     {
         var error = await Assert.ThrowsAsync<NodeStartupException>(() => ViosNode.StartAsync(ViosOptions with { Seeds = [] }));
