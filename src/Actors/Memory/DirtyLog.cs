@@ -17,6 +17,7 @@ namespace Vios.Actors.Memory;
 public sealed class DirtyLog
 {
     private readonly ulong[] _bitmap;
+    private readonly ulong[] _touched;
     private readonly uint[] _frames;
     private int _count;
     private uint _epoch = 1;
@@ -27,6 +28,7 @@ public sealed class DirtyLog
         ArgumentOutOfRangeException.ThrowIfGreaterThan(pageCount, GuestMemory.MaximumPages);
         PageCount = pageCount;
         _bitmap = new ulong[(pageCount + 63) / 64];
+        _touched = new ulong[_bitmap.Length];
         _frames = new uint[pageCount];
     }
 
@@ -81,6 +83,51 @@ public sealed class DirtyLog
         }
     }
 
+    /// <summary>
+    /// Every frame written since the memory was allocated (or restored, see <see cref="MarkTouched"/>).
+    /// The others still hold zeros the host has never committed: a full image or a checksum need not
+    /// read them, and reading them would make the host commit them.
+    /// </summary>
+    public uint[] TouchedFrames()
+    {
+        lock (Gate)
+        {
+            var frames = new List<uint>();
+            for (var word = 0; word < _touched.Length; word++)
+            {
+                var bits = _touched[word];
+                while (bits != 0)
+                {
+                    frames.Add((uint)((word << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits)));
+                    bits &= bits - 1;
+                }
+            }
+
+            return frames.ToArray();
+        }
+    }
+
+    public bool IsTouched(uint frame)
+    {
+        lock (Gate)
+        {
+            return (_touched[frame >> 6] & (1UL << (int)(frame & 63))) != 0;
+        }
+    }
+
+    /// <summary>Frames written other than through the VMM (a restored image): they count as touched.</summary>
+    public void MarkTouched(ReadOnlySpan<uint> frames)
+    {
+        lock (Gate)
+        {
+            foreach (var frame in frames)
+            {
+                ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(frame, (ulong)PageCount);
+                _touched[frame >> 6] |= 1UL << (int)(frame & 63);
+            }
+        }
+    }
+
     /// <summary>Marks a frame; the caller holds <see cref="Gate"/>. False when it was already marked.</summary>
     internal bool MarkHoldingGate(uint frame)
     {
@@ -92,6 +139,7 @@ public sealed class DirtyLog
         }
 
         word |= bit;
+        _touched[frame >> 6] |= bit;
         _frames[_count++] = frame;
         return true;
     }

@@ -34,7 +34,9 @@ public sealed class WorkloadEngine
     private readonly GuestMemory _memory;
     private readonly Vmm _vmm;
     private readonly WorkloadSettings _settings;
-    private readonly GuestPageTable[] _tables;
+    private const int StateHeaderBytes = 8 + 4 + (5 * 8) + 4;
+
+    private GuestPageTable[] _tables;
     private readonly uint _hotPages;
     private readonly ulong _switchThreshold;
     private readonly ulong _editThreshold;
@@ -44,6 +46,12 @@ public sealed class WorkloadEngine
     private long _operations, _writes, _switches, _edits, _faults;
 
     public WorkloadEngine(GuestMemory memory, Vmm vmm, WorkloadSettings settings, ulong seed)
+        : this(memory, vmm, settings, seed, null)
+    {
+    }
+
+    /// <param name="restoring">The real settings when the tables come from a saved state; the tables built here are placeholders.</param>
+    private WorkloadEngine(GuestMemory memory, Vmm vmm, WorkloadSettings settings, ulong seed, WorkloadSettings? restoring)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(settings.Processes, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(settings.PageTableEntries, 1);
@@ -51,8 +59,19 @@ public sealed class WorkloadEngine
         ArgumentOutOfRangeException.ThrowIfGreaterThan(settings.WriteBytes, GuestMemory.PageSize);
         _memory = memory;
         _vmm = vmm;
-        _settings = settings;
         _random = new SplitMix64(seed);
+        if (restoring is not null)
+        {
+            _settings = restoring;
+            _tables = [];
+            _hotPages = (uint)Math.Clamp(Math.Ceiling(restoring.HotPageFraction * restoring.PageTableEntries), 1, restoring.PageTableEntries);
+            _switchThreshold = Threshold(restoring.ContextSwitchRate);
+            _editThreshold = Threshold(restoring.ContextSwitchRate + restoring.TableEditRate);
+            _hotThreshold = Threshold(restoring.HotWriteShare);
+            return;
+        }
+
+        _settings = settings;
         _hotPages = (uint)Math.Clamp(Math.Ceiling(settings.HotPageFraction * settings.PageTableEntries), 1, settings.PageTableEntries);
         _switchThreshold = Threshold(settings.ContextSwitchRate);
         _editThreshold = Threshold(settings.ContextSwitchRate + settings.TableEditRate);
@@ -72,6 +91,47 @@ public sealed class WorkloadEngine
         }
 
         _vmm.LoadPageTableBase(_tables[0]);
+    }
+
+    /// <summary>
+    /// Restores a workload from <see cref="SaveState"/>: its page tables, random state, current
+    /// process and counters, over memory restored from the same checkpoint. It goes on exactly as
+    /// the saved one would have.
+    /// </summary>
+    /// <exception cref="FormatException">The state is truncated or does not fit these settings.</exception>
+    public static WorkloadEngine Restore(GuestMemory memory, Vmm vmm, WorkloadSettings settings, ReadOnlySpan<byte> state)
+    {
+        var engine = new WorkloadEngine(memory, vmm, settings with { Processes = 1, PageTableEntries = 1 }, 0, settings);
+        engine.LoadState(state);
+        return engine;
+    }
+
+    /// <summary>The vCPU state a checkpoint keeps: random state, current process, counters and page tables.</summary>
+    public byte[] SaveState()
+    {
+        var entries = _tables.Sum(t => t.Length);
+        var buffer = new byte[StateHeaderBytes + (_tables.Length * 4) + (entries * 5)];
+        var writer = new StateWriter(buffer);
+        writer.UInt64(_random.State);
+        writer.Int32(_current);
+        writer.Int64(_operations);
+        writer.Int64(_writes);
+        writer.Int64(_switches);
+        writer.Int64(_edits);
+        writer.Int64(_faults);
+        writer.Int32(_tables.Length);
+        foreach (var table in _tables)
+        {
+            writer.Int32(table.Length);
+            for (uint page = 0; page < (uint)table.Length; page++)
+            {
+                var entry = table[page];
+                writer.UInt32(entry.Frame);
+                writer.Byte((byte)((entry.Present ? 1 : 0) | (entry.Writable ? 2 : 0)));
+            }
+        }
+
+        return buffer;
     }
 
     public IReadOnlyList<GuestPageTable> PageTables => _tables;
@@ -176,6 +236,37 @@ public sealed class WorkloadEngine
         _writes++;
     }
 
+    private void LoadState(ReadOnlySpan<byte> state)
+    {
+        var reader = new StateReader(state);
+        var random = reader.UInt64();
+        var current = reader.Int32();
+        long operations = reader.Int64(), writes = reader.Int64(), switches = reader.Int64(), edits = reader.Int64(), faults = reader.Int64();
+        var count = reader.Int32();
+        if (count != _settings.Processes) throw new FormatException($"the saved workload has {count} processes, the settings {_settings.Processes}");
+        if ((uint)current >= (uint)count) throw new FormatException($"the saved current process {current} is not one of {count}");
+        var tables = new GuestPageTable[count];
+        for (var process = 0; process < count; process++)
+        {
+            var length = reader.Int32();
+            if (length < 1 || length > 1 << 20) throw new FormatException($"the saved page table {process} has {length} entries");
+            var table = new GuestPageTable(PageTableRegion + ((ulong)process << GuestMemory.PageShift), length);
+            for (uint page = 0; page < (uint)length; page++)
+            {
+                var frame = reader.UInt32();
+                var flags = reader.Byte();
+                if ((flags & 1) != 0) table.Map(page, frame, (flags & 2) != 0);
+            }
+
+            tables[process] = table;
+        }
+
+        if (!reader.AtEnd) throw new FormatException("the saved workload state has trailing bytes");
+        (_random, _current, _tables) = (SplitMix64.FromState(random), current, tables);
+        (_operations, _writes, _switches, _edits, _faults) = (operations, writes, switches, edits, faults);
+        _vmm.LoadPageTableBase(_tables[_current]);
+    }
+
     private uint RandomFrame() => (uint)(_random.Next() % (ulong)_memory.PageCount);
 
     private static ulong Threshold(double probability) =>
@@ -185,6 +276,10 @@ public sealed class WorkloadEngine
     private struct SplitMix64(ulong seed)
     {
         private ulong _state = seed;
+
+        public readonly ulong State => _state;
+
+        public static SplitMix64 FromState(ulong state) => new(state);
 
         public ulong Next()
         {
@@ -211,6 +306,55 @@ public sealed class WorkloadEngine
                 System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(last, Next());
                 last[..destination.Length].CopyTo(destination);
             }
+        }
+    }
+
+    private ref struct StateWriter(Span<byte> buffer)
+    {
+        private readonly Span<byte> _buffer = buffer;
+        private int _at;
+
+        public void Byte(byte value) => _buffer[_at++] = value;
+
+        public void Int32(int value) => System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(Take(4), value);
+
+        public void UInt32(uint value) => System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(Take(4), value);
+
+        public void Int64(long value) => System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(Take(8), value);
+
+        public void UInt64(ulong value) => System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(Take(8), value);
+
+        private Span<byte> Take(int size)
+        {
+            var slice = _buffer.Slice(_at, size);
+            _at += size;
+            return slice;
+        }
+    }
+
+    private ref struct StateReader(ReadOnlySpan<byte> buffer)
+    {
+        private readonly ReadOnlySpan<byte> _buffer = buffer;
+        private int _at;
+
+        public readonly bool AtEnd => _at == _buffer.Length;
+
+        public byte Byte() => Take(1)[0];
+
+        public int Int32() => System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(Take(4));
+
+        public uint UInt32() => System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
+
+        public long Int64() => System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(Take(8));
+
+        public ulong UInt64() => System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
+
+        private ReadOnlySpan<byte> Take(int size)
+        {
+            if (_buffer.Length - _at < size) throw new FormatException("the saved workload state is truncated");
+            var slice = _buffer.Slice(_at, size);
+            _at += size;
+            return slice;
         }
     }
 }

@@ -1,5 +1,8 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
 using System.IO.Hashing;
 using System.Text;
+using Vios.Actors.Checkpoint;
 using Vios.Actors.Memory;
 
 namespace Vios.Actors.Partitions;
@@ -19,6 +22,19 @@ public sealed class Lpar : IDisposable
     private RunWorkload? _workload;
     private ulong _seed;
     private double _owedWrites;
+    private long _outputsCounted;
+
+    /// <summary>
+    /// Where captures copy pages during the stun. Reused from epoch to epoch (one is in flight at a
+    /// time), so the stun copies into memory the host has already committed instead of faulting in
+    /// fresh pages: 5 MB into a new array took 22 ms, into this one under 1 ms.
+    /// </summary>
+    private byte[] _captureBuffer = [];
+    private long _openOutputs;
+    private readonly Queue<(long Epoch, long Count)> _heldOutputs = new();
+
+    /// <summary>The guest sends one output (a network frame, a disk write) per this many page writes.</summary>
+    public const int WritesPerOutput = 256;
 
     public Lpar(LparDefinition definition, VmmSettings vmmSettings)
     {
@@ -39,6 +55,17 @@ public sealed class Lpar : IDisposable
     public Vmm? Vmm { get; private set; }
 
     public bool HasWorkload => _engine is not null;
+
+    /// <summary>
+    /// While set (continuous checkpointing or replication runs), the guest's outputs are held until
+    /// the epoch they were produced in commits, as Remus does; otherwise they leave at once.
+    /// </summary>
+    public bool HoldOutputs { get; set; }
+
+    /// <summary>Outputs produced and not yet released: the open epoch's and those of epochs awaiting their commit.</summary>
+    public long OutputsHeld => _openOutputs + _heldOutputs.Sum(h => h.Count);
+
+    public long OutputsReleased { get; private set; }
 
     /// <summary>Activates the partition: allocates its guest memory, sets up its VMM, and it runs.</summary>
     /// <returns>Null, or why the partition cannot be started.</returns>
@@ -101,6 +128,7 @@ public sealed class Lpar : IDisposable
         _engine = new WorkloadEngine(Memory!, Vmm!, new WorkloadSettings(Processes: workload.Processes, HotWriteShare: workload.Skew), _seed);
         _workload = workload;
         _owedWrites = 0;
+        _outputsCounted = 0;
         return null;
     }
 
@@ -117,9 +145,86 @@ public sealed class Lpar : IDisposable
         var writeShare = 1 - settings.ContextSwitchRate - settings.TableEditRate;
         var before = _engine.Statistics.Writes;
         _engine.Step((int)Math.Ceiling(_owedWrites / writeShare));
+        CountOutputs();
         // What this step wrote beyond (or short of) what was owed is carried to the next one, so the
         // rate holds even when a tick owes only a write or two.
         _owedWrites -= _engine.Statistics.Writes - before;
+    }
+
+    /// <summary>
+    /// One checkpoint epoch's stun: quiesce the guest, collect the dirty pages from the dirty log (or,
+    /// for a full image, every non-zero page) and the vCPU and device state, close the epoch's outputs,
+    /// resume. With <paramref name="withChecksum"/> it also records the checksum of all of memory.
+    /// </summary>
+    public (EpochCapture? Capture, string? Refusal) Capture(long epoch, bool full, bool withChecksum)
+    {
+        if (State != LparState.Running)
+            return (null, $"only a running partition can be checkpointed; '{Definition.Name}' is {State.ToString().ToLowerInvariant()}");
+        var stun = Stopwatch.StartNew();
+        Quiesce();
+        var memory = Memory!;
+        var dirty = Vmm!.DirtyLog.Collect();
+        // A full image is every page the guest has ever written; the rest are zeros never committed.
+        var frames = full ? Vmm.DirtyLog.TouchedFrames() : dirty;
+        var bytes = frames.Length * GuestMemory.PageSize;
+        if (_captureBuffer.Length < bytes) _captureBuffer = GC.AllocateUninitializedArray<byte>(Math.Max(bytes, _captureBuffer.Length * 3 / 2));
+        var pages = _captureBuffer;
+        for (var i = 0; i < frames.Length; i++) memory.Page(frames[i]).CopyTo(pages.AsSpan(i * GuestMemory.PageSize));
+        var state = SaveVcpuState();
+        ulong? checksum = withChecksum ? MemoryChecksum() : null;
+        if (HoldOutputs)
+        {
+            _heldOutputs.Enqueue((epoch, _openOutputs));
+            _openOutputs = 0;
+        }
+        Resume();
+        return (new EpochCapture(epoch, full ? ImageKind.Full : ImageKind.Delta, memory.PageCount, frames, pages, state, checksum,
+            stun.Elapsed, DateTimeOffset.UtcNow), null);
+    }
+
+    /// <summary>Epoch <paramref name="epoch"/> committed: the outputs produced up to its stun leave.</summary>
+    public void Commit(long epoch)
+    {
+        while (_heldOutputs.TryPeek(out var held) && held.Epoch <= epoch)
+        {
+            _heldOutputs.Dequeue();
+            OutputsReleased += held.Count;
+        }
+    }
+
+    /// <summary>Stops holding outputs and releases every one held (checkpointing stopped).</summary>
+    public void ReleaseAllOutputs()
+    {
+        HoldOutputs = false;
+        OutputsReleased += OutputsHeld;
+        _heldOutputs.Clear();
+        _openOutputs = 0;
+    }
+
+    /// <summary>
+    /// Brings the partition up from a restored image instead of empty memory: the image's memory
+    /// becomes the guest's (the partition takes ownership), its vCPU state and workload go on.
+    /// </summary>
+    public string? Restore(RestoredImage image)
+    {
+        var pages = Definition.MemoryMb * 1024 * 1024 / GuestMemory.PageSize;
+        if (image.Memory.PageCount != pages)
+            return $"the image has {image.Memory.PageCount * GuestMemory.PageSize / (1024 * 1024)} MB of memory; '{Definition.Name}' has {Definition.MemoryMb} MB";
+        if (Transition(LparTransition.Activate) is { } refusal) return refusal;
+        Memory = image.Memory;
+        Vmm = new Vmm(Memory, _vmmSettings);
+        Vmm.DirtyLog.MarkTouched(image.WrittenFrames);
+        try
+        {
+            LoadVcpuState(image.VcpuState);
+        }
+        catch (FormatException e)
+        {
+            Fail($"the image's vCPU state cannot be loaded: {e.Message}");
+            return Note;
+        }
+        Note = null;
+        return Transition(LparTransition.ActivationCompleted);
     }
 
     public LparStatus Status(string node)
@@ -147,6 +252,55 @@ public sealed class Lpar : IDisposable
     public static ulong SeedFor(string name) => XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(name));
 
     public void Dispose() => Release();
+
+    private void CountOutputs()
+    {
+        var produced = _engine!.Statistics.Writes / WritesPerOutput;
+        var fresh = produced - _outputsCounted;
+        _outputsCounted = produced;
+        if (HoldOutputs) _openOutputs += fresh;
+        else OutputsReleased += fresh;
+    }
+
+    /// <summary>The checksum of all of guest memory, reading only the pages the guest has touched.</summary>
+    public ulong MemoryChecksum()
+    {
+        var log = Vmm!.DirtyLog;
+        return ImageChecksum.Of(Memory!, log.IsTouched);
+    }
+
+    /// <summary>Version 1: workload flag, rate, skew, processes, seed, owed writes, outputs counted, then the engine's own state.</summary>
+    private byte[] SaveVcpuState()
+    {
+        var engine = _engine?.SaveState() ?? [];
+        var state = new byte[1 + 1 + 4 + 8 + 4 + 8 + 8 + 8 + engine.Length];
+        var span = state.AsSpan();
+        span[0] = 1;
+        span[1] = (byte)(_engine is null ? 0 : 1);
+        BinaryPrimitives.WriteInt32LittleEndian(span[2..], _workload?.WritesPerSecond ?? 0);
+        BinaryPrimitives.WriteDoubleLittleEndian(span[6..], _workload?.Skew ?? 0);
+        BinaryPrimitives.WriteInt32LittleEndian(span[14..], _workload?.Processes ?? 0);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[18..], _seed);
+        BinaryPrimitives.WriteDoubleLittleEndian(span[26..], _owedWrites);
+        BinaryPrimitives.WriteInt64LittleEndian(span[34..], _outputsCounted);
+        engine.CopyTo(span[42..]);
+        return state;
+    }
+
+    private void LoadVcpuState(byte[] state)
+    {
+        if (state.Length < 42 || state[0] != 1) throw new FormatException($"unknown vCPU state (version {(state.Length > 0 ? state[0] : 0)}, {state.Length} bytes)");
+        var span = state.AsSpan();
+        _engine = null;
+        _workload = null;
+        if (span[1] == 0) return;
+        var workload = new RunWorkload(Definition.Name, BinaryPrimitives.ReadInt32LittleEndian(span[2..]), BinaryPrimitives.ReadDoubleLittleEndian(span[6..]),
+            BinaryPrimitives.ReadInt32LittleEndian(span[14..]), BinaryPrimitives.ReadUInt64LittleEndian(span[18..]));
+        _engine = WorkloadEngine.Restore(Memory!, Vmm!, new WorkloadSettings(Processes: workload.Processes, HotWriteShare: workload.Skew), span[42..]);
+        (_workload, _seed) = (workload, workload.Seed!.Value);
+        _owedWrites = BinaryPrimitives.ReadDoubleLittleEndian(span[26..]);
+        _outputsCounted = BinaryPrimitives.ReadInt64LittleEndian(span[34..]);
+    }
 
     private string? Transition(LparTransition transition)
     {

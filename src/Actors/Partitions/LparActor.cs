@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using Vios.Actors.Checkpoint;
 
 namespace Vios.Actors.Partitions;
 
@@ -13,25 +14,70 @@ public sealed class LparActor : ReceiveActor, IWithTimers
     private readonly string _node;
     private readonly PartitionSettings _settings;
     private readonly Stopwatch _clock = new();
+    private readonly IActorRef _checkpoint;
 
     public LparActor(LparDefinition definition, string node, PartitionSettings settings)
     {
         _lpar = new Lpar(definition, settings.Vmm);
         _node = node;
         _settings = settings;
+        _checkpoint = Context.ActorOf(CheckpointCoordinatorActor.Props(definition.Name, node, settings.Checkpoint), "checkpoint");
 
-        Receive<StartLpar>(_ => Reply(_lpar.Start()));
+        Receive<StartLpar>(_ =>
+        {
+            var refusal = _lpar.Start();
+            // The partition as first activated is its boot image, stored once under its own persistence id.
+            if (refusal is null) _checkpoint.Tell(WriteBootImage.Instance);
+            Reply(refusal);
+        });
         Receive<StopLpar>(_ => Reply(_lpar.Stop()));
         Receive<ShowLpar>(_ => Sender.Tell(_lpar.Status(_node)));
         Receive<RunWorkload>(workload =>
         {
             var refusal = _lpar.SetWorkload(workload);
-            if (refusal is null && _lpar.HasWorkload && !Timers.IsTimerActive("workload"))
-            {
-                _clock.Restart();
-                Timers.StartPeriodicTimer("workload", Tick.Instance, _settings.WorkloadTick);
-            }
+            if (refusal is null) StartWorkloadTimer();
             Reply(refusal);
+        });
+        Receive<CaptureEpoch>(capture =>
+        {
+            var (epoch, refusal) = _lpar.Capture(capture.Epoch, capture.Full, capture.Checksum);
+            Sender.Tell(new EpochCaptureResult(epoch, refusal, capture.ForBoot));
+        });
+        Receive<CommitEpoch>(commit => _lpar.Commit(commit.Epoch));
+        Receive<HoldOutputs>(hold =>
+        {
+            if (hold.Hold) _lpar.HoldOutputs = true;
+            else _lpar.ReleaseAllOutputs();
+        });
+        Receive<InstallImage>(install =>
+        {
+            var refusal = _lpar.Restore(install.Image);
+            if (refusal is not null)
+            {
+                install.Image.Memory.Dispose();
+                install.ReplyTo.Tell(new LparRefused(_lpar.Definition.Name, $"cannot restore '{_lpar.Definition.Name}': {refusal}"));
+                return;
+            }
+            Context.Parent.Tell(new LparStateChanged(_lpar.Definition.Name, _lpar.State));
+            StartWorkloadTimer();
+            var checksum = _lpar.MemoryChecksum();
+            install.ReplyTo.Tell(new CheckpointRestored(_lpar.Definition.Name, install.Source, _node, install.Image.Epoch, install.Image.Epochs,
+                checksum, install.Image.MemoryChecksumAtStun is { } atStun ? atStun == checksum : null));
+        });
+        Receive<TakeCheckpoint>(take => _checkpoint.Forward(take));
+        Receive<ListCheckpoints>(list => _checkpoint.Forward(list));
+        Receive<RestoreCheckpoint>(restore =>
+        {
+            if (_lpar.State is LparState.Activating or LparState.Running or LparState.Quiesced)
+                Sender.Tell(new LparRefused(restore.Name, $"'{restore.Name}' is {_lpar.State.ToString().ToLowerInvariant()}: stop it before restoring an image into it"));
+            else
+                _checkpoint.Forward(restore);
+        });
+        Receive<GetCheckpointStats>(_ => _checkpoint.Forward(new StatsQuery(false, _lpar.OutputsHeld, _lpar.OutputsReleased)));
+        Receive<StopCheckpointing>(_ =>
+        {
+            _lpar.ReleaseAllOutputs();
+            _checkpoint.Forward(new StatsQuery(true, _lpar.OutputsHeld, _lpar.OutputsReleased));
         });
         Receive<Tick>(_ =>
         {
@@ -47,6 +93,13 @@ public sealed class LparActor : ReceiveActor, IWithTimers
         Akka.Actor.Props.Create(() => new LparActor(definition, node, settings));
 
     protected override void PostStop() => _lpar.Dispose();
+
+    private void StartWorkloadTimer()
+    {
+        if (!_lpar.HasWorkload || Timers.IsTimerActive("workload")) return;
+        _clock.Restart();
+        Timers.StartPeriodicTimer("workload", Tick.Instance, _settings.WorkloadTick);
+    }
 
     /// <summary>Answers with the refusal or the new status, and tells the firmware when the state changed.</summary>
     private void Reply(string? refusal)

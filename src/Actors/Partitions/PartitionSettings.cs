@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using Vios.Actors.Checkpoint;
 using Vios.Actors.Memory;
 
 namespace Vios.Actors.Partitions;
@@ -6,6 +7,9 @@ namespace Vios.Actors.Partitions;
 /// <summary>Typed view of <c>vios.partitions</c> and <c>vios.resources</c>, read once when a vios node starts.</summary>
 public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm, TimeSpan WorkloadTick, TimeSpan RegistrationRetry)
 {
+    /// <summary><c>vios.checkpoint</c>: how often a full image replaces the deltas.</summary>
+    public CheckpointSettings Checkpoint { get; init; } = CheckpointSettings.Default;
+
     /// <exception cref="ConfigurationException">The section is missing a value or has one that makes no sense; the message says which.</exception>
     public static PartitionSettings FromConfig(Config config, string nodeName)
     {
@@ -13,11 +17,16 @@ public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm,
         if (capacity < 1) throw new ConfigurationException("vios.partitions.shadow-cache-capacity must be at least 1");
         var tick = config.GetTimeSpan("vios.partitions.workload-tick", TimeSpan.FromMilliseconds(10));
         if (tick <= TimeSpan.Zero) throw new ConfigurationException("vios.partitions.workload-tick must be positive");
+        var fullEvery = config.GetInt("vios.checkpoint.full-every", CheckpointSettings.Default.FullEvery);
+        if (fullEvery < 1) throw new ConfigurationException("vios.checkpoint.full-every must be at least 1");
         return new PartitionSettings(
             ReadResources(config, nodeName),
             new VmmSettings(config.GetBoolean("vios.partitions.shadow-cache", true), capacity),
             tick,
-            config.GetTimeSpan("vios.partitions.registration-retry", TimeSpan.FromSeconds(2)));
+            config.GetTimeSpan("vios.partitions.registration-retry", TimeSpan.FromSeconds(2)))
+        {
+            Checkpoint = new CheckpointSettings(fullEvery),
+        };
     }
 
     /// <summary>

@@ -23,7 +23,8 @@ public sealed class MessageCatalog
     public static MessageCatalog All { get; } = new(
         Cluster.NodeBootLogMessages.Manifests,
         Cluster.VkeMessages.Manifests,
-        Partitions.PartitionMessages.Manifests);
+        Partitions.PartitionMessages.Manifests,
+        Checkpoint.CheckpointMessages.Manifests);
 
     private readonly FrozenDictionary<string, MessageManifest> _byManifest;
     private readonly FrozenDictionary<Type, MessageManifest> _byType;

@@ -14,6 +14,7 @@ public sealed class PaletteRegistry
         ActorPalette.Palette,
         VkePalette.Palette,
         LparPalette.Palette,
+        CheckpointPalette.Palette,
     ]);
 
     public PaletteRegistry(IReadOnlyList<OpsPalette> palettes)

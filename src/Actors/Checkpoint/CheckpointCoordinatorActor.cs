@@ -1,0 +1,257 @@
+using Akka.Actor;
+using Akka.Event;
+using Vios.Actors.Partitions;
+
+namespace Vios.Actors.Checkpoint;
+
+/// <summary>Checkpoint settings of a node (<c>vios.checkpoint</c>).</summary>
+/// <param name="FullEvery">A new full image after this many deltas (K); older events and snapshots are then deleted.</param>
+/// <param name="MinimumInterval">The shortest epoch interval accepted.</param>
+public sealed record CheckpointSettings(int FullEvery = 20, int MinimumIntervalMs = 10)
+{
+    public static CheckpointSettings Default { get; } = new();
+}
+
+/// <summary>
+/// One partition's checkpoint coordinator (a child of its LPAR actor). An epoch runs in order: the
+/// LPAR stuns the guest, collects its dirty pages and vCPU and device state, and resumes (one
+/// message, <see cref="CaptureEpoch"/>); the coordinator then persists what was collected and, once
+/// the journal has it, commits: the outputs the guest produced in that epoch are released.
+/// One epoch is in flight at a time; a periodic tick that finds one in flight is skipped.
+/// </summary>
+public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
+{
+    private const string TickTimer = "epoch";
+
+    private readonly string _lpar;
+    private readonly string _node;
+    private readonly CheckpointSettings _settings;
+    private readonly CheckpointCounters _counters = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private IActorRef? _store;
+    private IActorRef? _bootStore;
+    private long _lastEpoch;
+    private int _deltasSinceFull;
+    private bool _needFull = true;
+    private (long Epoch, IActorRef? ReplyTo, CheckpointMode Mode, bool Periodic)? _inFlight;
+    private CheckpointMode _periodicMode;
+    private int? _intervalMs;
+    private int _readers;
+
+    public CheckpointCoordinatorActor(string lpar, string node, CheckpointSettings settings)
+    {
+        _lpar = lpar;
+        _node = node;
+        _settings = settings;
+
+        Receive<CheckpointJournalState>(state =>
+        {
+            _lastEpoch = Math.Max(_lastEpoch, state.LastEpoch);
+            _deltasSinceFull = state.DeltasSinceFull;
+        });
+        Receive<WriteBootImage>(_ => Context.Parent.Tell(new CaptureEpoch(0, Full: true, Checksum: true, ForBoot: true)));
+        Receive<TakeCheckpoint>(Take);
+        Receive<EpochTick>(_ =>
+        {
+            if (_inFlight is null && _intervalMs is not null) Begin(_periodicMode, replyTo: null, periodic: true);
+        });
+        Receive<EpochCaptureResult>(Captured);
+        Receive<EpochPersisted>(Persisted);
+        Receive<EpochPersistFailed>(failed => Fail(failed.Epoch, failed.Reason));
+        Receive<StatsQuery>(query =>
+        {
+            if (query.Stop) StopPeriodic();
+            Sender.Tell(Stats(query));
+        });
+        Receive<ListCheckpoints>(list =>
+        {
+            var replyTo = Sender;
+            Store().Ask<CheckpointJournalState>(GetJournalState.Instance, TimeSpan.FromSeconds(10))
+                .PipeTo(replyTo, success: state => new CheckpointList(list.Name, state.ConsistencyEpoch, state.Epochs),
+                    failure: e => new LparRefused(list.Name, $"the checkpoint journal did not answer: {e.Message}"));
+        });
+        Receive<RestoreCheckpoint>(restore =>
+        {
+            var pid = restore.Epoch == 0
+                ? CheckpointStoreActor.BootPersistenceIdFor(restore.Source)
+                : CheckpointStoreActor.PersistenceIdFor(restore.Source);
+            Context.ActorOf(ImageReaderActor.Props(pid, restore.Epoch, Self), $"reader-{++_readers}");
+            _pendingRestore = (restore, Sender);
+        });
+        Receive<ImageRead>(read =>
+        {
+            if (_pendingRestore is not var (restore, replyTo)) return;
+            _pendingRestore = null;
+            Context.Parent.Tell(new InstallImage(read.Image, restore.Source, replyTo));
+            // Memory came from an image, not from this dirty log: the next epoch must be whole.
+            _needFull = true;
+        });
+        Receive<ImageUnreadable>(unreadable =>
+        {
+            if (_pendingRestore is not var (restore, replyTo)) return;
+            _pendingRestore = null;
+            replyTo.Tell(new LparRefused(restore.Name, $"cannot restore '{restore.Name}' from '{restore.Source}': {unreadable.Reason}"));
+        });
+        Receive<Terminated>(terminated =>
+        {
+            // A journal that failed a write stops; the next epoch starts a fresh one, which recovers.
+            if (terminated.ActorRef.Equals(_store)) _store = null;
+            if (terminated.ActorRef.Equals(_bootStore)) _bootStore = null;
+        });
+    }
+
+    private (RestoreCheckpoint Restore, IActorRef ReplyTo)? _pendingRestore;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string lpar, string node, CheckpointSettings settings) =>
+        Akka.Actor.Props.Create(() => new CheckpointCoordinatorActor(lpar, node, settings));
+
+    protected override void PreStart() => Store();
+
+    private void Take(TakeCheckpoint take)
+    {
+        if (take.IntervalMs is { } interval)
+        {
+            if (interval < _settings.MinimumIntervalMs)
+            {
+                Sender.Tell(new LparRefused(take.Name, $"the epoch interval is at least {_settings.MinimumIntervalMs} ms"));
+                return;
+            }
+            _periodicMode = take.Mode == CheckpointMode.Full ? CheckpointMode.Full : CheckpointMode.Incremental;
+            _intervalMs = interval;
+            Context.Parent.Tell(new HoldOutputs(true));
+            Timers.StartPeriodicTimer(TickTimer, EpochTick.Instance, TimeSpan.FromMilliseconds(interval));
+        }
+        if (_inFlight is not null)
+        {
+            if (take.IntervalMs is not null) Sender.Tell(Taken(null, periodic: true));
+            else Sender.Tell(new LparRefused(take.Name, $"epoch {_inFlight.Value.Epoch} is in flight; try again"));
+            return;
+        }
+        Begin(take.Mode, Sender, periodic: take.IntervalMs is not null);
+    }
+
+    private void Begin(CheckpointMode mode, IActorRef? replyTo, bool periodic)
+    {
+        var full = mode == CheckpointMode.Full || _needFull || _deltasSinceFull >= _settings.FullEvery;
+        var epoch = ++_lastEpoch;
+        _inFlight = (epoch, replyTo, mode, periodic);
+        // A manual checkpoint records the checksum of all of memory, to prove a restore byte for byte;
+        // frequent epochs do not pay for it.
+        Context.Parent.Tell(new CaptureEpoch(epoch, full, Checksum: replyTo is not null && !periodic, ForBoot: false));
+    }
+
+    private void Captured(EpochCaptureResult result)
+    {
+        if (result.ForBoot)
+        {
+            if (result.Capture is { } boot) BootStore().Tell(new PersistEpoch(boot));
+            return;
+        }
+        if (_inFlight is not { } flight || result.Capture?.Epoch is { } e && e != flight.Epoch) return;
+        if (result.Capture is not { } capture)
+        {
+            _inFlight = null;
+            _lastEpoch--;
+            flight.ReplyTo?.Tell(new LparRefused(_lpar, result.Refusal!));
+            if (flight.Periodic) StopPeriodic();
+            return;
+        }
+        Store().Tell(new PersistEpoch(capture));
+        _pendingCapture = capture;
+    }
+
+    private EpochCapture? _pendingCapture;
+
+    private void Persisted(EpochPersisted persisted)
+    {
+        if (persisted.Epoch == 0) return;
+        if (_inFlight is not { } flight || flight.Epoch != persisted.Epoch) return;
+        var capture = _pendingCapture!;
+        _inFlight = null;
+        _pendingCapture = null;
+        _needFull = false;
+        _deltasSinceFull = capture.Kind == ImageKind.Full ? 0 : _deltasSinceFull + 1;
+        _counters.Committed(capture.Stun, capture.Bytes, capture.Bytes);
+        // Commit: what the guest sent during the epoch may now leave.
+        Context.Parent.Tell(new CommitEpoch(capture.Epoch));
+        flight.ReplyTo?.Tell(Taken(persisted.Summary, flight.Periodic));
+    }
+
+    private void Fail(long epoch, string reason)
+    {
+        if (_inFlight is not { } flight || flight.Epoch != epoch) return;
+        _inFlight = null;
+        _pendingCapture = null;
+        // The dirty pages of the failed epoch were collected and not kept: only a full image is whole again.
+        _needFull = true;
+        _counters.Failed(reason);
+        _log.Warning("{0}: checkpoint epoch {1} failed, the partition keeps running: {2}", _lpar, epoch, reason);
+        flight.ReplyTo?.Tell(new LparRefused(_lpar, $"checkpoint epoch {epoch} failed: {reason}; the partition keeps running and the next epoch retries"));
+    }
+
+    private void StopPeriodic()
+    {
+        Timers.Cancel(TickTimer);
+        _intervalMs = null;
+        Context.Parent.Tell(new HoldOutputs(false));
+    }
+
+    private CheckpointTaken Taken(EpochSummary? summary, bool periodic) => new(_lpar, _node, summary?.Epoch ?? _lastEpoch,
+        summary?.Kind ?? ImageKind.Delta, summary?.Pages ?? 0, summary?.Bytes ?? 0, summary?.StunMicroseconds ?? 0, summary?.MemoryChecksum, periodic);
+
+    private CheckpointStats Stats(StatsQuery query) => new(_lpar,
+        _intervalMs is null ? "manual" : $"{_periodicMode.ToString().ToLowerInvariant()} every {_intervalMs} ms, persisted",
+        _intervalMs, _counters.Epochs, _counters.FailedEpochs, _counters.StunPercentile(50), _counters.StunPercentile(99),
+        _counters.DirtyBytes, _counters.BytesSent, _counters.DiffHitRate, query.OutputsHeld, query.OutputsReleased, _counters.LastFailure, null);
+
+    private IActorRef Store()
+    {
+        if (_store is null)
+        {
+            _store = Context.ActorOf(CheckpointStoreActor.Props(CheckpointStoreActor.PersistenceIdFor(_lpar)), $"journal-{++_readers}");
+            Context.Watch(_store);
+            _store.Tell(GetJournalState.Instance);
+        }
+        return _store;
+    }
+
+    private IActorRef BootStore()
+    {
+        if (_bootStore is null)
+        {
+            _bootStore = Context.ActorOf(CheckpointStoreActor.Props(CheckpointStoreActor.BootPersistenceIdFor(_lpar), writeOnce: true), $"boot-{++_readers}");
+            Context.Watch(_bootStore);
+        }
+        return _bootStore;
+    }
+
+    private sealed record EpochTick
+    {
+        public static EpochTick Instance { get; } = new();
+    }
+}
+
+/// <summary>The LPAR's first activation: store its boot image (once).</summary>
+public sealed record WriteBootImage
+{
+    public static WriteBootImage Instance { get; } = new();
+}
+
+/// <summary>Coordinator → LPAR: stun, collect, resume.</summary>
+public sealed record CaptureEpoch(long Epoch, bool Full, bool Checksum, bool ForBoot);
+
+public sealed record EpochCaptureResult(EpochCapture? Capture, string? Refusal, bool ForBoot);
+
+/// <summary>LPAR → coordinator: the counters (and with <paramref name="Stop"/>, stop periodic epochs), with the LPAR's output counts.</summary>
+public sealed record StatsQuery(bool Stop, long OutputsHeld, long OutputsReleased);
+
+/// <summary>Coordinator → LPAR: the epoch committed; release its outputs.</summary>
+public sealed record CommitEpoch(long Epoch);
+
+/// <summary>Coordinator → LPAR: hold outputs until their epoch commits (continuous checkpointing), or stop holding.</summary>
+public sealed record HoldOutputs(bool Hold);
+
+/// <summary>Coordinator → LPAR: come up from this image and tell <paramref name="ReplyTo"/>.</summary>
+public sealed record InstallImage(RestoredImage Image, string Source, IActorRef ReplyTo);

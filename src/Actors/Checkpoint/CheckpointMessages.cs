@@ -1,0 +1,186 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Text.Json.Serialization;
+using Vios.Actors.Partitions;
+using Vios.Actors.Serialization;
+
+namespace Vios.Actors.Checkpoint;
+
+/// <summary>
+/// Event: one piece of an epoch's pages, persisted under <c>lpar-&lt;name&gt;</c> before that epoch's
+/// <see cref="EpochCommitted"/>. At most <see cref="ImageChunker.PagesPerChunk"/> pages, with an
+/// XxHash64 over epoch, frames and bytes that restore verifies.
+/// </summary>
+public sealed record ImageChunk(long Epoch, int Index, uint[] Frames, byte[] Data, ulong Checksum) : IViosMessage
+{
+    public bool Verify() =>
+        Data.Length == Frames.Length * Memory.GuestMemory.PageSize && ImageChecksum.OfChunk(Epoch, Frames, Data) == Checksum;
+
+    public bool Equals(ImageChunk? other) =>
+        other is not null && Epoch == other.Epoch && Index == other.Index && Checksum == other.Checksum
+        && Frames.AsSpan().SequenceEqual(other.Frames) && Data.AsSpan().SequenceEqual(other.Data);
+
+    public override int GetHashCode() => HashCode.Combine(Epoch, Index, Checksum);
+}
+
+/// <summary>
+/// Event: an epoch is committed. Its pages are the <paramref name="Chunks"/> chunks persisted from
+/// <paramref name="FirstChunkSeqNr"/> on; <paramref name="VcpuState"/> is the vCPU and device state at
+/// its stun. A manual checkpoint also records the checksum of the whole memory at the stun.
+/// </summary>
+public sealed record EpochCommitted(
+    long Epoch,
+    ImageKind Kind,
+    long FirstChunkSeqNr,
+    int Chunks,
+    int Pages,
+    long PageCount,
+    byte[] VcpuState,
+    ulong StateChecksum,
+    ulong? MemoryChecksum,
+    long StunMicroseconds,
+    DateTimeOffset At) : IViosMessage
+{
+    public bool Equals(EpochCommitted? other) =>
+        other is not null && Epoch == other.Epoch && Kind == other.Kind && FirstChunkSeqNr == other.FirstChunkSeqNr && Chunks == other.Chunks
+        && Pages == other.Pages && PageCount == other.PageCount && VcpuState.AsSpan().SequenceEqual(other.VcpuState)
+        && StateChecksum == other.StateChecksum && MemoryChecksum == other.MemoryChecksum && StunMicroseconds == other.StunMicroseconds && At == other.At;
+
+    public override int GetHashCode() => HashCode.Combine(Epoch, Kind, FirstChunkSeqNr);
+}
+
+/// <summary>One committed epoch as <c>checkpoint list</c> shows it.</summary>
+public sealed record EpochSummary(long Epoch, ImageKind Kind, int Pages, long Bytes, long StunMicroseconds, ulong? MemoryChecksum, DateTimeOffset At);
+
+/// <summary>
+/// Snapshot of a partition's checkpoint journal, saved with each full image (the consistency image):
+/// where that image starts in the journal and the epochs committed since.
+/// </summary>
+public sealed record CheckpointJournalState(long ConsistencyEpoch, long ConsistencyFirstSeqNr, IReadOnlyList<EpochSummary> Epochs) : IViosMessage
+{
+    public static CheckpointJournalState Empty { get; } = new(-1, 0, []);
+
+    [JsonIgnore]
+    public int DeltasSinceFull => Epochs.Count(e => e.Epoch > ConsistencyEpoch && e.Kind == ImageKind.Delta);
+
+    [JsonIgnore]
+    public long LastEpoch => Epochs.Count == 0 ? 0 : Epochs[^1].Epoch;
+}
+
+/// <summary>Takes a checkpoint now; with an interval, keeps taking one every interval until <see cref="StopCheckpointing"/>.</summary>
+public sealed record TakeCheckpoint(string Name, CheckpointMode Mode, int? IntervalMs) : ILparCommand;
+
+/// <summary>The epochs in a partition's checkpoint journal.</summary>
+public sealed record ListCheckpoints(string Name) : ILparCommand;
+
+/// <summary>
+/// Restores partition <paramref name="Name"/> (stopped, or never started) from the images of
+/// <paramref name="Source"/> (itself, or another partition): the latest epoch, or <paramref name="Epoch"/>.
+/// Epoch 0 is the boot image.
+/// </summary>
+public sealed record RestoreCheckpoint(string Name, string Source, long? Epoch) : ILparCommand;
+
+/// <summary>Stops periodic checkpointing and replication of a partition.</summary>
+public sealed record StopCheckpointing(string Name) : ILparCommand;
+
+public sealed record GetCheckpointStats(string Name) : ILparCommand;
+
+/// <summary>A checkpoint was taken and committed.</summary>
+public sealed record CheckpointTaken(string Name, string Node, long Epoch, ImageKind Kind, int Pages, long Bytes, long StunMicroseconds, ulong? MemoryChecksum, bool Periodic) : IViosMessage;
+
+public sealed record CheckpointList(string Name, long ConsistencyEpoch, IReadOnlyList<EpochSummary> Epochs) : IViosMessage;
+
+/// <summary>A partition was restored from an image; <paramref name="Verified"/> compares its bytes with the checksum taken at the stun.</summary>
+public sealed record CheckpointRestored(string Name, string Source, string Node, long Epoch, int EpochsApplied, ulong MemoryChecksum, bool? Verified) : IViosMessage;
+
+/// <summary>A partition's checkpoint counters.</summary>
+public sealed record CheckpointStats(
+    string Name,
+    string Mode,
+    int? IntervalMs,
+    long Epochs,
+    long FailedEpochs,
+    double StunP50Microseconds,
+    double StunP99Microseconds,
+    long DirtyBytes,
+    long BytesSent,
+    double DiffHitRate,
+    long OutputsHeld,
+    long OutputsReleased,
+    string? LastFailure,
+    string? Note) : IViosMessage;
+
+[JsonSourceGenerationOptions(UseStringEnumConverter = true)]
+[JsonSerializable(typeof(EpochCommitted))]
+[JsonSerializable(typeof(CheckpointJournalState))]
+[JsonSerializable(typeof(TakeCheckpoint))]
+[JsonSerializable(typeof(ListCheckpoints))]
+[JsonSerializable(typeof(RestoreCheckpoint))]
+[JsonSerializable(typeof(StopCheckpointing))]
+[JsonSerializable(typeof(GetCheckpointStats))]
+[JsonSerializable(typeof(CheckpointTaken))]
+[JsonSerializable(typeof(CheckpointList))]
+[JsonSerializable(typeof(CheckpointRestored))]
+[JsonSerializable(typeof(CheckpointStats))]
+public sealed partial class CheckpointJsonContext : JsonSerializerContext;
+
+/// <summary>
+/// <see cref="ImageChunk"/> in binary: epoch, index, checksum, page count, the frames, then the page
+/// bytes as they are (no JSON, no base64). Validated when read; the checksum is verified by restore.
+/// </summary>
+public sealed class ImageChunkCodec : MessageCodec
+{
+    private const int HeaderBytes = 8 + 4 + 8 + 4;
+
+    public override Type MessageType => typeof(ImageChunk);
+
+    public override void Write(object message, IBufferWriter<byte> output)
+    {
+        var chunk = (ImageChunk)message;
+        var size = HeaderBytes + (chunk.Frames.Length * 4) + chunk.Data.Length;
+        var span = output.GetSpan(size);
+        BinaryPrimitives.WriteInt64LittleEndian(span, chunk.Epoch);
+        BinaryPrimitives.WriteInt32LittleEndian(span[8..], chunk.Index);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[12..], chunk.Checksum);
+        BinaryPrimitives.WriteInt32LittleEndian(span[20..], chunk.Frames.Length);
+        MemoryMarshal.AsBytes(chunk.Frames.AsSpan()).CopyTo(span[HeaderBytes..]);
+        chunk.Data.CopyTo(span[(HeaderBytes + (chunk.Frames.Length * 4))..]);
+        output.Advance(size);
+    }
+
+    public override object Read(ReadOnlySpan<byte> input)
+    {
+        if (input.Length < HeaderBytes) throw new MessageFormatException($"an image chunk is at least {HeaderBytes} bytes; got {input.Length}");
+        var count = BinaryPrimitives.ReadInt32LittleEndian(input[20..]);
+        if (count < 0 || (long)HeaderBytes + (count * 4L) + (count * (long)Memory.GuestMemory.PageSize) != input.Length)
+            throw new MessageFormatException($"an image chunk of {input.Length} bytes cannot hold {count} pages");
+        var frames = MemoryMarshal.Cast<byte, uint>(input.Slice(HeaderBytes, count * 4)).ToArray();
+        var data = input[(HeaderBytes + (count * 4))..].ToArray();
+        return new ImageChunk(
+            BinaryPrimitives.ReadInt64LittleEndian(input),
+            BinaryPrimitives.ReadInt32LittleEndian(input[8..]),
+            frames,
+            data,
+            BinaryPrimitives.ReadUInt64LittleEndian(input[12..]));
+    }
+}
+
+public static class CheckpointMessages
+{
+    public static IEnumerable<MessageManifest> Manifests { get; } =
+    [
+        new MessageManifest("checkpoint.chunk", new ImageChunkCodec()),
+        MessageManifest.Json("checkpoint.committed", CheckpointJsonContext.Default.EpochCommitted),
+        MessageManifest.Json("checkpoint.journal-state", CheckpointJsonContext.Default.CheckpointJournalState),
+        MessageManifest.Json("checkpoint.take", CheckpointJsonContext.Default.TakeCheckpoint),
+        MessageManifest.Json("checkpoint.list-request", CheckpointJsonContext.Default.ListCheckpoints),
+        MessageManifest.Json("checkpoint.restore", CheckpointJsonContext.Default.RestoreCheckpoint),
+        MessageManifest.Json("checkpoint.stop", CheckpointJsonContext.Default.StopCheckpointing),
+        MessageManifest.Json("checkpoint.get-stats", CheckpointJsonContext.Default.GetCheckpointStats),
+        MessageManifest.Json("checkpoint.taken", CheckpointJsonContext.Default.CheckpointTaken),
+        MessageManifest.Json("checkpoint.list", CheckpointJsonContext.Default.CheckpointList),
+        MessageManifest.Json("checkpoint.restored", CheckpointJsonContext.Default.CheckpointRestored),
+        MessageManifest.Json("checkpoint.stats", CheckpointJsonContext.Default.CheckpointStats),
+    ];
+}

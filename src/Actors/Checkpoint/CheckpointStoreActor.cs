@@ -1,0 +1,175 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using Vios.Actors.Partitions;
+
+namespace Vios.Actors.Checkpoint;
+
+/// <summary>
+/// A partition's checkpoint journal, <c>lpar-&lt;name&gt;</c> in the cluster-wide journal (so another
+/// node can restore it): each epoch's pages as <see cref="ImageChunk"/> events, then its
+/// <see cref="EpochCommitted"/>. After a full image it saves a snapshot (the consistency image's
+/// place in the journal) and deletes the events and snapshots before that image. The boot image is
+/// the same kind of journal under <c>lpar-&lt;name&gt;-boot</c>, written once.
+/// </summary>
+public sealed class CheckpointStoreActor : ReceivePersistentActor
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly bool _writeOnce;
+    private CheckpointJournalState _state = CheckpointJournalState.Empty;
+    private (IActorRef ReplyTo, long Epoch)? _persisting;
+
+    public CheckpointStoreActor(string persistenceId, bool writeOnce)
+    {
+        PersistenceId = persistenceId;
+        _writeOnce = writeOnce;
+        JournalPluginId = PartitionManagerActor.ClusterJournalPluginId;
+        SnapshotPluginId = PartitionManagerActor.ClusterSnapshotPluginId;
+
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is CheckpointJournalState state) _state = state;
+        });
+        Recover<ImageChunk>(_ => { });
+        Recover<EpochCommitted>(Apply);
+
+        Command<PersistEpoch>(persist =>
+        {
+            if (_writeOnce && _state.Epochs.Count > 0)
+            {
+                Sender.Tell(new EpochPersisted(persist.Capture.Epoch, _state.Epochs[0], AlreadyThere: true));
+                return;
+            }
+            var capture = persist.Capture;
+            var chunks = ImageChunker.Split(capture);
+            var first = LastSequenceNr + 1;
+            var commit = new EpochCommitted(capture.Epoch, capture.Kind, first, chunks.Count, capture.Frames.Length, capture.PageCount,
+                capture.VcpuState, ImageChecksum.OfState(capture.VcpuState), capture.MemoryChecksum, (long)capture.Stun.TotalMicroseconds, capture.At);
+            var replyTo = Sender;
+            _persisting = (replyTo, capture.Epoch);
+            PersistAll<IViosMessage>([.. chunks, commit], e =>
+            {
+                if (e is not EpochCommitted committed) return;
+                _persisting = null;
+                Apply(committed);
+                replyTo.Tell(new EpochPersisted(committed.Epoch, _state.Epochs[^1], AlreadyThere: false));
+                if (committed.Kind == ImageKind.Full) SaveSnapshot(_state);
+            });
+        });
+        Command<GetJournalState>(_ => Sender.Tell(_state));
+        Command<SaveSnapshotSuccess>(success =>
+        {
+            // The consistency image is the newest full one: what comes before it is never needed again.
+            if (_state.ConsistencyFirstSeqNr > 1) DeleteMessages(_state.ConsistencyFirstSeqNr - 1);
+            DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr - 1));
+        });
+        Command<SaveSnapshotFailure>(failure => _log.Warning("{0}: snapshot failed: {1}", PersistenceId, failure.Cause.Message));
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(failure => _log.Warning("{0}: old events not deleted: {1}", PersistenceId, failure.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
+    }
+
+    public override string PersistenceId { get; }
+
+    public static string PersistenceIdFor(string lpar) => $"lpar-{lpar}";
+
+    public static string BootPersistenceIdFor(string lpar) => $"lpar-{lpar}-boot";
+
+    public static Props Props(string persistenceId, bool writeOnce = false) =>
+        Akka.Actor.Props.Create(() => new CheckpointStoreActor(persistenceId, writeOnce));
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        if (_persisting is var (replyTo, epoch))
+            replyTo.Tell(new EpochPersistFailed(epoch, $"the journal did not record epoch {epoch}: {cause.Message}"));
+        _persisting = null;
+        _log.Warning("{0}: epoch not recorded: {1}", PersistenceId, cause.Message);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        if (_persisting is var (replyTo, epoch))
+            replyTo.Tell(new EpochPersistFailed(epoch, $"the journal rejected epoch {epoch}: {cause.Message}"));
+        _persisting = null;
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        _log.Error(reason, "{0}: the checkpoint journal cannot be read: {1}", PersistenceId, reason.Message);
+        base.OnRecoveryFailure(reason, message);
+    }
+
+    private void Apply(EpochCommitted committed)
+    {
+        var summary = new EpochSummary(committed.Epoch, committed.Kind, committed.Pages, (long)committed.Pages * Memory.GuestMemory.PageSize,
+            committed.StunMicroseconds, committed.MemoryChecksum, committed.At);
+        _state = committed.Kind == ImageKind.Full
+            ? new CheckpointJournalState(committed.Epoch, committed.FirstChunkSeqNr, [summary])
+            : _state with { Epochs = [.. _state.Epochs, summary] };
+    }
+}
+
+/// <summary>Persist this epoch (local, from the coordinator).</summary>
+public sealed record PersistEpoch(EpochCapture Capture);
+
+public sealed record EpochPersisted(long Epoch, EpochSummary Summary, bool AlreadyThere);
+
+public sealed record EpochPersistFailed(long Epoch, string Reason);
+
+public sealed record GetJournalState
+{
+    public static GetJournalState Instance { get; } = new();
+}
+
+/// <summary>
+/// Reads a checkpoint journal from its start (ignoring snapshots) into an <see cref="ImageAssembler"/>
+/// and answers <see cref="ImageRead"/> or <see cref="ImageUnreadable"/>, then stops. It never writes.
+/// </summary>
+public sealed class ImageReaderActor : ReceivePersistentActor
+{
+    private readonly ImageAssembler _assembler;
+    private readonly IActorRef _replyTo;
+
+    public ImageReaderActor(string persistenceId, long? targetEpoch, IActorRef replyTo)
+    {
+        PersistenceId = persistenceId;
+        _assembler = new ImageAssembler(targetEpoch);
+        _replyTo = replyTo;
+        JournalPluginId = PartitionManagerActor.ClusterJournalPluginId;
+        SnapshotPluginId = PartitionManagerActor.ClusterSnapshotPluginId;
+
+        Recover<ImageChunk>(chunk => _assembler.OnChunk(LastSequenceNr, chunk));
+        Recover<EpochCommitted>(commit => _assembler.OnCommit(LastSequenceNr, commit));
+        Recover<RecoveryCompleted>(_ =>
+        {
+            var image = _assembler.Complete();
+            _replyTo.Tell(image is not null ? new ImageRead(image) : new ImageUnreadable(_assembler.Refusal!));
+            Context.Stop(Self);
+        });
+        CommandAny(_ => { });
+    }
+
+    public override string PersistenceId { get; }
+
+    public override Recovery Recovery => new(SnapshotSelectionCriteria.None);
+
+    public static Props Props(string persistenceId, long? targetEpoch, IActorRef replyTo) =>
+        Akka.Actor.Props.Create(() => new ImageReaderActor(persistenceId, targetEpoch, replyTo));
+
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        _replyTo.Tell(new ImageUnreadable(
+            $"the journal {PersistenceId} cannot be read after sequence number {LastSequenceNr}: {reason.Message}"));
+        _assembler.Dispose();
+        base.OnRecoveryFailure(reason, message);
+    }
+
+    protected override void PostStop() => _assembler.Dispose();
+}
+
+public sealed record ImageRead(RestoredImage Image);
+
+public sealed record ImageUnreadable(string Reason);
