@@ -25,6 +25,10 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
 
     private readonly string _lpar;
     private readonly string _node;
+    private readonly long _pageCount;
+    private Pairing? _pairing;
+    private (ReplicateCheckpoints Request, IActorRef ReplyTo)? _pairingRequest;
+    private string? _note;
     private readonly CheckpointSettings _settings;
     private readonly CheckpointCounters _counters = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -38,10 +42,11 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     private int? _intervalMs;
     private int _readers;
 
-    public CheckpointCoordinatorActor(string lpar, string node, CheckpointSettings settings)
+    public CheckpointCoordinatorActor(string lpar, string node, CheckpointSettings settings, long pageCount)
     {
         _lpar = lpar;
         _node = node;
+        _pageCount = pageCount;
         _settings = settings;
 
         Receive<CheckpointJournalState>(state =>
@@ -54,6 +59,25 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         Receive<EpochTick>(_ =>
         {
             if (_inFlight is null && _intervalMs is not null) Begin(_periodicMode, replyTo: null, periodic: true);
+        });
+        Receive<ReplicateCheckpoints>(Replicate);
+        Receive<ReplicaReady>(Paired);
+        Receive<PairingTimeout>(_ =>
+        {
+            if (_pairingRequest is not var (request, replyTo)) return;
+            _pairingRequest = null;
+            replyTo.Tell(new LparRefused(_lpar, $"no replica started on {request.ToNode} within 10 s"));
+        });
+        Receive<PreCopied>(PreCopied);
+        Receive<ReplicaAck>(Acknowledged);
+        Receive<ReplicaFailed>(failed =>
+        {
+            if (_pairing is not null && Sender.Equals(_pairing.Replica)) Unpair($"the replica on {_pairing.Node} could not apply epoch {failed.Epoch} ({failed.Reason})");
+        });
+        Receive<AckTimeout>(timeout =>
+        {
+            if (_pairing is not null && _inFlight?.Epoch == timeout.Epoch)
+                Unpair($"the replica on {_pairing.Node} stopped acknowledging at epoch {timeout.Epoch}");
         });
         Receive<EpochCaptureResult>(Captured);
         Receive<EpochPersisted>(Persisted);
@@ -94,6 +118,11 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         });
         Receive<Terminated>(terminated =>
         {
+            if (_pairing is not null && terminated.ActorRef.Equals(_pairing.Replica))
+            {
+                Unpair($"the replica on {_pairing.Node} is gone");
+                return;
+            }
             // A journal that failed a write stops; the next epoch starts a fresh one, which recovers.
             if (terminated.ActorRef.Equals(_store)) _store = null;
             if (terminated.ActorRef.Equals(_bootStore)) _bootStore = null;
@@ -104,8 +133,8 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string lpar, string node, CheckpointSettings settings) =>
-        Akka.Actor.Props.Create(() => new CheckpointCoordinatorActor(lpar, node, settings));
+    public static Props Props(string lpar, string node, CheckpointSettings settings, long pageCount) =>
+        Akka.Actor.Props.Create(() => new CheckpointCoordinatorActor(lpar, node, settings, pageCount));
 
     protected override void PreStart() => Store();
 
@@ -137,6 +166,15 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         var full = mode == CheckpointMode.Full || _needFull || _deltasSinceFull >= _settings.FullEvery;
         var epoch = ++_lastEpoch;
         _inFlight = (epoch, replyTo, mode, periodic);
+        if (_pairing is { } pairing)
+        {
+            pairing.BeginEpoch();
+            // S23: pages the modification history calls cold are sent while the guest runs; the stun
+            // then collects only what is left (and whatever was written again since).
+            if (full) Context.Parent.Tell(new CaptureEpoch(epoch, Full: true, Checksum: pairing.Verify, ForBoot: false));
+            else Context.Parent.Tell(new PreCopyPages(epoch, pairing.Sender.IsCold));
+            return;
+        }
         // A manual checkpoint records the checksum of all of memory, to prove a restore byte for byte;
         // frequent epochs do not pay for it.
         Context.Parent.Tell(new CaptureEpoch(epoch, full, Checksum: replyTo is not null && !periodic, ForBoot: false));
@@ -158,8 +196,145 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
             if (flight.Periodic) StopPeriodic();
             return;
         }
+        if (_pairing is { } pairing)
+        {
+            pairing.Sender.RecordEpoch([.. capture.Frames, .. pairing.PreCopiedFrames]);
+            pairing.Send(capture.Epoch, capture.Frames, i => capture.Page(i), preCopy: false, Self);
+            pairing.Replica.Tell(new ReplicaCommit(_lpar, capture.Epoch, pairing.Parts, capture.VcpuState, capture.MemoryChecksum), Self);
+            pairing.DirtyBytes += capture.Bytes;
+            _pendingCapture = capture;
+            Timers.StartSingleTimer("ack", new AckTimeout(capture.Epoch), pairing.AckTimeout);
+            return;
+        }
         Store().Tell(new PersistEpoch(capture));
         _pendingCapture = capture;
+    }
+
+    private void Replicate(ReplicateCheckpoints request)
+    {
+        if (request.IntervalMs < _settings.MinimumIntervalMs)
+        {
+            Sender.Tell(new LparRefused(_lpar, $"the epoch interval is at least {_settings.MinimumIntervalMs} ms"));
+            return;
+        }
+        if (request.TargetFirmware is null)
+        {
+            Sender.Tell(new LparRefused(_lpar, "replication is started through the partition manager, which knows where the backup node is"));
+            return;
+        }
+        if (_pairing is not null) Unpair(null);
+        _pairingRequest = (request, Sender);
+        Context.ActorSelection(request.TargetFirmware).Tell(new StartReplica(_lpar, _pageCount, _node), Self);
+        Timers.StartSingleTimer("pairing", PairingTimeout.Instance, TimeSpan.FromSeconds(10));
+    }
+
+    private void Paired(ReplicaReady ready)
+    {
+        if (_pairingRequest is not var (request, replyTo)) return;
+        _pairingRequest = null;
+        Timers.Cancel("pairing");
+        StopPeriodic();
+        _pairing = new Pairing(_lpar, Sender, ready.Node, _pageCount, request.Verify,
+            TimeSpan.FromMilliseconds(Math.Max(2000, 50 * request.IntervalMs)));
+        Context.Watch(Sender);
+        _note = null;
+        // The backup starts empty: the first epoch sends every page the guest has written.
+        _needFull = true;
+        _periodicMode = CheckpointMode.Incremental;
+        _intervalMs = request.IntervalMs;
+        Context.Parent.Tell(new HoldOutputs(true));
+        Timers.StartPeriodicTimer(TickTimer, EpochTick.Instance, TimeSpan.FromMilliseconds(request.IntervalMs));
+        replyTo.Tell(Stats(new StatsQuery(false, 0, 0)));
+    }
+
+    private void PreCopied(PreCopied preCopied)
+    {
+        if (_pairing is not { } pairing || _inFlight?.Epoch != preCopied.Epoch) return;
+        pairing.PreCopiedFrames = preCopied.Frames;
+        pairing.DirtyBytes += preCopied.Pages.LongLength;
+        pairing.Send(preCopied.Epoch, preCopied.Frames, i => preCopied.Pages.AsSpan(i * Memory.GuestMemory.PageSize, Memory.GuestMemory.PageSize),
+            preCopy: true, Self);
+        Context.Parent.Tell(new CaptureEpoch(preCopied.Epoch, Full: false, Checksum: pairing.Verify, ForBoot: false));
+    }
+
+    private void Acknowledged(ReplicaAck ack)
+    {
+        if (_pairing is not { } pairing || _inFlight is not { } flight || flight.Epoch != ack.Epoch) return;
+        Timers.Cancel("ack");
+        var capture = _pendingCapture!;
+        _inFlight = null;
+        _pendingCapture = null;
+        _needFull = false;
+        pairing.Sender.Feedback(ack.Added, ack.Dropped);
+        if (ack.Verified == false) pairing.Mismatches++;
+        else if (ack.Verified == true) pairing.Verified++;
+        _counters.Committed(capture.Stun, pairing.DirtyBytes, pairing.BytesSent);
+        Context.Parent.Tell(new CommitEpoch(capture.Epoch));
+        flight.ReplyTo?.Tell(Taken(new EpochSummary(capture.Epoch, capture.Kind, capture.Frames.Length, capture.Bytes,
+            (long)capture.Stun.TotalMicroseconds, capture.MemoryChecksum, capture.At), flight.Periodic));
+    }
+
+    /// <summary>The replica is gone or failing: the pair falls back to persisted checkpoints at the same interval.</summary>
+    private void Unpair(string? reason)
+    {
+        var pairing = _pairing!;
+        _pairing = null;
+        Timers.Cancel("ack");
+        Context.Unwatch(pairing.Replica);
+        pairing.Replica.Tell(new StopReplica(_lpar));
+        _diffPages += pairing.Sender.DiffPages;
+        _wholePages += pairing.Sender.WholePages;
+        pairing.Sender.Dispose();
+        if (_inFlight is { } flight)
+        {
+            _inFlight = null;
+            _pendingCapture = null;
+            if (reason is not null) _counters.Failed(reason);
+            flight.ReplyTo?.Tell(new LparRefused(_lpar, reason ?? "replication stopped"));
+        }
+        if (reason is null) return;
+        _note = $"{reason}: back to persisted checkpoints";
+        _log.Warning("{0}: {1}", _lpar, _note);
+        _needFull = true;
+        _periodicMode = CheckpointMode.Incremental;
+    }
+
+    private long _diffPages;
+    private long _wholePages;
+
+    /// <summary>A partition paired with its replica on another node (S23).</summary>
+    private sealed class Pairing(string lpar, IActorRef replica, string node, long pageCount, bool verify, TimeSpan ackTimeout)
+    {
+        public IActorRef Replica { get; } = replica;
+        public string Node { get; } = node;
+        public ReplicationSender Sender { get; } = new(pageCount);
+        public bool Verify { get; } = verify;
+        public TimeSpan AckTimeout { get; } = ackTimeout;
+        public int Parts { get; private set; }
+        public uint[] PreCopiedFrames { get; set; } = [];
+        public long DirtyBytes { get; set; }
+        public long BytesSent { get; private set; }
+        public long Verified { get; set; }
+        public long Mismatches { get; set; }
+
+        public void BeginEpoch()
+        {
+            Parts = 0;
+            PreCopiedFrames = [];
+            DirtyBytes = 0;
+            BytesSent = 0;
+        }
+
+        public void Send(long epoch, uint[] frames, Func<int, ReadOnlySpan<byte>> page, bool preCopy, IActorRef self)
+        {
+            var writer = new ReplicaPayload.Writer();
+            Sender.Encode(frames, page, writer, preCopy);
+            foreach (var part in writer.Complete())
+            {
+                Replica.Tell(new ReplicaPart(lpar, epoch, Parts++, part), self);
+                BytesSent += part.Length;
+            }
+        }
     }
 
     private EpochCapture? _pendingCapture;
@@ -193,6 +368,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
 
     private void StopPeriodic()
     {
+        if (_pairing is not null) Unpair(null);
         Timers.Cancel(TickTimer);
         _intervalMs = null;
         Context.Parent.Tell(new HoldOutputs(false));
@@ -201,10 +377,17 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     private CheckpointTaken Taken(EpochSummary? summary, bool periodic) => new(_lpar, _node, summary?.Epoch ?? _lastEpoch,
         summary?.Kind ?? ImageKind.Delta, summary?.Pages ?? 0, summary?.Bytes ?? 0, summary?.StunMicroseconds ?? 0, summary?.MemoryChecksum, periodic);
 
-    private CheckpointStats Stats(StatsQuery query) => new(_lpar,
-        _intervalMs is null ? "manual" : $"{_periodicMode.ToString().ToLowerInvariant()} every {_intervalMs} ms, persisted",
-        _intervalMs, _counters.Epochs, _counters.FailedEpochs, _counters.StunPercentile(50), _counters.StunPercentile(99),
-        _counters.DirtyBytes, _counters.BytesSent, _counters.DiffHitRate, query.OutputsHeld, query.OutputsReleased, _counters.LastFailure, null);
+    private CheckpointStats Stats(StatsQuery query)
+    {
+        var diffs = _diffPages + (_pairing?.Sender.DiffPages ?? 0);
+        var wholes = _wholePages + (_pairing?.Sender.WholePages ?? 0);
+        var mode = _pairing is { } p
+            ? $"replicating to {p.Node} every {_intervalMs} ms (S23){(p.Verify ? $", {p.Verified:N0} epochs verified, {p.Mismatches:N0} mismatches" : "")}, {p.Sender.PreCopiedPages:N0} pages sent before the stun"
+            : _intervalMs is null ? "manual" : $"{_periodicMode.ToString().ToLowerInvariant()} every {_intervalMs} ms, persisted";
+        return new CheckpointStats(_lpar, mode, _intervalMs, _counters.Epochs, _counters.FailedEpochs, _counters.StunPercentile(50),
+            _counters.StunPercentile(99), _counters.DirtyBytes, _counters.BytesSent, diffs + wholes == 0 ? 0 : (double)diffs / (diffs + wholes),
+            query.OutputsHeld, query.OutputsReleased, _counters.LastFailure, _note);
+    }
 
     private IActorRef Store()
     {
@@ -231,6 +414,18 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     {
         public static EpochTick Instance { get; } = new();
     }
+}
+
+/// <summary>Coordinator → LPAR: S23 pre-copy, while the guest runs, of the dirty pages <paramref name="Pick"/> chooses.</summary>
+public sealed record PreCopyPages(long Epoch, Func<uint, bool> Pick);
+
+public sealed record PreCopied(long Epoch, uint[] Frames, byte[] Pages);
+
+internal sealed record AckTimeout(long Epoch);
+
+internal sealed record PairingTimeout
+{
+    public static PairingTimeout Instance { get; } = new();
 }
 
 /// <summary>The LPAR's first activation: store its boot image (once).</summary>

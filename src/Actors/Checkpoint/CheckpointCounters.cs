@@ -2,7 +2,7 @@ namespace Vios.Actors.Checkpoint;
 
 /// <summary>
 /// A partition's checkpoint counters: epochs committed and failed, stun times (p50 and p99 over the
-/// last <see cref="Window"/> epochs), dirty bytes captured and bytes sent, and the S23 diff hit rate.
+/// last <see cref="Window"/> epochs), dirty bytes captured and bytes sent.
 /// </summary>
 public sealed class CheckpointCounters
 {
@@ -16,12 +16,7 @@ public sealed class CheckpointCounters
     public long FailedEpochs { get; private set; }
     public long DirtyBytes { get; private set; }
     public long BytesSent { get; private set; }
-    public long DiffPages { get; private set; }
-    public long WholePages { get; private set; }
     public string? LastFailure { get; private set; }
-
-    /// <summary>Pages sent as a diff among all pages sent to a replica.</summary>
-    public double DiffHitRate => DiffPages + WholePages == 0 ? 0 : (double)DiffPages / (DiffPages + WholePages);
 
     public void Committed(TimeSpan stun, long dirtyBytes, long bytesSent)
     {
@@ -31,12 +26,6 @@ public sealed class CheckpointCounters
         _stuns[_next] = stun.TotalMicroseconds;
         _next = (_next + 1) % Window;
         _stunCount = Math.Min(_stunCount + 1, Window);
-    }
-
-    public void Pages(int diffs, int wholes)
-    {
-        DiffPages += diffs;
-        WholePages += wholes;
     }
 
     public void Failed(string reason)

@@ -84,6 +84,37 @@ public sealed class DirtyLog
     }
 
     /// <summary>
+    /// Returns and clears only the dirty frames <paramref name="pick"/> chooses (S23: pages sent before
+    /// the stun, while the guest runs), and re-arms write protection so that a later write to one of
+    /// them marks it again for the stun. The frames not picked stay dirty.
+    /// </summary>
+    public uint[] CollectSubset(Func<uint, bool> pick)
+    {
+        lock (Gate)
+        {
+            var picked = new List<uint>();
+            var kept = 0;
+            for (var i = 0; i < _count; i++)
+            {
+                var frame = _frames[i];
+                if (pick(frame))
+                {
+                    picked.Add(frame);
+                    _bitmap[frame >> 6] &= ~(1UL << (int)(frame & 63));
+                }
+                else
+                {
+                    _frames[kept++] = frame;
+                }
+            }
+
+            _count = kept;
+            _epoch = _epoch == uint.MaxValue ? 1 : _epoch + 1;
+            return picked.ToArray();
+        }
+    }
+
+    /// <summary>
     /// Every frame written since the memory was allocated (or restored, see <see cref="MarkTouched"/>).
     /// The others still hold zeros the host has never committed: a full image or a checksum need not
     /// read them, and reading them would make the host commit them.

@@ -182,6 +182,19 @@ public sealed class Lpar : IDisposable
             stun.Elapsed, DateTimeOffset.UtcNow), null);
     }
 
+    /// <summary>
+    /// S23 pre-copy: while the guest runs (no stun), takes the dirty pages <paramref name="pick"/> chooses
+    /// out of the dirty log and copies them; a later write marks them dirty again for the stun.
+    /// </summary>
+    public (uint[] Frames, byte[] Pages) PreCopy(Func<uint, bool> pick)
+    {
+        if (State != LparState.Running) return ([], []);
+        var frames = Vmm!.DirtyLog.CollectSubset(pick);
+        var pages = GC.AllocateUninitializedArray<byte>(frames.Length * GuestMemory.PageSize);
+        for (var i = 0; i < frames.Length; i++) Memory!.Page(frames[i]).CopyTo(pages.AsSpan(i * GuestMemory.PageSize));
+        return (frames, pages);
+    }
+
     /// <summary>Epoch <paramref name="epoch"/> committed: the outputs produced up to its stun leave.</summary>
     public void Commit(long epoch)
     {

@@ -21,7 +21,8 @@ public sealed class LparActor : ReceiveActor, IWithTimers
         _lpar = new Lpar(definition, settings.Vmm);
         _node = node;
         _settings = settings;
-        _checkpoint = Context.ActorOf(CheckpointCoordinatorActor.Props(definition.Name, node, settings.Checkpoint), "checkpoint");
+        _checkpoint = Context.ActorOf(CheckpointCoordinatorActor.Props(definition.Name, node, settings.Checkpoint,
+            definition.MemoryMb * 1024 * 1024 / Memory.GuestMemory.PageSize), "checkpoint");
 
         Receive<StartLpar>(_ =>
         {
@@ -44,6 +45,12 @@ public sealed class LparActor : ReceiveActor, IWithTimers
             Sender.Tell(new EpochCaptureResult(epoch, refusal, capture.ForBoot));
         });
         Receive<CommitEpoch>(commit => _lpar.Commit(commit.Epoch));
+        Receive<PreCopyPages>(preCopy =>
+        {
+            var (frames, pages) = _lpar.PreCopy(preCopy.Pick);
+            Sender.Tell(new PreCopied(preCopy.Epoch, frames, pages));
+        });
+        Receive<ReplicateCheckpoints>(replicate => _checkpoint.Forward(replicate));
         Receive<HoldOutputs>(hold =>
         {
             if (hold.Hold) _lpar.HoldOutputs = true;

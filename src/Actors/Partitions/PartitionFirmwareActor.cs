@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Vios.Actors.Checkpoint;
 
 namespace Vios.Actors.Partitions;
 
@@ -18,6 +19,8 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
     private readonly IActorRef _manager;
     private readonly Dictionary<string, LparState> _states = new(StringComparer.Ordinal);
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, IActorRef> _replicas = new(StringComparer.Ordinal);
+    private int _replicaCount;
     private DateTimeOffset? _unansweredSince;
     private bool _warned;
 
@@ -54,6 +57,30 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
         {
             _states[changed.Name] = changed.State;
             _manager.Tell(changed);
+        });
+        Receive<StartReplica>(start =>
+        {
+            // One replica per partition on this node: a new pairing starts from an empty copy.
+            var name = $"replica-{start.Lpar}";
+            if (_replicas.Remove(start.Lpar, out var old)) Context.Stop(old);
+            var replica = Context.ActorOf(Vios.Actors.Checkpoint.ReplicaActor.Props(start.Lpar, _node, start.PageCount), $"{name}-{++_replicaCount}");
+            _replicas[start.Lpar] = replica;
+            Context.Watch(replica);
+            replica.Tell(new Vios.Actors.Checkpoint.GetReplicaStatus(start.Lpar), ActorRefs.NoSender);
+            Sender.Tell(new ReplicaReady(start.Lpar, _node), replica);
+        });
+        Receive<Terminated>(terminated =>
+        {
+            foreach (var (lpar, replica) in _replicas.Where(r => r.Value.Equals(terminated.ActorRef)).ToList()) _replicas.Remove(lpar);
+        });
+        Receive<StopReplica>(stop =>
+        {
+            if (_replicas.Remove(stop.Lpar, out var replica)) Context.Stop(replica);
+        });
+        Receive<GetReplicaStatus>(get =>
+        {
+            if (_replicas.TryGetValue(get.Lpar, out var replica)) replica.Forward(get);
+            else Sender.Tell(new LparRefused(get.Lpar, $"{_node} holds no replica of '{get.Lpar}'"));
         });
         Receive<ILparCommand>(command =>
         {

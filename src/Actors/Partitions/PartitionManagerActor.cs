@@ -96,6 +96,20 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
             });
         });
         Command<ListLpars>(_ => Sender.Tell(_registry.List()));
+        Command<Checkpoint.ReplicateCheckpoints>(replicate =>
+        {
+            if (_registry.Find(replicate.Name) is not { } definition)
+                Sender.Tell(new LparRefused(replicate.Name, $"no partition named '{replicate.Name}'"));
+            else if (replicate.ToNode == definition.Node)
+                Sender.Tell(new LparRefused(replicate.Name, $"'{replicate.Name}' runs on {replicate.ToNode}: its replica must be on another node"));
+            else if (FirmwareOf(replicate.ToNode) is not { } target)
+                Sender.Tell(new LparRefused(replicate.Name, $"no vios node '{replicate.ToNode}' is in the cluster"));
+            else if (FirmwareOf(definition.Node) is not { } firmware)
+                Sender.Tell(new LparRefused(replicate.Name, $"'{replicate.Name}' is placed on {definition.Node}, which is not in the cluster"));
+            else
+                // With its address even when the target firmware is local to the manager: the primary resolves it on its own node.
+                firmware.Forward(replicate with { TargetFirmware = target.Path.ToStringWithAddress(Akka.Cluster.Cluster.Get(Context.System).SelfAddress) });
+        });
         Command<ILparCommand>(command =>
         {
             if (_registry.Find(command.Name) is not { } definition)

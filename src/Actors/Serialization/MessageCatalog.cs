@@ -24,7 +24,8 @@ public sealed class MessageCatalog
         Cluster.NodeBootLogMessages.Manifests,
         Cluster.VkeMessages.Manifests,
         Partitions.PartitionMessages.Manifests,
-        Checkpoint.CheckpointMessages.Manifests);
+        Checkpoint.CheckpointMessages.Manifests,
+        Checkpoint.ReplicaMessages.Manifests);
 
     private readonly FrozenDictionary<string, MessageManifest> _byManifest;
     private readonly FrozenDictionary<Type, MessageManifest> _byType;

@@ -38,6 +38,16 @@ public static class CheckpointPalette
                 new OptionSpec("into", null, "restore NAME's image into this (stopped or new) partition instead, on its own node", "LPAR"),
             ],
         }, RestoreAsync),
+        new(new CommandSpec("replicate", "checkpoint every interval to a replica on another node (S23); the primary commits on its acknowledgement")
+        {
+            Arguments = [Name],
+            Options =
+            [
+                new OptionSpec("to", null, "the backup vios node", "NODE"),
+                new OptionSpec("interval", null, "epoch interval in milliseconds (default 100, at least 10)", "MS"),
+                new OptionSpec("verify", null, "send the memory checksum at each stun; the replica checks its copy against it"),
+            ],
+        }, ReplicateAsync),
         new(new CommandSpec("stop", "stop continuous checkpointing and replication; held outputs are released") { Arguments = [Name] },
             c => StatsAsync(c, new StopCheckpointing(c.Arg("name")!))),
         new(new CommandSpec("stats", "epochs, stun p50/p99, dirty bytes, bytes sent, diff hit rate, outputs held and released") { Arguments = [Name] },
@@ -66,6 +76,20 @@ public static class CheckpointPalette
                 : $"{t.Name} on {t.Node}: epoch {t.Epoch} committed, {Lower(t.Kind)}, {t.Pages:N0} pages ({t.Bytes / 1024.0 / 1024.0:0.0} MiB), stun {t.StunMicroseconds / 1000.0:0.000} ms"
                   + (t.MemoryChecksum is { } c ? $", memory checksum {c:x16}" : ""),
         ]);
+        return CommandOutcome.Success;
+    }
+
+    private static async Task<CommandOutcome> ReplicateAsync(CommandContext context)
+    {
+        if (string.IsNullOrEmpty(context.Arg("to"))) return CommandOutcome.BadUsage("'to' is required: --to NODE");
+        var interval = 100;
+        if (context.Arg("interval") is { } intervalText && (!int.TryParse(intervalText, out interval) || interval < 1))
+            return CommandOutcome.BadUsage("--interval needs a number of milliseconds");
+        var name = context.Arg("name")!;
+        if (!context.Json) await context.WriteLineAsync($"starting a replica of {name} on {context.Arg("to")}...");
+        var reply = await AskAsync(context, new ReplicateCheckpoints(name, context.Arg("to")!, interval, context.Args.ContainsKey("verify"), null));
+        if (reply is not CheckpointStats stats) return Refused(reply);
+        await context.WriteAsync(stats, CheckpointOpsJsonContext.Default.CheckpointStats, StatsLines);
         return CommandOutcome.Success;
     }
 

@@ -1,0 +1,58 @@
+using Akka.Actor;
+using Akka.Event;
+
+namespace Vios.Actors.Checkpoint;
+
+/// <summary>
+/// The backup side of a replicated partition (S23), a child of the backup node's firmware: applies
+/// each epoch's pages to its copy of the memory when the epoch's commit arrives and acknowledges with
+/// its feedback. The primary commits the epoch only on that acknowledgement.
+/// </summary>
+public sealed class ReplicaActor : ReceiveActor
+{
+    private readonly ReplicaState _state;
+    private readonly string _lpar;
+    private readonly string _node;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private long _verified;
+    private long _mismatches;
+
+    public ReplicaActor(string lpar, string node, long pageCount)
+    {
+        _lpar = lpar;
+        _node = node;
+        _state = new ReplicaState(pageCount);
+
+        Receive<ReplicaPart>(part => _state.Stage(part.Epoch, part.Part, part.Payload));
+        Receive<ReplicaCommit>(commit =>
+        {
+            try
+            {
+                var (added, dropped) = _state.Commit(commit.Epoch, commit.Parts, commit.VcpuState);
+                bool? verified = null;
+                if (commit.MemoryChecksum is { } expected)
+                {
+                    verified = ImageChecksum.Of(_state.Memory) == expected;
+                    if (verified == true) _verified++;
+                    else _mismatches++;
+                }
+                Sender.Tell(new ReplicaAck(_lpar, commit.Epoch, added, dropped, verified));
+            }
+            catch (Exception e) when (e is InvalidOperationException or FormatException)
+            {
+                _log.Warning("replica of {0}: epoch {1} not applied: {2}", _lpar, commit.Epoch, e.Message);
+                Sender.Tell(new ReplicaFailed(_lpar, commit.Epoch, e.Message));
+            }
+        });
+        Receive<GetReplicaStatus>(_ =>
+            Sender.Tell(new ReplicaStatus(_lpar, _node, _state.AppliedEpoch, ImageChecksum.Of(_state.Memory), _verified, _mismatches)));
+        Receive<StopReplica>(_ => Context.Stop(Self));
+    }
+
+    /// <summary>The memory copy as of the last applied epoch (for promotion and tests).</summary>
+    public ReplicaState State => _state;
+
+    public static Props Props(string lpar, string node, long pageCount) => Akka.Actor.Props.Create(() => new ReplicaActor(lpar, node, pageCount));
+
+    protected override void PostStop() => _state.Dispose();
+}

@@ -1,0 +1,119 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json.Serialization;
+using Vios.Actors.Partitions;
+using Vios.Actors.Serialization;
+
+namespace Vios.Actors.Checkpoint;
+
+/// <summary>
+/// S23: checkpoint partition <paramref name="Name"/> every <paramref name="IntervalMs"/> to a replica
+/// on <paramref name="ToNode"/>. The partition manager fills in <paramref name="TargetFirmware"/>, the
+/// path of that node's firmware. With <paramref name="Verify"/> each commit carries the primary's
+/// memory checksum at the stun and the replica checks its copy against it.
+/// </summary>
+public sealed record ReplicateCheckpoints(string Name, string ToNode, int IntervalMs, bool Verify, string? TargetFirmware) : ILparCommand;
+
+/// <summary>Primary's coordinator → backup node's firmware: start (or restart) the replica of a partition.</summary>
+public sealed record StartReplica(string Lpar, long PageCount, string PrimaryNode) : IViosMessage;
+
+public sealed record ReplicaReady(string Lpar, string Node) : IViosMessage;
+
+/// <summary>Part <paramref name="Part"/> of an epoch's pages (<see cref="ReplicaPayload"/>), at most 1 MiB.</summary>
+public sealed record ReplicaPart(string Lpar, long Epoch, int Part, byte[] Payload) : IViosMessage
+{
+    public bool Equals(ReplicaPart? other) =>
+        other is not null && Lpar == other.Lpar && Epoch == other.Epoch && Part == other.Part && Payload.AsSpan().SequenceEqual(other.Payload);
+
+    public override int GetHashCode() => HashCode.Combine(Lpar, Epoch, Part);
+}
+
+/// <summary>The epoch's last message: apply its parts, take its vCPU state, acknowledge.</summary>
+public sealed record ReplicaCommit(string Lpar, long Epoch, int Parts, byte[] VcpuState, ulong? MemoryChecksum) : IViosMessage
+{
+    public bool Equals(ReplicaCommit? other) =>
+        other is not null && Lpar == other.Lpar && Epoch == other.Epoch && Parts == other.Parts
+        && VcpuState.AsSpan().SequenceEqual(other.VcpuState) && MemoryChecksum == other.MemoryChecksum;
+
+    public override int GetHashCode() => HashCode.Combine(Lpar, Epoch, Parts);
+}
+
+/// <summary>The backup applied the epoch; S23 feedback: pages that are now diff candidates, pages that no longer are.</summary>
+public sealed record ReplicaAck(string Lpar, long Epoch, uint[] Added, uint[] Dropped, bool? Verified) : IViosMessage
+{
+    public bool Equals(ReplicaAck? other) =>
+        other is not null && Lpar == other.Lpar && Epoch == other.Epoch && Added.AsSpan().SequenceEqual(other.Added)
+        && Dropped.AsSpan().SequenceEqual(other.Dropped) && Verified == other.Verified;
+
+    public override int GetHashCode() => HashCode.Combine(Lpar, Epoch);
+}
+
+/// <summary>The backup could not apply the epoch (parts missing, a malformed part).</summary>
+public sealed record ReplicaFailed(string Lpar, long Epoch, string Reason) : IViosMessage;
+
+public sealed record StopReplica(string Lpar) : IViosMessage;
+
+/// <summary>What the backup holds: the last applied epoch and the checksum of its memory copy.</summary>
+public sealed record GetReplicaStatus(string Lpar) : IViosMessage;
+
+public sealed record ReplicaStatus(string Lpar, string Node, long AppliedEpoch, ulong MemoryChecksum, long VerifiedEpochs, long Mismatches) : IViosMessage;
+
+[JsonSourceGenerationOptions(UseStringEnumConverter = true)]
+[JsonSerializable(typeof(ReplicateCheckpoints))]
+[JsonSerializable(typeof(StartReplica))]
+[JsonSerializable(typeof(ReplicaReady))]
+[JsonSerializable(typeof(ReplicaCommit))]
+[JsonSerializable(typeof(ReplicaAck))]
+[JsonSerializable(typeof(ReplicaFailed))]
+[JsonSerializable(typeof(StopReplica))]
+[JsonSerializable(typeof(GetReplicaStatus))]
+[JsonSerializable(typeof(ReplicaStatus))]
+public sealed partial class ReplicaJsonContext : JsonSerializerContext;
+
+/// <summary><see cref="ReplicaPart"/> in binary: the partition name, epoch and part, then the payload as it is.</summary>
+public sealed class ReplicaPartCodec : MessageCodec
+{
+    public override Type MessageType => typeof(ReplicaPart);
+
+    public override void Write(object message, IBufferWriter<byte> output)
+    {
+        var part = (ReplicaPart)message;
+        var name = Encoding.UTF8.GetBytes(part.Lpar);
+        var size = 2 + name.Length + 8 + 4 + part.Payload.Length;
+        var span = output.GetSpan(size);
+        BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)name.Length);
+        name.CopyTo(span[2..]);
+        BinaryPrimitives.WriteInt64LittleEndian(span[(2 + name.Length)..], part.Epoch);
+        BinaryPrimitives.WriteInt32LittleEndian(span[(10 + name.Length)..], part.Part);
+        part.Payload.CopyTo(span[(14 + name.Length)..]);
+        output.Advance(size);
+    }
+
+    public override object Read(ReadOnlySpan<byte> input)
+    {
+        if (input.Length < 2) throw new MessageFormatException("a replica part is at least 14 bytes");
+        var nameLength = BinaryPrimitives.ReadUInt16LittleEndian(input);
+        if (input.Length < 14 + nameLength) throw new MessageFormatException($"a replica part of {input.Length} bytes cannot hold a {nameLength}-byte name and its header");
+        var name = Encoding.UTF8.GetString(input.Slice(2, nameLength));
+        return new ReplicaPart(name, BinaryPrimitives.ReadInt64LittleEndian(input[(2 + nameLength)..]),
+            BinaryPrimitives.ReadInt32LittleEndian(input[(10 + nameLength)..]), input[(14 + nameLength)..].ToArray());
+    }
+}
+
+public static class ReplicaMessages
+{
+    public static IEnumerable<MessageManifest> Manifests { get; } =
+    [
+        MessageManifest.Json("replica.replicate", ReplicaJsonContext.Default.ReplicateCheckpoints),
+        MessageManifest.Json("replica.start", ReplicaJsonContext.Default.StartReplica),
+        MessageManifest.Json("replica.ready", ReplicaJsonContext.Default.ReplicaReady),
+        new MessageManifest("replica.part", new ReplicaPartCodec()),
+        MessageManifest.Json("replica.commit", ReplicaJsonContext.Default.ReplicaCommit),
+        MessageManifest.Json("replica.ack", ReplicaJsonContext.Default.ReplicaAck),
+        MessageManifest.Json("replica.failed", ReplicaJsonContext.Default.ReplicaFailed),
+        MessageManifest.Json("replica.stop", ReplicaJsonContext.Default.StopReplica),
+        MessageManifest.Json("replica.get-status", ReplicaJsonContext.Default.GetReplicaStatus),
+        MessageManifest.Json("replica.status", ReplicaJsonContext.Default.ReplicaStatus),
+    ];
+}
