@@ -41,6 +41,10 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     private CheckpointMode _periodicMode;
     private int? _intervalMs;
     private int _readers;
+    private TimeSpan _cowStun;
+
+    /// <summary>Pages saved per message while the guest runs: 2 MiB, a few hundred microseconds between workload ticks.</summary>
+    private const int CowBatchPages = 512;
 
     public CheckpointCoordinatorActor(string lpar, string node, CheckpointSettings settings, long pageCount)
     {
@@ -69,6 +73,19 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
             replyTo.Tell(new LparRefused(_lpar, $"no replica started on {request.ToNode} within 10 s"));
         });
         Receive<PreCopied>(PreCopied);
+        Receive<CowStunned>(stunned =>
+        {
+            if (_inFlight?.Epoch != stunned.Epoch) return;
+            _cowStun = stunned.Stun;
+            Sender.Tell(new SaveCowBatch(stunned.Epoch, CowBatchPages));
+        });
+        Receive<CowProgress>(progress =>
+        {
+            if (_inFlight?.Epoch != progress.Epoch) return;
+            Sender.Tell(progress.Remaining > 0
+                ? new SaveCowBatch(progress.Epoch, CowBatchPages)
+                : new CompleteCow(progress.Epoch, _cowStun));
+        });
         Receive<ReplicaAck>(Acknowledged);
         Receive<ReplicaFailed>(failed =>
         {
@@ -173,6 +190,12 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
             // then collects only what is left (and whatever was written again since).
             if (full) Context.Parent.Tell(new CaptureEpoch(epoch, Full: true, Checksum: pairing.Verify, ForBoot: false));
             else Context.Parent.Tell(new PreCopyPages(epoch, pairing.Sender.IsCold));
+            return;
+        }
+        if (mode == CheckpointMode.Cow && !periodic)
+        {
+            // S24: a full image whose pages are saved after the stun, while the guest runs.
+            Context.Parent.Tell(new BeginCow(epoch));
             return;
         }
         // A manual checkpoint records the checksum of all of memory, to prove a restore byte for byte;
@@ -351,6 +374,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         _counters.Committed(capture.Stun, capture.Bytes, capture.Bytes);
         // Commit: what the guest sent during the epoch may now leave.
         Context.Parent.Tell(new CommitEpoch(capture.Epoch));
+        if (flight.Mode == CheckpointMode.Cow && !flight.Periodic) Context.Parent.Tell(new CommitCowLayer(capture.Epoch));
         flight.ReplyTo?.Tell(Taken(persisted.Summary, flight.Periodic));
     }
 
@@ -415,6 +439,24 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         public static EpochTick Instance { get; } = new();
     }
 }
+
+/// <summary>Coordinator → LPAR: S24 step 1 (the disk layer, while the guest runs), then the stun.</summary>
+public sealed record BeginCow(long Epoch);
+
+/// <summary>LPAR → itself: S24 steps 2 to 6.</summary>
+public sealed record StunCow(long Epoch);
+
+public sealed record CowStunned(long Epoch, TimeSpan Stun);
+
+/// <summary>Coordinator → LPAR: S24 step 7, one batch of pages saved while the guest runs.</summary>
+public sealed record SaveCowBatch(long Epoch, int MaxPages);
+
+public sealed record CowProgress(long Epoch, int Remaining, int SavedBeforeGuestWrite);
+
+public sealed record CompleteCow(long Epoch, TimeSpan Stun);
+
+/// <summary>Coordinator → LPAR: S24 step 8, the image is persisted: keep the parent disk and commit the layer into it.</summary>
+public sealed record CommitCowLayer(long Epoch);
 
 /// <summary>Coordinator → LPAR: S23 pre-copy, while the guest runs, of the dirty pages <paramref name="Pick"/> chooses.</summary>
 public sealed record PreCopyPages(long Epoch, Func<uint, bool> Pick);

@@ -146,6 +146,21 @@ public sealed class DirtyLog
         }
     }
 
+    /// <summary>A copy of the touched bitmap and how many frames it has (S24: the pages a copy-on-write checkpoint keeps).</summary>
+    public (ulong[] Bitmap, int Count) SnapshotTouched()
+    {
+        lock (Gate)
+        {
+            var copy = (ulong[])_touched.Clone();
+            var count = 0;
+            foreach (var word in copy) count += System.Numerics.BitOperations.PopCount(word);
+            return (copy, count);
+        }
+    }
+
+    /// <summary>Write-protects every shadow entry again without collecting: the next write to any page faults into the VMM.</summary>
+    internal void RearmHoldingGate() => _epoch = _epoch == uint.MaxValue ? 1 : _epoch + 1;
+
     /// <summary>Frames written other than through the VMM (a restored image): they count as touched.</summary>
     public void MarkTouched(ReadOnlySpan<uint> frames)
     {

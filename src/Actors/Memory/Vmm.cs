@@ -64,6 +64,7 @@ public sealed class Vmm : IGuestPageTableTrap
     private readonly ShadowTableCache? _cache;
     private readonly Lock _gate;
     private ShadowPageTable? _registered;
+    private Checkpoint.CowTracker? _cow;
     private long _hits, _misses, _rebuiltEntries, _invalidations, _evictions, _dirtyFaults;
 
     public Vmm(GuestMemory memory, VmmSettings? settings = null)
@@ -171,6 +172,41 @@ public sealed class Vmm : IGuestPageTableTrap
         }
     }
 
+    /// <summary>
+    /// S24 step 3: marks guest memory copy-on-write for <paramref name="tracker"/>. Every shadow entry is
+    /// write-protected again, so each page's next write faults and saves the original if it is pending.
+    /// </summary>
+    public void MarkCopyOnWrite(Checkpoint.CowTracker tracker)
+    {
+        lock (_gate)
+        {
+            _cow = tracker;
+            DirtyLog.RearmHoldingGate();
+        }
+    }
+
+    /// <summary>S24 step 7, a batch at a time while the guest runs: saves up to <paramref name="max"/> pending pages; returns how many remain.</summary>
+    public int SaveCopyOnWritePages(int max)
+    {
+        lock (_gate)
+        {
+            if (_cow is null) return 0;
+            var remaining = _cow.SaveNext(_memory, max);
+            return remaining;
+        }
+    }
+
+    /// <summary>The checkpoint has every page: guest writes no longer need to save anything.</summary>
+    public Checkpoint.CowTracker? EndCopyOnWrite()
+    {
+        lock (_gate)
+        {
+            var cow = _cow;
+            _cow = null;
+            return cow;
+        }
+    }
+
     /// <summary>A guest write of <paramref name="data"/> at <paramref name="offset"/> in a page of the current process.</summary>
     /// <exception cref="GuestPageFaultException">The page is not mapped or not writable for the guest.</exception>
     public void Write(uint virtualPage, int offset, ReadOnlySpan<byte> data)
@@ -225,6 +261,9 @@ public sealed class Vmm : IGuestPageTableTrap
             var epoch = DirtyLog.Epoch;
             if (entry.WriteEpoch != epoch)
             {
+                // S24: a page still holding the contents of a copy-on-write checkpoint's stun is saved
+                // before the guest's first write changes it.
+                _cow?.SaveBeforeWrite(entry.Frame, _memory.Page(entry.Frame));
                 // Dirty-tracking fault: the first write to this page since the last collection.
                 // Mark the frame, then let later writes in this epoch straight through.
                 DirtyLog.MarkHoldingGate(entry.Frame);

@@ -36,11 +36,28 @@ public sealed class Lpar : IDisposable
     /// <summary>The guest sends one output (a network frame, a disk write) per this many page writes.</summary>
     public const int WritesPerOutput = 256;
 
-    public Lpar(LparDefinition definition, VmmSettings vmmSettings)
+    private readonly string? _diskPath;
+    private readonly long _diskBlocks;
+    private VirtualDisk? _baseDisk;
+    private CowDiskLayer? _pendingLayer;
+    private CowTracker? _cowTracker;
+    private byte[] _cowState = [];
+    private long _diskWrites;
+
+    /// <param name="diskPath">The file of the partition's virtual disk (created on first start); null for none.</param>
+    public Lpar(LparDefinition definition, VmmSettings vmmSettings, string? diskPath = null, long diskBlocks = 16384)
     {
         Definition = definition;
         _vmmSettings = vmmSettings;
+        _diskPath = diskPath;
+        _diskBlocks = diskBlocks;
     }
+
+    /// <summary>The partition's virtual disk while it runs: its base file and any copy-on-write layer over it.</summary>
+    public LparDisk? Disk { get; private set; }
+
+    /// <summary>Blocks the guest has written to its disk (one per output).</summary>
+    public long DiskWrites => _diskWrites;
 
     public LparDefinition Definition { get; }
 
@@ -80,6 +97,11 @@ public sealed class Lpar : IDisposable
         catch (Exception e) when (e is OutOfMemoryException or ArgumentOutOfRangeException)
         {
             Fail($"guest memory of {Definition.MemoryMb} MB could not be allocated: {e.Message}");
+            return Note;
+        }
+        if (OpenDisk() is { } diskProblem)
+        {
+            Fail(diskProblem);
             return Note;
         }
         Note = null;
@@ -195,6 +217,90 @@ public sealed class Lpar : IDisposable
         return (frames, pages);
     }
 
+    /// <summary>S24 step 1, while the guest runs: a copy-on-write layer over the disk, next to it.</summary>
+    public string? PrepareCow(long epoch)
+    {
+        if (State != LparState.Running) return $"only a running partition can be checkpointed; '{Definition.Name}' is {State.ToString().ToLowerInvariant()}";
+        if (Disk is { } disk)
+        {
+            _pendingLayer?.Dispose();
+            _pendingLayer = CowDiskLayer.CreateOver(disk.Top, $"{_diskPath}.cow-{epoch}");
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// S24 steps 2 to 6: stun; mark memory copy-on-write (only the pages the guest has touched); save
+    /// the vCPU and device state; switch the disk to the copy-on-write layer; resume. Nothing here
+    /// reads or copies guest memory, so the stun does not grow with memory size.
+    /// </summary>
+    public (TimeSpan Stun, string? Refusal) StunCow(long epoch)
+    {
+        if (State != LparState.Running) return (TimeSpan.Zero, $"'{Definition.Name}' is {State.ToString().ToLowerInvariant()}");
+        var stun = Stopwatch.StartNew();
+        Quiesce();
+        var vmm = Vmm!;
+        // The image is whole at this stun: later deltas are relative to it.
+        vmm.DirtyLog.Collect();
+        var (touched, count) = vmm.DirtyLog.SnapshotTouched();
+        _cowTracker = new CowTracker(Memory!.PageCount, touched, count);
+        vmm.MarkCopyOnWrite(_cowTracker);
+        _cowState = SaveVcpuState();
+        if (Disk is { } disk && _pendingLayer is { } layer)
+        {
+            disk.SwitchTo(layer);
+            _pendingLayer = null;
+        }
+        if (HoldOutputs)
+        {
+            _heldOutputs.Enqueue((epoch, _openOutputs));
+            _openOutputs = 0;
+        }
+        Resume();
+        return (stun.Elapsed, null);
+    }
+
+    /// <summary>S24 step 7, while the guest runs: saves up to <paramref name="max"/> pages of the stun; returns how many remain.</summary>
+    public int SaveCowPages(int max) => Vmm?.SaveCopyOnWritePages(max) ?? 0;
+
+    /// <summary>Pages saved because the guest wrote to them before the background save reached them.</summary>
+    public int CowSavedBeforeGuestWrite => _cowTracker?.SavedBeforeGuestWrite ?? 0;
+
+    /// <summary>Every page of the stun is saved: the checkpoint image, with the checksum of memory as it was at the stun.</summary>
+    public EpochCapture CompleteCow(long epoch, TimeSpan stun)
+    {
+        var tracker = Vmm!.EndCopyOnWrite() ?? throw new InvalidOperationException("no copy-on-write checkpoint is in progress");
+        var (frames, pages) = tracker.Complete();
+        var order = frames.Select((frame, index) => (frame, index)).OrderBy(p => p.frame).ToArray();
+        var zero = new byte[GuestMemory.PageSize];
+        var hash = new XxHash3();
+        var next = 0;
+        for (uint frame = 0; frame < Memory!.PageCount; frame++)
+        {
+            if (next < order.Length && order[next].frame == frame)
+                hash.Append(pages.AsSpan(order[next++].index * GuestMemory.PageSize, GuestMemory.PageSize));
+            else
+                hash.Append(zero);
+        }
+        _cowTracker = null;
+        return new EpochCapture(epoch, ImageKind.Full, Memory.PageCount, frames, pages, _cowState, hash.GetCurrentHashAsUInt64(), stun, DateTimeOffset.UtcNow);
+    }
+
+    /// <summary>
+    /// S24 step 8: keeps a copy of the parent disk as it was at the stun (part of the checkpoint, at
+    /// <paramref name="retainPath"/>), then commits the copy-on-write layer into the parent and goes back to it.
+    /// </summary>
+    public string? CommitCowLayer(string retainPath)
+    {
+        if (Disk?.Top is not CowDiskLayer layer) return "the disk has no copy-on-write layer to commit";
+        layer.Parent.Flush();
+        File.Copy(layer.Parent.Path, retainPath, overwrite: true);
+        Disk.CommitTop();
+        layer.Dispose();
+        File.Delete(layer.Path);
+        return null;
+    }
+
     /// <summary>Epoch <paramref name="epoch"/> committed: the outputs produced up to its stun leave.</summary>
     public void Commit(long epoch)
     {
@@ -227,6 +333,11 @@ public sealed class Lpar : IDisposable
         Memory = image.Memory;
         Vmm = new Vmm(Memory, _vmmSettings);
         Vmm.DirtyLog.MarkTouched(image.WrittenFrames);
+        if (OpenDisk() is { } diskProblem)
+        {
+            Fail(diskProblem);
+            return Note;
+        }
         try
         {
             LoadVcpuState(image.VcpuState);
@@ -271,6 +382,17 @@ public sealed class Lpar : IDisposable
         var produced = _engine!.Statistics.Writes / WritesPerOutput;
         var fresh = produced - _outputsCounted;
         _outputsCounted = produced;
+        if (Disk is { } disk)
+        {
+            // Each output also writes a block of the guest's disk: the page it last wrote to, at a block
+            // chosen by the output's number, so the disk changes with the guest as memory does.
+            for (var i = 0; i < fresh; i++)
+            {
+                var frame = (uint)((ulong)(produced - i) * 2654435761UL % (ulong)Memory!.PageCount);
+                disk.Write((produced - i) % disk.BlockCount, Memory.Page(frame));
+                _diskWrites++;
+            }
+        }
         if (HoldOutputs) _openOutputs += fresh;
         else OutputsReleased += fresh;
     }
@@ -323,8 +445,39 @@ public sealed class Lpar : IDisposable
         return null;
     }
 
+    private string? OpenDisk()
+    {
+        if (_diskPath is null) return null;
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(_diskPath)!);
+            _baseDisk = File.Exists(_diskPath) ? VirtualDisk.Open(_diskPath) : VirtualDisk.Create(_diskPath, _diskBlocks);
+            Disk = new LparDisk(_baseDisk);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            return $"the virtual disk {_diskPath} cannot be opened: {e.Message}";
+        }
+    }
+
     private void Release()
     {
+        if (Disk?.Top is CowDiskLayer layer)
+        {
+            // A copy-on-write checkpoint that never committed its layer: the guest's writes since are in
+            // it, so they go into the base disk before it is closed.
+            Disk.CommitTop();
+            layer.Dispose();
+            File.Delete(layer.Path);
+        }
+        Disk?.Dispose();
+        Disk = null;
+        _pendingLayer?.Dispose();
+        _pendingLayer = null;
+        _baseDisk?.Dispose();
+        _baseDisk = null;
+        _cowTracker = null;
         _engine = null;
         _workload = null;
         Vmm = null;

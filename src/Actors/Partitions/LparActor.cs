@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Event;
 using Vios.Actors.Checkpoint;
 
 namespace Vios.Actors.Partitions;
@@ -18,7 +19,7 @@ public sealed class LparActor : ReceiveActor, IWithTimers
 
     public LparActor(LparDefinition definition, string node, PartitionSettings settings)
     {
-        _lpar = new Lpar(definition, settings.Vmm);
+        _lpar = new Lpar(definition, settings.Vmm, settings.DiskDirectory is null ? null : settings.DiskPath(definition.Name), settings.DiskBlocks);
         _node = node;
         _settings = settings;
         _checkpoint = Context.ActorOf(CheckpointCoordinatorActor.Props(definition.Name, node, settings.Checkpoint,
@@ -45,6 +46,25 @@ public sealed class LparActor : ReceiveActor, IWithTimers
             Sender.Tell(new EpochCaptureResult(epoch, refusal, capture.ForBoot));
         });
         Receive<CommitEpoch>(commit => _lpar.Commit(commit.Epoch));
+        Receive<BeginCow>(begin =>
+        {
+            if (_lpar.PrepareCow(begin.Epoch) is { } refusal) Sender.Tell(new EpochCaptureResult(null, refusal, ForBoot: false));
+            // The stun is the next message: workload ticks already queued run first, with the layer in place.
+            else Self.Tell(new StunCow(begin.Epoch), Sender);
+        });
+        Receive<StunCow>(stun =>
+        {
+            var (time, refusal) = _lpar.StunCow(stun.Epoch);
+            Sender.Tell(refusal is null ? new CowStunned(stun.Epoch, time) : new EpochCaptureResult(null, refusal, ForBoot: false));
+        });
+        Receive<SaveCowBatch>(batch => Sender.Tell(new CowProgress(batch.Epoch, _lpar.SaveCowPages(batch.MaxPages), _lpar.CowSavedBeforeGuestWrite)));
+        Receive<CompleteCow>(complete => Sender.Tell(new EpochCaptureResult(_lpar.CompleteCow(complete.Epoch, complete.Stun), null, ForBoot: false)));
+        Receive<CommitCowLayer>(commit =>
+        {
+            if (_lpar.Disk is null) return;
+            var refusal = _lpar.CommitCowLayer(CowRetainedDiskPath(commit.Epoch));
+            if (refusal is not null) Context.GetLogger().Warning("{0}: {1}", _lpar.Definition.Name, refusal);
+        });
         Receive<PreCopyPages>(preCopy =>
         {
             var (frames, pages) = _lpar.PreCopy(preCopy.Pick);
@@ -100,6 +120,8 @@ public sealed class LparActor : ReceiveActor, IWithTimers
         Akka.Actor.Props.Create(() => new LparActor(definition, node, settings));
 
     protected override void PostStop() => _lpar.Dispose();
+
+    private string CowRetainedDiskPath(long epoch) => $"{_settings.DiskPath(_lpar.Definition.Name)}.epoch-{epoch}";
 
     private void StartWorkloadTimer()
     {

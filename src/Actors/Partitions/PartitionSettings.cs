@@ -10,6 +10,14 @@ public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm,
     /// <summary><c>vios.checkpoint</c>: how often a full image replaces the deltas.</summary>
     public CheckpointSettings Checkpoint { get; init; } = CheckpointSettings.Default;
 
+    /// <summary>Where partitions' virtual disks live on this node (<c>&lt;data&gt;/disks</c>); null for no disks.</summary>
+    public string? DiskDirectory { get; init; }
+
+    /// <summary>Blocks of 4 KiB in a new partition's virtual disk (<c>vios.partitions.disk-size</c>).</summary>
+    public long DiskBlocks { get; init; } = 16384;
+
+    public string DiskPath(string lpar) => Path.Combine(DiskDirectory ?? ".", $"{lpar}.disk");
+
     /// <exception cref="ConfigurationException">The section is missing a value or has one that makes no sense; the message says which.</exception>
     public static PartitionSettings FromConfig(Config config, string nodeName)
     {
@@ -26,6 +34,8 @@ public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm,
             config.GetTimeSpan("vios.partitions.registration-retry", TimeSpan.FromSeconds(2)))
         {
             Checkpoint = new CheckpointSettings(fullEvery),
+            DiskDirectory = config.GetString("vios.node.data-directory", "") is { Length: > 0 } data ? Path.Combine(data, "disks") : null,
+            DiskBlocks = Math.Max(1, (config.GetByteSize("vios.partitions.disk-size") ?? 64L * 1024 * 1024) / VirtualDisk.BlockSize),
         };
     }
 

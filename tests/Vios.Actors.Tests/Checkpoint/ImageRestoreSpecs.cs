@@ -160,6 +160,69 @@ public sealed class ImageRestoreSpecs : IDisposable
     }
 
     [Fact]
+    public void A_copy_on_write_image_saved_while_the_guest_writes_restores_byte_equal_to_memory_at_its_stun()
+    {
+        using var directory = new Vios.Testing.TempDirectory();
+        var planner = new ResourcePlanner();
+        planner.Advertise(NodeResources.FromDomains("node", [new ResourceDomain("cec1/node0", 8, 1024, [])]));
+        var allocation = planner.Place(new ResourceRequest("cow", 1, 8, [], PlacementPolicy.Locality)).Allocation!;
+        var diskPath = Path.Combine(directory.Path, "cow.disk");
+        using var lpar = new Lpar(new LparDefinition("cow", 1, 8, PlacementPolicy.Locality, [], allocation, DateTimeOffset.UnixEpoch), VmmSettings.Default, diskPath, 256);
+        Assert.Null(lpar.Start());
+        Assert.Null(lpar.SetWorkload(new RunWorkload("cow", 200_000, 0.9, 8, Seed: 5)));
+        lpar.Advance(TimeSpan.FromMilliseconds(10));
+        Assert.True(lpar.DiskWrites > 0);
+
+        Assert.Null(lpar.PrepareCow(1));
+        var (_, refusal) = lpar.StunCow(1);
+        Assert.Null(refusal);
+        var atStun = Copy(lpar.Memory!);
+        lpar.Disk!.Flush();
+        var diskAtStun = File.ReadAllBytes(diskPath);
+        var writesAtStun = lpar.DiskWrites;
+
+        // The guest keeps writing while the pages of the stun are saved a batch at a time.
+        while (lpar.SaveCowPages(16) > 0) lpar.Advance(TimeSpan.FromMilliseconds(1));
+        var capture = lpar.CompleteCow(1, TimeSpan.Zero);
+
+        Assert.True(lpar.DiskWrites > writesAtStun);
+        Assert.Equal(diskAtStun, File.ReadAllBytes(diskPath));
+        var chunks = ImageChunker.Split(capture);
+        foreach (var chunk in chunks) _journal.Add((_journal.Count + 1, chunk));
+        _journal.Add((_journal.Count + 1, new EpochCommitted(1, ImageKind.Full, 1, chunks.Count, capture.Frames.Length, capture.PageCount,
+            capture.VcpuState, ImageChecksum.OfState(capture.VcpuState), capture.MemoryChecksum, 1, capture.At)));
+        using var assembler = Replay();
+        var image = assembler.Complete()!;
+        using var memory = image.Memory;
+        Assert.True(atStun.AsSpan().SequenceEqual(Copy(memory)), "the copy-on-write image differs from memory at the stun");
+        Assert.True(image.Verified);
+
+        // Step 8: the parent as it was at the stun is kept; the layer's writes go into the parent.
+        Assert.Null(lpar.CommitCowLayer(diskPath + ".epoch-1"));
+        Assert.Equal(diskAtStun, File.ReadAllBytes(diskPath + ".epoch-1"));
+        Assert.NotEqual(diskAtStun, File.ReadAllBytes(diskPath));
+        Assert.False(File.Exists(diskPath + ".cow-1"));
+    }
+
+    [Fact]
+    public void A_guest_write_to_a_page_not_yet_saved_saves_its_original_first()
+    {
+        _lpar.Advance(TimeSpan.FromMilliseconds(10));
+        var atStun = Copy(_lpar.Memory!);
+        _lpar.StunCow(1);
+
+        _lpar.Advance(TimeSpan.FromMilliseconds(10));
+
+        Assert.True(_lpar.CowSavedBeforeGuestWrite > 0);
+        Assert.False(atStun.AsSpan().SequenceEqual(Copy(_lpar.Memory!)));
+        while (_lpar.SaveCowPages(64) > 0) { }
+        var capture = _lpar.CompleteCow(1, TimeSpan.Zero);
+        using var rebuilt = new GuestMemory(capture.PageCount);
+        for (var i = 0; i < capture.Frames.Length; i++) capture.Page(i).CopyTo(rebuilt.Page(capture.Frames[i]));
+        Assert.True(atStun.AsSpan().SequenceEqual(Copy(rebuilt)));
+    }
+
+    [Fact]
     public void Outputs_produced_in_an_epoch_are_held_until_it_commits()
     {
         _lpar.HoldOutputs = true;
