@@ -208,14 +208,14 @@ public sealed class ImageAssembler : IDisposable
     public RestoredImage? Complete()
     {
         if (Refusal is not null) return null;
+        if (_targetEpoch is { } target && (_memory is null || _epoch != target))
+        {
+            Refusal = $"epoch {target} is not in the journal; it holds epochs {Describe(_committed)}";
+            return null;
+        }
         if (_memory is null)
         {
             Refusal = _committed.Count == 0 ? "there is no committed image" : "the journal holds no full image to start from";
-            return null;
-        }
-        if (_targetEpoch is { } target && _epoch != target)
-        {
-            Refusal = $"epoch {target} is not in the journal; it holds epochs {Describe(_committed)}";
             return null;
         }
         var memory = _memory;
