@@ -46,19 +46,53 @@ public sealed record EpochCapture(
 /// <summary>Checksums of guest memory and of stored image pieces (XxHash, System.IO.Hashing).</summary>
 public static class ImageChecksum
 {
-    private static readonly byte[] ZeroPage = new byte[GuestMemory.PageSize];
-
     /// <summary>
-    /// XxHash3 of every page of <paramref name="memory"/>, in frame order. Frames <paramref name="touched"/>
-    /// says were never written are hashed as the zeros they hold without reading them (which would make
-    /// the host commit them).
+    /// The checksum of guest memory: XxHash3 over (frame number, page bytes) of every page that is not
+    /// all zeros, in frame order, then the page count. A function of the bytes alone, so source and
+    /// restored copies agree however their memory was filled.
     /// </summary>
-    public static ulong Of(GuestMemory memory, Func<uint, bool>? touched = null)
+    /// <param name="candidates">
+    /// Frames that may hold non-zero bytes, ascending; every other frame must be zero and is not read
+    /// (reading it would make the host commit it). Null reads every frame.
+    /// </param>
+    public static ulong Of(GuestMemory memory, IEnumerable<uint>? candidates = null)
     {
         var hash = new XxHash3();
-        for (uint frame = 0; frame < memory.PageCount; frame++)
-            hash.Append(touched is null || touched(frame) ? memory.Page(frame) : ZeroPage);
+        Span<byte> number = stackalloc byte[8];
+        foreach (var frame in candidates ?? AllFrames(memory.PageCount))
+        {
+            var page = memory.Page(frame);
+            if (!page.ContainsAnyExcept((byte)0)) continue;
+            BinaryPrimitives.WriteUInt32LittleEndian(number, frame);
+            hash.Append(number[..4]);
+            hash.Append(page);
+        }
+        BinaryPrimitives.WriteInt64LittleEndian(number, memory.PageCount);
+        hash.Append(number);
         return hash.GetCurrentHashAsUInt64();
+    }
+
+    /// <summary>The same checksum over pages held elsewhere: <paramref name="frames"/> (ascending) and their bytes.</summary>
+    public static ulong Of(long pageCount, IReadOnlyList<uint> frames, Func<int, ReadOnlySpan<byte>> page)
+    {
+        var hash = new XxHash3();
+        Span<byte> number = stackalloc byte[8];
+        for (var i = 0; i < frames.Count; i++)
+        {
+            var bytes = page(i);
+            if (!bytes.ContainsAnyExcept((byte)0)) continue;
+            BinaryPrimitives.WriteUInt32LittleEndian(number, frames[i]);
+            hash.Append(number[..4]);
+            hash.Append(bytes);
+        }
+        BinaryPrimitives.WriteInt64LittleEndian(number, pageCount);
+        hash.Append(number);
+        return hash.GetCurrentHashAsUInt64();
+    }
+
+    private static IEnumerable<uint> AllFrames(long pageCount)
+    {
+        for (uint frame = 0; frame < pageCount; frame++) yield return frame;
     }
 
     /// <summary>XxHash64 of a chunk: its epoch, frames and page bytes, so a chunk moved to another epoch fails too.</summary>
@@ -223,7 +257,7 @@ public sealed class ImageAssembler : IDisposable
         var written = _written.Order().ToArray();
         return new RestoredImage(_epoch, memory, _state, _checksum, _epochs, written)
         {
-            Verified = _checksum is { } expected ? ImageChecksum.Of(memory, _written.Contains) == expected : null,
+            Verified = _checksum is { } expected ? ImageChecksum.Of(memory, written) == expected : null,
         };
     }
 

@@ -32,7 +32,7 @@ public sealed class ReplicaActor : ReceiveActor
                 bool? verified = null;
                 if (commit.MemoryChecksum is { } expected)
                 {
-                    verified = ImageChecksum.Of(_state.Memory) == expected;
+                    verified = _state.Checksum() == expected;
                     if (verified == true) _verified++;
                     else _mismatches++;
                 }
@@ -45,7 +45,7 @@ public sealed class ReplicaActor : ReceiveActor
             }
         });
         Receive<GetReplicaStatus>(_ =>
-            Sender.Tell(new ReplicaStatus(_lpar, _node, _state.AppliedEpoch, ImageChecksum.Of(_state.Memory), _verified, _mismatches)));
+            Sender.Tell(new ReplicaStatus(_lpar, _node, _state.AppliedEpoch, _state.Checksum(), _verified, _mismatches)));
         Receive<StopReplica>(_ => Context.Stop(Self));
     }
 

@@ -162,6 +162,7 @@ public sealed class ReplicaState : IDisposable
     public const int CandidateThreshold = GuestMemory.PageSize / 4;
 
     private readonly SortedDictionary<int, byte[]> _staged = [];
+    private readonly SortedSet<uint> _written = [];
     private readonly HashSet<uint> _candidates = [];
     private readonly byte[] _scratch = new byte[PageDiff.MaxEncodedLength];
     private long _stagedEpoch = -1;
@@ -211,6 +212,7 @@ public sealed class ReplicaState : IDisposable
                     small = length >= 0 && length <= CandidateThreshold;
                     bytes.CopyTo(page);
                 }
+                _written.Add(frame);
                 if (small && _candidates.Add(frame)) added.Add(frame);
                 else if (!small && _candidates.Remove(frame)) dropped.Add(frame);
             });
@@ -219,6 +221,9 @@ public sealed class ReplicaState : IDisposable
         (AppliedEpoch, VcpuState) = (epoch, vcpuState);
         return (added.ToArray(), dropped.ToArray());
     }
+
+    /// <summary>The checksum of the copy (<see cref="ImageChecksum.Of(GuestMemory, IEnumerable{uint})"/>), reading only pages an epoch wrote.</summary>
+    public ulong Checksum() => ImageChecksum.Of(Memory, _written);
 
     public void Dispose() => Memory.Dispose();
 }

@@ -271,19 +271,12 @@ public sealed class Lpar : IDisposable
     {
         var tracker = Vmm!.EndCopyOnWrite() ?? throw new InvalidOperationException("no copy-on-write checkpoint is in progress");
         var (frames, pages) = tracker.Complete();
+        // The checksum of memory as it was at the stun, from the saved pages: no stun time spent on it.
         var order = frames.Select((frame, index) => (frame, index)).OrderBy(p => p.frame).ToArray();
-        var zero = new byte[GuestMemory.PageSize];
-        var hash = new XxHash3();
-        var next = 0;
-        for (uint frame = 0; frame < Memory!.PageCount; frame++)
-        {
-            if (next < order.Length && order[next].frame == frame)
-                hash.Append(pages.AsSpan(order[next++].index * GuestMemory.PageSize, GuestMemory.PageSize));
-            else
-                hash.Append(zero);
-        }
+        var checksum = ImageChecksum.Of(Memory!.PageCount, order.Select(p => p.frame).ToArray(),
+            i => pages.AsSpan(order[i].index * GuestMemory.PageSize, GuestMemory.PageSize));
         _cowTracker = null;
-        return new EpochCapture(epoch, ImageKind.Full, Memory.PageCount, frames, pages, _cowState, hash.GetCurrentHashAsUInt64(), stun, DateTimeOffset.UtcNow);
+        return new EpochCapture(epoch, ImageKind.Full, Memory.PageCount, frames, pages, _cowState, checksum, stun, DateTimeOffset.UtcNow);
     }
 
     /// <summary>
@@ -400,8 +393,7 @@ public sealed class Lpar : IDisposable
     /// <summary>The checksum of all of guest memory, reading only the pages the guest has touched.</summary>
     public ulong MemoryChecksum()
     {
-        var log = Vmm!.DirtyLog;
-        return ImageChecksum.Of(Memory!, log.IsTouched);
+        return ImageChecksum.Of(Memory!, Vmm!.DirtyLog.TouchedFrames());
     }
 
     /// <summary>Version 1: workload flag, rate, skew, processes, seed, owed writes, outputs counted, then the engine's own state.</summary>

@@ -31,6 +31,7 @@ public static class DemoRunner
         new ClusterSummaryStep(),
         new VkeBroadcastEchoStep(),
         new PartitionsStep(),
+        new CheckpointsStep(),
         .. options.KeepRunning ? [new WaitForCtrlCStep()] : Array.Empty<IDemoStep>(),
         new LeaveGracefullyStep(),
     ];
