@@ -137,7 +137,48 @@ shadow.SetAction(parse =>
     return 0;
 });
 
-var root = new RootCommand("Vios.Actors benchmarks (figures go to bench/README.md)") { downing, protocol, codec, shadow };
+var epochCount = new Option<int>("--epochs") { Description = "replicated epochs measured (after the first, whole, one)", DefaultValueFactory = _ => 300 };
+var memoryMb = new Option<long>("--memory-mb") { Description = "guest memory of the replicated partition", DefaultValueFactory = _ => 256 };
+var dirtyShare = new Option<double>("--dirty") { Description = "share of pages dirtied per epoch", DefaultValueFactory = _ => 0.01 };
+var cowRuns = new Option<int>("--cow-runs") { Description = "copy-on-write stuns measured per size (median reported)", DefaultValueFactory = _ => 5 };
+var checkpoint = new Command("checkpoint", "S23 replicated epochs per second over loopback (256 MiB, 1% dirty per epoch) and S24 copy-on-write stun at 64 MiB and 1 GiB")
+{
+    epochCount, memoryMb, dirtyShare, cowRuns,
+};
+checkpoint.SetAction(async parse =>
+{
+    Console.WriteLine("replication (S23):");
+    CheckpointBenchmark.ReplicationResult replication;
+    try
+    {
+        replication = await CheckpointBenchmark.ReplicateAsync(parse.GetValue(epochCount), parse.GetValue(memoryMb), parse.GetValue(dirtyShare), Console.Out);
+    }
+    catch (Exception e)
+    {
+        Console.Error.WriteLine($"bench checkpoint: {e}");
+        return 1;
+    }
+    Console.WriteLine("copy-on-write (S24):");
+    var cows = CheckpointBenchmark.CowStuns([64, 1024], parse.GetValue(cowRuns), Console.Out);
+    Console.WriteLine();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"S23 frequent checkpointing to a replica over loopback, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd}, {parse.GetValue(memoryMb)} MiB partition, {parse.GetValue(dirtyShare) * 100:0.#}% of pages dirtied per epoch, {replication.Epochs} epochs"));
+    Console.WriteLine();
+    Console.WriteLine("| epochs/s | stun p50 ms | stun p99 ms | dirty bytes | bytes sent | dirty : sent | diff hit rate | pages sent before the stun |");
+    Console.WriteLine("|---|---|---|---|---|---|---|---|");
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {replication.EpochsPerSecond:0} | {replication.StunP50Ms:0.000} | {replication.StunP99Ms:0.000} | {replication.DirtyBytes:N0} | {replication.SentBytes:N0} | {(double)replication.DirtyBytes / replication.SentBytes:0.0} : 1 | {replication.DiffHitRate:0.00} | {replication.PreCopied:N0} |"));
+    Console.WriteLine();
+    Console.WriteLine($"S24 copy-on-write stun against a full capture's stun, every page touched, median of {parse.GetValue(cowRuns)}");
+    Console.WriteLine();
+    Console.WriteLine("| memory | pages | copy-on-write stun ms | full-capture stun ms |");
+    Console.WriteLine("|---|---|---|---|");
+    foreach (var c in cows)
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {c.MemoryMb} MiB | {c.Pages:N0} | {c.CowStunMs:0.000} | {c.FullStunMs:0.0} |"));
+    return 0;
+});
+
+var root = new RootCommand("Vios.Actors benchmarks (figures go to bench/README.md)") { downing, protocol, codec, shadow, checkpoint };
 return await root.Parse(args).InvokeAsync();
 
 static string Size(int bytes) => bytes % 1024 == 0 ? $"{bytes / 1024} KiB" : $"{bytes} B";

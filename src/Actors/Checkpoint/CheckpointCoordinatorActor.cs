@@ -62,7 +62,10 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         Receive<TakeCheckpoint>(Take);
         Receive<EpochTick>(_ =>
         {
-            if (_inFlight is null && _intervalMs is not null) Begin(_periodicMode, replyTo: null, periodic: true);
+            // Replication is pipelined, as in Remus: the guest runs the next epoch while the previous one
+            // is still on its way; at most PipelineDepth epochs wait for their acknowledgement.
+            if (_inFlight is null && _intervalMs is not null && (_pairing?.Unacknowledged.Count ?? 0) < PipelineDepth)
+                Begin(_periodicMode, replyTo: null, periodic: true);
         });
         Receive<ReplicateCheckpoints>(Replicate);
         Receive<ReplicaReady>(Paired);
@@ -93,7 +96,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         });
         Receive<AckTimeout>(timeout =>
         {
-            if (_pairing is not null && _inFlight?.Epoch == timeout.Epoch)
+            if (_pairing is not null && _pairing.Unacknowledged.Any(u => u.Epoch == timeout.Epoch))
                 Unpair($"the replica on {_pairing.Node} stopped acknowledging at epoch {timeout.Epoch}");
         });
         Receive<EpochCaptureResult>(Captured);
@@ -225,8 +228,13 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
             pairing.Send(capture.Epoch, capture.Frames, i => capture.Page(i), preCopy: false, Self);
             pairing.Replica.Tell(new ReplicaCommit(_lpar, capture.Epoch, pairing.Parts, capture.VcpuState, capture.MemoryChecksum), Self);
             pairing.DirtyBytes += capture.Bytes;
-            _pendingCapture = capture;
-            Timers.StartSingleTimer("ack", new AckTimeout(capture.Epoch), pairing.AckTimeout);
+            // Sent: the epoch commits when the replica acknowledges it; the next one may start now.
+            var summary = new EpochSummary(capture.Epoch, capture.Kind, capture.Frames.Length, capture.Bytes,
+                (long)capture.Stun.TotalMicroseconds, capture.MemoryChecksum, capture.At);
+            pairing.Unacknowledged.Enqueue(new Unacknowledged(capture.Epoch, summary, capture.Stun, pairing.DirtyBytes, pairing.BytesSent, flight.ReplyTo, flight.Periodic));
+            Timers.StartSingleTimer($"ack-{capture.Epoch}", new AckTimeout(capture.Epoch), pairing.AckTimeout);
+            _inFlight = null;
+            _needFull = false;
             return;
         }
         Store().Tell(new PersistEpoch(capture));
@@ -274,7 +282,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     {
         if (_pairing is not { } pairing || _inFlight?.Epoch != preCopied.Epoch) return;
         pairing.PreCopiedFrames = preCopied.Frames;
-        pairing.DirtyBytes += preCopied.Pages.LongLength;
+        pairing.DirtyBytes += (long)preCopied.Frames.Length * Memory.GuestMemory.PageSize;
         pairing.Send(preCopied.Epoch, preCopied.Frames, i => preCopied.Pages.AsSpan(i * Memory.GuestMemory.PageSize, Memory.GuestMemory.PageSize),
             preCopy: true, Self);
         Context.Parent.Tell(new CaptureEpoch(preCopied.Epoch, Full: false, Checksum: pairing.Verify, ForBoot: false));
@@ -282,19 +290,15 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
 
     private void Acknowledged(ReplicaAck ack)
     {
-        if (_pairing is not { } pairing || _inFlight is not { } flight || flight.Epoch != ack.Epoch) return;
-        Timers.Cancel("ack");
-        var capture = _pendingCapture!;
-        _inFlight = null;
-        _pendingCapture = null;
-        _needFull = false;
+        if (_pairing is not { } pairing || !pairing.Unacknowledged.TryPeek(out var oldest) || oldest.Epoch != ack.Epoch) return;
+        pairing.Unacknowledged.Dequeue();
+        Timers.Cancel($"ack-{ack.Epoch}");
         pairing.Sender.Feedback(ack.Added, ack.Dropped);
         if (ack.Verified == false) pairing.Mismatches++;
         else if (ack.Verified == true) pairing.Verified++;
-        _counters.Committed(capture.Stun, pairing.DirtyBytes, pairing.BytesSent);
-        Context.Parent.Tell(new CommitEpoch(capture.Epoch));
-        flight.ReplyTo?.Tell(Taken(new EpochSummary(capture.Epoch, capture.Kind, capture.Frames.Length, capture.Bytes,
-            (long)capture.Stun.TotalMicroseconds, capture.MemoryChecksum, capture.At), flight.Periodic));
+        _counters.Committed(oldest.Stun, oldest.DirtyBytes, oldest.BytesSent);
+        Context.Parent.Tell(new CommitEpoch(ack.Epoch));
+        oldest.ReplyTo?.Tell(Taken(oldest.Summary, oldest.Periodic));
     }
 
     /// <summary>The replica is gone or failing: the pair falls back to persisted checkpoints at the same interval.</summary>
@@ -302,7 +306,11 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     {
         var pairing = _pairing!;
         _pairing = null;
-        Timers.Cancel("ack");
+        foreach (var unacknowledged in pairing.Unacknowledged)
+        {
+            Timers.Cancel($"ack-{unacknowledged.Epoch}");
+            unacknowledged.ReplyTo?.Tell(new LparRefused(_lpar, reason ?? "replication stopped"));
+        }
         Context.Unwatch(pairing.Replica);
         pairing.Replica.Tell(new StopReplica(_lpar));
         _diffPages += pairing.Sender.DiffPages;
@@ -322,6 +330,11 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         _periodicMode = CheckpointMode.Incremental;
     }
 
+    /// <summary>Epochs that may await their acknowledgement at once: two, so the send of one overlaps the next's run.</summary>
+    public const int PipelineDepth = 2;
+
+    private sealed record Unacknowledged(long Epoch, EpochSummary Summary, TimeSpan Stun, long DirtyBytes, long BytesSent, IActorRef? ReplyTo, bool Periodic);
+
     private long _diffPages;
     private long _wholePages;
 
@@ -338,6 +351,9 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         public long DirtyBytes { get; set; }
         public long BytesSent { get; private set; }
         public long Verified { get; set; }
+
+        /// <summary>Epochs sent and not yet acknowledged, oldest first.</summary>
+        public Queue<Unacknowledged> Unacknowledged { get; } = new();
         public long Mismatches { get; set; }
 
         public void BeginEpoch()

@@ -25,7 +25,8 @@ public sealed class CowTracker
         PageCount = pageCount;
         _pending = touchedAtStun;
         Remaining = touchedCount;
-        _frames = new List<uint>(touchedCount);
+        // Grows as pages are saved, after the stun: sizing it here would zero megabytes during the stun.
+        _frames = [];
         _pages = [];
     }
 
@@ -72,7 +73,7 @@ public sealed class CowTracker
         _pending[frame >> 6] &= ~(1UL << (int)(frame & 63));
         var at = _frames.Count * GuestMemory.PageSize;
         if (_pages.Length < at + GuestMemory.PageSize)
-            Array.Resize(ref _pages, Math.Max(at + GuestMemory.PageSize, Math.Min(_pages.Length * 2, (_frames.Capacity + 1) * GuestMemory.PageSize)));
+            Array.Resize(ref _pages, Math.Max(at + GuestMemory.PageSize, Math.Min(_pages.Length * 2, (_frames.Count + Remaining) * GuestMemory.PageSize)));
         page.CopyTo(_pages.AsSpan(at));
         _frames.Add(frame);
         Remaining--;

@@ -22,7 +22,9 @@ public static class ReplicaPayload
     public sealed class Writer
     {
         private readonly List<byte[]> _parts = [];
-        private byte[] _open = new byte[MaxPartBytes];
+        // Pooled: a fresh 1 MiB array per epoch would land on the large object heap each time and
+        // bring full collections (and their pauses) into the stun.
+        private byte[] _open = System.Buffers.ArrayPool<byte>.Shared.Rent(MaxPartBytes);
         private int _length;
 
         public IReadOnlyList<byte[]> Parts => _parts;
@@ -52,6 +54,8 @@ public static class ReplicaPayload
         public IReadOnlyList<byte[]> Complete()
         {
             Flush();
+            if (_open.Length > 0) System.Buffers.ArrayPool<byte>.Shared.Return(_open);
+            _open = [];
             return _parts;
         }
     }
