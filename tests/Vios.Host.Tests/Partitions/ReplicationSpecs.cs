@@ -29,6 +29,11 @@ public sealed class ReplicationSpecs(ClusterFixture cluster) : Akka.TestKit.Xuni
             Assert.StartsWith($"replicating to {backup.Name} every 10 ms", ((CheckpointStats)started).Mode);
         }, Wait, TimeSpan.FromMilliseconds(250));
 
+        // The backup's firmware registering again (as after a partition manager moves) leaves its replicas alone.
+        await AwaitAssertAsync(async () =>
+            Assert.True((await primary.PartitionManager!.Ask<CheckpointStats>(new GetCheckpointStats(name), Wait)).Epochs >= 10), Wait);
+        backup.System.ActorSelection("/user/firmware").Tell(PartitionManagerOnline.Instance);
+
         // Every commit carried the primary's memory checksum at its stun; the replica checked its copy against it.
         await AwaitAssertAsync(async () =>
         {
@@ -39,6 +44,7 @@ public sealed class ReplicationSpecs(ClusterFixture cluster) : Akka.TestKit.Xuni
         var stopped = await primary.PartitionManager!.Ask<CheckpointStats>(new StopCheckpointing(name), Wait);
 
         Assert.Equal(0, replica.Mismatches);
+        Assert.Null(stopped.Note);
         Assert.True(replica.VerifiedEpochs >= 100, $"{replica.VerifiedEpochs} epochs verified");
         Assert.Equal(0, stopped.FailedEpochs);
         Assert.True(stopped.DiffHitRate > 0, "no page was sent as a diff");
