@@ -178,7 +178,59 @@ checkpoint.SetAction(async parse =>
     return 0;
 });
 
-var root = new RootCommand("Vios.Actors benchmarks (figures go to bench/README.md)") { downing, protocol, codec, shadow, checkpoint };
+var diffPages = new Option<int[]>("--pages")
+{
+    Description = "candidate pages per pass for the write workloads (256, 1 MiB a copy, stay in the L3 cache; 8192, 32 MiB a copy, mostly do not)",
+    DefaultValueFactory = _ => [256, 8192],
+    AllowMultipleArgumentsPerToken = true,
+};
+var diffWrites = new Option<int[]>("--writes")
+{
+    Description = "64-byte writes per page since it was last sent; 0 is a page rewritten whole (the refused case)",
+    DefaultValueFactory = _ => [1, 4, 16, 64, 0],
+    AllowMultipleArgumentsPerToken = true,
+};
+var diffInterval = new Option<int>("--interval") { Description = "WorkloadEngine operations between two checkpoints (guest of 8192 pages)", DefaultValueFactory = _ => 8192 };
+var diffSeconds = new Option<double>("--seconds") { Description = "measured seconds per run and per side", DefaultValueFactory = _ => 0.5 };
+var diffWarmup = new Option<double>("--warmup") { Description = "warm-up seconds per case and per side", DefaultValueFactory = _ => 0.5 };
+var diffRuns = new Option<int>("--runs") { Description = "measured runs per case and per side; the median is reported", DefaultValueFactory = _ => 5 };
+var diff = new Command("diff", "S23 page diffs: encode against the last sent copy + apply to the backup's copy (and each alone), GB/s of page bytes, against memcpy of the same pages; wire bytes against page bytes")
+{
+    diffPages, diffWrites, diffInterval, diffSeconds, diffWarmup, diffRuns,
+};
+diff.SetAction(parse =>
+{
+    var duration = TimeSpan.FromSeconds(parse.GetValue(diffSeconds));
+    var warmup = TimeSpan.FromSeconds(parse.GetValue(diffWarmup));
+    var runCount = parse.GetValue(diffRuns);
+    var results = new List<DiffBenchmark.Result>();
+    foreach (var pages in parse.GetValue(diffPages)!)
+    {
+        foreach (var writes in parse.GetValue(diffWrites)!)
+        {
+            results.Add(DiffBenchmark.RunWrites(pages, writes, duration, warmup, runCount, Console.Out));
+        }
+    }
+
+    results.Add(DiffBenchmark.RunWorkloadInterval(8192, parse.GetValue(diffInterval), duration, warmup, runCount, Console.Out));
+    var load = File.Exists("/proc/loadavg") ? $", load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]} at the end" : "";
+
+    Console.WriteLine();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"S23 page diffs, {Environment.ProcessorCount} cores{load}, {DateTime.UtcNow:yyyy-MM-dd}, .NET {Environment.Version}, Vector256 {(System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "on" : "off")}; median of {runCount} runs of {duration.TotalSeconds:0.#} s per side after {warmup.TotalSeconds:0.#} s warm-up, the four sides (encode+apply, encode, apply, memcpy) alternating; GB = 10^9 bytes of page"));
+    Console.WriteLine();
+    Console.WriteLine("| workload | pages | wire bytes / page bytes | refused | encode+apply GB/s | memcpy GB/s | encode+apply / memcpy | encode alone GB/s | apply alone GB/s | allocated B/page |");
+    Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+    foreach (var r in results)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {r.Workload} | {r.Pages:#,0} | {r.DiffBytesPerPageByte:0.000} | {r.RefusedShare:0%} | {r.DiffGigabytesPerSecond:0.0} | {r.CopyGigabytesPerSecond:0.0} | {r.DiffGigabytesPerSecond / r.CopyGigabytesPerSecond:0.00} | {r.EncodeGigabytesPerSecond:0.0} | {r.ApplyGigabytesPerSecond:0.0} | {r.AllocatedBytesPerPage:0} |"));
+    }
+
+    return 0;
+});
+
+var root = new RootCommand("Vios.Actors benchmarks (figures go to bench/README.md)") { downing, protocol, codec, shadow, diff, checkpoint };
 return await root.Parse(args).InvokeAsync();
 
 static string Size(int bytes) => bytes % 1024 == 0 ? $"{bytes / 1024} KiB" : $"{bytes} B";
