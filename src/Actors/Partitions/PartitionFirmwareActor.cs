@@ -39,7 +39,8 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
             var hosted = registered.Hosted.Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
             foreach (var definition in registered.Hosted) Host(definition);
             // Partitions deleted while this node was away.
-            foreach (var child in Context.GetChildren().Where(c => !hosted.Contains(c.Path.Name)).ToList())
+            // (Replicas of partitions hosted elsewhere are children too; they stay.)
+            foreach (var child in Context.GetChildren().Where(c => !hosted.Contains(c.Path.Name) && !_replicas.ContainsValue(c)).ToList())
             {
                 _states.Remove(child.Path.Name);
                 Context.Stop(child);
@@ -66,7 +67,6 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
             var replica = Context.ActorOf(Vios.Actors.Checkpoint.ReplicaActor.Props(start.Lpar, _node, start.PageCount), $"{name}-{++_replicaCount}");
             _replicas[start.Lpar] = replica;
             Context.Watch(replica);
-            replica.Tell(new Vios.Actors.Checkpoint.GetReplicaStatus(start.Lpar), ActorRefs.NoSender);
             Sender.Tell(new ReplicaReady(start.Lpar, _node), replica);
         });
         Receive<Terminated>(terminated =>
