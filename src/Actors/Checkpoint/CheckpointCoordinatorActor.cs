@@ -202,8 +202,9 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
             return;
         }
         // A manual checkpoint records the checksum of all of memory, to prove a restore byte for byte;
-        // frequent epochs do not pay for it.
-        Context.Parent.Tell(new CaptureEpoch(epoch, full, Checksum: replyTo is not null && !periodic, ForBoot: false));
+        // frequent epochs do not pay for it, and their pages are copied after the stun.
+        var manual = replyTo is not null && !periodic;
+        Context.Parent.Tell(new CaptureEpoch(epoch, full, Checksum: manual, ForBoot: false, Deferred: !manual && !full));
     }
 
     private void Captured(EpochCaptureResult result)
@@ -285,7 +286,9 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         pairing.DirtyBytes += (long)preCopied.Frames.Length * Memory.GuestMemory.PageSize;
         pairing.Send(preCopied.Epoch, preCopied.Frames, i => preCopied.Pages.AsSpan(i * Memory.GuestMemory.PageSize, Memory.GuestMemory.PageSize),
             preCopy: true, Self);
-        Context.Parent.Tell(new CaptureEpoch(preCopied.Epoch, Full: false, Checksum: pairing.Verify, ForBoot: false));
+        // With --verify the stun also hashes all of memory, so its pages are copied in it; otherwise the
+        // stun only marks them copy-on-write.
+        Context.Parent.Tell(new CaptureEpoch(preCopied.Epoch, Full: false, Checksum: pairing.Verify, ForBoot: false, Deferred: !pairing.Verify));
     }
 
     private void Acknowledged(ReplicaAck ack)
@@ -492,8 +495,14 @@ public sealed record WriteBootImage
     public static WriteBootImage Instance { get; } = new();
 }
 
-/// <summary>Coordinator → LPAR: stun, collect, resume.</summary>
-public sealed record CaptureEpoch(long Epoch, bool Full, bool Checksum, bool ForBoot);
+/// <summary>
+/// Coordinator → LPAR: stun, collect, resume. <paramref name="Deferred"/> (frequent delta epochs): the
+/// stun marks the dirty pages copy-on-write and they are copied after it, while the guest runs.
+/// </summary>
+public sealed record CaptureEpoch(long Epoch, bool Full, bool Checksum, bool ForBoot, bool Deferred = false);
+
+/// <summary>LPAR → itself: copy a deferred epoch's pages.</summary>
+public sealed record FinishCapture(long Epoch);
 
 public sealed record EpochCaptureResult(EpochCapture? Capture, string? Refusal, bool ForBoot);
 

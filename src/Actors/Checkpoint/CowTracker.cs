@@ -20,14 +20,23 @@ public sealed class CowTracker
     private byte[] _pages;
     private int _cursor;
 
-    public CowTracker(long pageCount, ulong[] touchedAtStun, int touchedCount)
+    /// <param name="buffer">Where saved pages go; grown if too small. A caller that checkpoints often passes the same one each time.</param>
+    public CowTracker(long pageCount, ulong[] touchedAtStun, int touchedCount, byte[]? buffer = null)
     {
         PageCount = pageCount;
         _pending = touchedAtStun;
         Remaining = touchedCount;
         // Grows as pages are saved, after the stun: sizing it here would zero megabytes during the stun.
         _frames = [];
-        _pages = [];
+        _pages = buffer ?? [];
+    }
+
+    /// <summary>Pending pages given as a list (the dirty pages of an epoch) rather than a bitmap.</summary>
+    public static CowTracker ForFrames(long pageCount, ReadOnlySpan<uint> frames, byte[]? buffer = null)
+    {
+        var bitmap = new ulong[(pageCount + 63) / 64];
+        foreach (var frame in frames) bitmap[frame >> 6] |= 1UL << (int)(frame & 63);
+        return new CowTracker(pageCount, bitmap, frames.Length, buffer);
     }
 
     public long PageCount { get; }
@@ -61,7 +70,10 @@ public sealed class CowTracker
         return Remaining;
     }
 
-    /// <summary>The saved pages, in the order they were saved: the memory as it was at the stun.</summary>
+    /// <summary>
+    /// The saved pages, in the order they were saved: the memory as it was at the stun. The pages are
+    /// at the start of the returned buffer (which may be longer).
+    /// </summary>
     public (uint[] Frames, byte[] Pages) Complete()
     {
         if (Remaining > 0) throw new InvalidOperationException($"{Remaining} pages are not saved yet");

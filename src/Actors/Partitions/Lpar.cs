@@ -208,6 +208,50 @@ public sealed class Lpar : IDisposable
     }
 
     /// <summary>
+    /// A delta epoch whose stun only decides which pages are in it: the dirty pages are marked
+    /// copy-on-write (as S24 marks all of memory), the vCPU and device state saved, and the guest
+    /// resumes. <see cref="FinishDeferredCapture"/> then copies them while the guest runs; a page the
+    /// guest writes first is saved before the write. The stun costs the number of dirty pages in bit
+    /// operations, not in copies of their bytes.
+    /// </summary>
+    public (TimeSpan Stun, string? Refusal) StunDeferred(long epoch)
+    {
+        if (State != LparState.Running)
+            return (TimeSpan.Zero, $"only a running partition can be checkpointed; '{Definition.Name}' is {State.ToString().ToLowerInvariant()}");
+        if (_cowTracker is not null || _deferred is not null) return (TimeSpan.Zero, "a checkpoint of this partition is already saving its pages");
+        var stun = Stopwatch.StartNew();
+        Quiesce();
+        var vmm = Vmm!;
+        var frames = vmm.DirtyLog.Collect();
+        var tracker = CowTracker.ForFrames(Memory!.PageCount, frames, _captureBuffer);
+        vmm.MarkCopyOnWrite(tracker);
+        var state = SaveVcpuState();
+        if (HoldOutputs)
+        {
+            _heldOutputs.Enqueue((epoch, _openOutputs));
+            _openOutputs = 0;
+        }
+        Resume();
+        _deferred = (epoch, tracker, state, stun.Elapsed, DateTimeOffset.UtcNow);
+        return (stun.Elapsed, null);
+    }
+
+    /// <summary>The deferred epoch's pages, as they were at its stun.</summary>
+    public EpochCapture FinishDeferredCapture()
+    {
+        var (epoch, tracker, state, stun, at) = _deferred ?? throw new InvalidOperationException("no deferred capture is in progress");
+        _deferred = null;
+        Vmm!.SaveCopyOnWritePages(int.MaxValue);
+        Vmm.EndCopyOnWrite();
+        var (frames, pages) = tracker.Complete();
+        // The buffer may have grown: keep the larger one for the next epoch.
+        _captureBuffer = pages;
+        return new EpochCapture(epoch, ImageKind.Delta, Memory!.PageCount, frames, pages, state, null, stun, at);
+    }
+
+    private (long Epoch, CowTracker Tracker, byte[] State, TimeSpan Stun, DateTimeOffset At)? _deferred;
+
+    /// <summary>
     /// S23 pre-copy: while the guest runs (no stun), takes the dirty pages <paramref name="pick"/> chooses
     /// out of the dirty log and copies them; a later write marks them dirty again for the stun. The
     /// pages are at the start of the returned buffer, which the next pre-copy reuses.
@@ -476,6 +520,7 @@ public sealed class Lpar : IDisposable
         _baseDisk?.Dispose();
         _baseDisk = null;
         _cowTracker = null;
+        _deferred = null;
         _engine = null;
         _workload = null;
         Vmm = null;

@@ -40,6 +40,14 @@ public sealed class LparActor : ReceiveActor, IWithTimers
             if (refusal is null) StartWorkloadTimer();
             Reply(refusal);
         });
+        Receive<CaptureEpoch>(capture => capture.Deferred, capture =>
+        {
+            var (_, refusal) = _lpar.StunDeferred(capture.Epoch);
+            // The pages are copied in the next message: workload ticks already queued run first.
+            if (refusal is null) Self.Tell(new FinishCapture(capture.Epoch), Sender);
+            else Sender.Tell(new EpochCaptureResult(null, refusal, ForBoot: false));
+        });
+        Receive<FinishCapture>(_ => Sender.Tell(new EpochCaptureResult(_lpar.FinishDeferredCapture(), null, ForBoot: false)));
         Receive<CaptureEpoch>(capture =>
         {
             var (epoch, refusal) = _lpar.Capture(capture.Epoch, capture.Full, capture.Checksum);
