@@ -232,8 +232,9 @@ public sealed class Lpar : IDisposable
             _openOutputs = 0;
         }
         Resume();
-        _deferred = (epoch, tracker, state, stun.Elapsed, DateTimeOffset.UtcNow);
-        return (stun.Elapsed, null);
+        var elapsed = stun.Elapsed;
+        _deferred = (epoch, tracker, state, elapsed, DateTimeOffset.UtcNow);
+        return (elapsed, null);
     }
 
     /// <summary>The deferred epoch's pages, as they were at its stun.</summary>

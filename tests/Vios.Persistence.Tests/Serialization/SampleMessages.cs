@@ -37,6 +37,13 @@ public static class SampleMessages
         // A frame's header and sub-header must agree (flags and entries), which field-by-field filling cannot know.
         if (type == typeof(Vios.Actors.Protocol.ViosFrame))
             return Vios.Actors.Cluster.Frames.Send(7, 9, "sample-sender", "sample-receiver", new byte[] { 1, 2, 3, 0, 255 }, responseRequired: true, TimeSpan.FromSeconds(2));
+        // A chunk holds whole pages, one per frame, which field-by-field filling cannot know.
+        if (type == typeof(Vios.Actors.Checkpoint.ImageChunk))
+        {
+            var data = Enumerable.Range(0, 2 * Vios.Actors.Memory.GuestMemory.PageSize).Select(i => (byte)i).ToArray();
+            uint[] frames = [3, 9];
+            return new Vios.Actors.Checkpoint.ImageChunk(7, 1, frames, data, Vios.Actors.Checkpoint.ImageChecksum.OfChunk(7, frames, data));
+        }
         if (type.IsEnum) return Enum.GetValues(type).Cast<object>().Last();
         if (type.IsArray)
         {
