@@ -219,6 +219,10 @@ public sealed class Lpar : IDisposable
         if (State != LparState.Running)
             return (TimeSpan.Zero, $"only a running partition can be checkpointed; '{Definition.Name}' is {State.ToString().ToLowerInvariant()}");
         if (_cowTracker is not null || _deferred is not null) return (TimeSpan.Zero, "a checkpoint of this partition is already saving its pages");
+        // No garbage collection inside the stun: a collection started by any thread of the process
+        // would pause the stun with everything else. Reserving the budget may collect first, while
+        // the guest still runs.
+        var noGc = StartNoGcRegion();
         var stun = Stopwatch.StartNew();
         Quiesce();
         var vmm = Vmm!;
@@ -233,6 +237,7 @@ public sealed class Lpar : IDisposable
         }
         Resume();
         var elapsed = stun.Elapsed;
+        if (noGc) EndNoGcRegion();
         _deferred = (epoch, tracker, state, elapsed, DateTimeOffset.UtcNow);
         return (elapsed, null);
     }
@@ -251,6 +256,34 @@ public sealed class Lpar : IDisposable
     }
 
     private (long Epoch, CowTracker Tracker, byte[] State, TimeSpan Stun, DateTimeOffset At)? _deferred;
+
+    /// <summary>What a stun allocates (its dirty-page bitmap, frame list and vCPU state), with room to spare.</summary>
+    private long StunAllocationBudget => Math.Max(1L << 20, (Memory?.PageCount ?? 0) / 8 * 2 + (1L << 20));
+
+    private bool StartNoGcRegion()
+    {
+        try
+        {
+            return GC.TryStartNoGCRegion(StunAllocationBudget);
+        }
+        catch (InvalidOperationException)
+        {
+            // Another partition's stun holds the region on this thread's process: go without.
+            return false;
+        }
+    }
+
+    private static void EndNoGcRegion()
+    {
+        try
+        {
+            if (System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion) GC.EndNoGCRegion();
+        }
+        catch (InvalidOperationException)
+        {
+            // The region ended by itself (the budget ran out, or another thread's allocation collected).
+        }
+    }
 
     /// <summary>
     /// S23 pre-copy: while the guest runs (no stun), takes the dirty pages <paramref name="pick"/> chooses
