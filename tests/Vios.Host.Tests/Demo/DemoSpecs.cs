@@ -25,6 +25,11 @@ public sealed class DemoSpecs : IDisposable
         var rows = stdout.Split('\n').Where(l => l.Contains("│ running │")).ToList();
         Assert.Equal(3, rows.Count);
         Assert.All(rows, r => Assert.Matches(@"│ (9\d|100)\.\d\d% ", r));
+        // Checkpoints: deltas after a full image, a copy-on-write one, a replica, and a restore on another node byte for byte.
+        Assert.Matches(@"web: epoch 1 full [\d,]+ pages, stun [\d.]+ ms; epoch 2 delta [\d,]+ pages", stdout);
+        Assert.Matches(@"db: copy-on-write epoch 1, stun [\d.]+ ms, then [\d,]+ pages saved while the guest ran \(S24\)", stdout);
+        Assert.Matches(@"batch → replica on vios-[0-9a-f]{8}: [1-9][\d,]* epochs in 1\.0 s", stdout);
+        Assert.Matches(@"web restored into web-copy on vios-[0-9a-f]{8} from epoch 3 \(3 images\): checksum [0-9a-f]{16}, equal to web's memory at the stun", stdout);
         Assert.Equal(3, stdout.Split('\n').Count(l => l.Contains("left and was removed")));
         Assert.Contains("Demo finished", stdout);
         // --data keeps each node's journal, node id and log.
