@@ -6,7 +6,7 @@ namespace Vios.Host.Tests.Process;
 /// Real processes: a lighthouse and two vios nodes form a cluster; one is SIGKILLed and the survivors
 /// remove it within 15 s; restarted on the same data it rejoins as the same node, one boot later.
 /// </summary>
-public sealed class ProcessKillSpecs
+public sealed class ProcessKillSpecs : Akka.TestKit.Xunit2.TestKit
 {
     private static readonly TimeSpan RemovalLimit = TimeSpan.FromSeconds(15);
 
@@ -17,10 +17,14 @@ public sealed class ProcessKillSpecs
         var first = await cluster.StartViosNodeAsync("vios1");
         var second = await cluster.StartViosNodeAsync("vios2");
 
-        var members = await ProcessCluster.MembersAsync(first.Ops);
-        Assert.Equal(3, members.Count);
-        Assert.All(members.Values, status => Assert.Equal("up", status));
-        Assert.Contains(second.Address, members.Keys);
+        // The lighthouse saw the second node up; the first node's view converges a gossip round later.
+        await AwaitAssertAsync(async () =>
+        {
+            var members = await ProcessCluster.MembersAsync(first.Ops);
+            Assert.Equal(3, members.Count);
+            Assert.All(members.Values, status => Assert.Equal("up", status));
+            Assert.Contains(second.Address, members.Keys);
+        }, ProcessCluster.StartTimeout, TimeSpan.FromMilliseconds(250));
 
         second.Process.Kill();
         await cluster.AwaitRemovedAsync(second.Address, RemovalLimit);
@@ -34,9 +38,9 @@ public sealed class ProcessKillSpecs
         }
 
         var restarted = await cluster.StartViosNodeAsync("vios2");
-        members = await ProcessCluster.MembersAsync(cluster.Lighthouse.Ops);
-        Assert.Equal(3, members.Count);
-        Assert.Equal("up", members[restarted.Address]);
+        var after = await ProcessCluster.MembersAsync(cluster.Lighthouse.Ops);
+        Assert.Equal(3, after.Count);
+        Assert.Equal("up", after[restarted.Address]);
 
         var (statusExit, status, _) = await ProcessCluster.CtlAsync(restarted.Ops, "--json", "cluster", "status");
         Assert.Equal(0, statusExit);
