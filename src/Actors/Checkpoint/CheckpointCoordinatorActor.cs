@@ -6,7 +6,7 @@ namespace Vios.Actors.Checkpoint;
 
 /// <summary>Checkpoint settings of a node (<c>vios.checkpoint</c>).</summary>
 /// <param name="FullEvery">A new full image after this many deltas (K); older events and snapshots are then deleted.</param>
-/// <param name="MinimumInterval">The shortest epoch interval accepted.</param>
+/// <param name="MinimumIntervalMs">The shortest epoch interval accepted, in milliseconds.</param>
 public sealed record CheckpointSettings(int FullEvery = 20, int MinimumIntervalMs = 10)
 {
     public static CheckpointSettings Default { get; } = new();
@@ -16,8 +16,10 @@ public sealed record CheckpointSettings(int FullEvery = 20, int MinimumIntervalM
 /// One partition's checkpoint coordinator (a child of its LPAR actor). An epoch runs in order: the
 /// LPAR stuns the guest, collects its dirty pages and vCPU and device state, and resumes (one
 /// message, <see cref="CaptureEpoch"/>); the coordinator then persists what was collected and, once
-/// the journal has it, commits: the outputs the guest produced in that epoch are released.
-/// One epoch is in flight at a time; a periodic tick that finds one in flight is skipped.
+/// the journal (or the replica, S23) has it, commits: the outputs the guest produced in that epoch
+/// are released. One epoch is captured at a time; a periodic tick that finds one being captured is
+/// skipped. Replicated epochs are pipelined: up to <see cref="PipelineDepth"/> may await their
+/// acknowledgement while the next is captured.
 /// </summary>
 public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
 {
@@ -42,6 +44,11 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     private int? _intervalMs;
     private int _readers;
     private TimeSpan _cowStun;
+    private (RestoreCheckpoint Restore, IActorRef ReplyTo)? _pendingRestore;
+    private EpochCapture? _pendingCapture;
+    // Pages sent as diffs and whole by earlier pairings (the current one counts its own).
+    private long _diffPages;
+    private long _wholePages;
 
     /// <summary>Pages saved per message while the guest runs: 2 MiB, a few hundred microseconds between workload ticks.</summary>
     private const int CowBatchPages = 512;
@@ -149,7 +156,6 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         });
     }
 
-    private (RestoreCheckpoint Restore, IActorRef ReplyTo)? _pendingRestore;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -338,8 +344,6 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
 
     private sealed record Unacknowledged(long Epoch, EpochSummary Summary, TimeSpan Stun, long DirtyBytes, long BytesSent, IActorRef? ReplyTo, bool Periodic);
 
-    private long _diffPages;
-    private long _wholePages;
 
     /// <summary>A partition paired with its replica on another node (S23).</summary>
     private sealed class Pairing(string lpar, IActorRef replica, string node, long pageCount, bool verify, TimeSpan ackTimeout)
@@ -379,7 +383,6 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         }
     }
 
-    private EpochCapture? _pendingCapture;
 
     private void Persisted(EpochPersisted persisted)
     {
