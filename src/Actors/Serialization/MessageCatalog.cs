@@ -24,6 +24,7 @@ public sealed class MessageCatalog
         Cluster.NodeBootLogMessages.Manifests,
         Cluster.VkeMessages.Manifests,
         Partitions.PartitionMessages.Manifests,
+        Availability.HeartbeatMessages.Manifests,
         Checkpoint.CheckpointMessages.Manifests,
         Checkpoint.ReplicaMessages.Manifests);
 
