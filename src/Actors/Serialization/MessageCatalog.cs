@@ -25,7 +25,8 @@ public sealed class MessageCatalog
         Cluster.VkeMessages.Manifests,
         Partitions.PartitionMessages.Manifests,
         Checkpoint.CheckpointMessages.Manifests,
-        Checkpoint.ReplicaMessages.Manifests);
+        Checkpoint.ReplicaMessages.Manifests,
+        Availability.AvailabilityMessages.Manifests);
 
     private readonly FrozenDictionary<string, MessageManifest> _byManifest;
     private readonly FrozenDictionary<Type, MessageManifest> _byType;
