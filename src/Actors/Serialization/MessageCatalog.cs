@@ -26,7 +26,8 @@ public sealed class MessageCatalog
         Partitions.PartitionMessages.Manifests,
         Availability.HeartbeatMessages.Manifests,
         Checkpoint.CheckpointMessages.Manifests,
-        Checkpoint.ReplicaMessages.Manifests);
+        Checkpoint.ReplicaMessages.Manifests,
+        Availability.AvailabilityMessages.Manifests);
 
     private readonly FrozenDictionary<string, MessageManifest> _byManifest;
     private readonly FrozenDictionary<Type, MessageManifest> _byType;

@@ -1,0 +1,96 @@
+using System.Text.Json.Serialization;
+using Vios.Actors.Serialization;
+
+namespace Vios.Actors.Availability;
+
+/// <summary>Which failover image a partition is restarted from (S5).</summary>
+public enum FailoverImage
+{
+    /// <summary>The latest committed consistency image: the partition resumes where it was.</summary>
+    Consistency,
+
+    /// <summary>The boot image: the partition boots afresh, for a failure that the consistency image repeats.</summary>
+    Boot,
+}
+
+/// <summary>
+/// Gives partition <paramref name="Lpar"/>, now on <paramref name="Node"/>, an availability record.
+/// A null failover image node is chosen by the HA manager (a node other than its own, and the two
+/// different from each other where the cluster has enough nodes).
+/// </summary>
+public sealed record DeclareAvailability(string Lpar, string Node, string? ConsistencyNode, string? BootNode) : IViosMessage;
+
+/// <summary>
+/// A partition failed on <paramref name="Node"/>: its node was downed or its heartbeats stopped.
+/// <paramref name="FailureId"/> names this failure (the incarnation that failed), so the same failure
+/// reported twice, or again after a singleton handover, is recognised and not restarted twice.
+/// </summary>
+public sealed record LparFailed(string Lpar, string Node, string FailureId, string Cause) : IViosMessage;
+
+/// <summary>Event: partition <paramref name="Lpar"/> has an availability record with these failover image nodes.</summary>
+public sealed record AvailabilityDeclared(string Lpar, string Node, string ConsistencyNode, string BootNode) : IViosMessage;
+
+/// <summary>Event: the partition was deleted; its availability record and failure history go with it.</summary>
+public sealed record AvailabilityWithdrawn(string Lpar) : IViosMessage;
+
+/// <summary>Event: a failure of a partition, in its failure history. Persisted before the restart is planned.</summary>
+public sealed record FailureRecorded(string Lpar, string FailureId, string FailedNode, string Cause, DateTimeOffset At) : IViosMessage;
+
+/// <summary>
+/// Event and command: restart <paramref name="Lpar"/> on <paramref name="TargetNode"/> from its
+/// <paramref name="Image"/> image, for failure <paramref name="FailureId"/>. <paramref name="Reason"/>
+/// says why that node and that image, for the operator.
+/// </summary>
+public sealed record RestartPlanned(string Lpar, string FailureId, string TargetNode, FailoverImage Image, string Reason, DateTimeOffset At) : IViosMessage;
+
+/// <summary>Event: the restart planned for <paramref name="FailureId"/> ran; the partition is on <paramref name="Node"/>.</summary>
+public sealed record RestartCompleted(string Lpar, string FailureId, string Node, DateTimeOffset At) : IViosMessage;
+
+/// <summary>Reply: the failure cannot be restarted now; <paramref name="Reason"/> says why.</summary>
+public sealed record FailoverRefused(string Lpar, string FailureId, string Reason) : IViosMessage;
+
+/// <summary>One failure in a partition's history and, once planned, the restart that answered it.</summary>
+public sealed record FailureEntry(
+    string FailureId,
+    string FailedNode,
+    string Cause,
+    DateTimeOffset At,
+    string? TargetNode,
+    FailoverImage? Image,
+    string? Reason,
+    DateTimeOffset? PlannedAt,
+    bool Completed);
+
+/// <summary>A partition's availability record: where it is, its two failover image nodes, its failures (oldest first).</summary>
+public sealed record AvailabilityRecord(string Lpar, string Node, string ConsistencyNode, string BootNode, IReadOnlyList<FailureEntry> Failures);
+
+/// <summary>Snapshot of the HA manager: every availability record with its failure history.</summary>
+public sealed record HaSnapshot(IReadOnlyList<AvailabilityRecord> Records) : IViosMessage;
+
+[JsonSourceGenerationOptions(UseStringEnumConverter = true)]
+[JsonSerializable(typeof(DeclareAvailability))]
+[JsonSerializable(typeof(LparFailed))]
+[JsonSerializable(typeof(AvailabilityDeclared))]
+[JsonSerializable(typeof(AvailabilityWithdrawn))]
+[JsonSerializable(typeof(FailureRecorded))]
+[JsonSerializable(typeof(RestartPlanned))]
+[JsonSerializable(typeof(RestartCompleted))]
+[JsonSerializable(typeof(FailoverRefused))]
+[JsonSerializable(typeof(HaSnapshot))]
+public sealed partial class AvailabilityJsonContext : JsonSerializerContext;
+
+public static class AvailabilityMessages
+{
+    public static IEnumerable<MessageManifest> Manifests { get; } =
+    [
+        MessageManifest.Json("ha.declare", AvailabilityJsonContext.Default.DeclareAvailability),
+        MessageManifest.Json("ha.lpar-failed", AvailabilityJsonContext.Default.LparFailed),
+        MessageManifest.Json("ha.declared", AvailabilityJsonContext.Default.AvailabilityDeclared),
+        MessageManifest.Json("ha.withdrawn", AvailabilityJsonContext.Default.AvailabilityWithdrawn),
+        MessageManifest.Json("ha.failure-recorded", AvailabilityJsonContext.Default.FailureRecorded),
+        MessageManifest.Json("ha.restart-planned", AvailabilityJsonContext.Default.RestartPlanned),
+        MessageManifest.Json("ha.restart-completed", AvailabilityJsonContext.Default.RestartCompleted),
+        MessageManifest.Json("ha.refused", AvailabilityJsonContext.Default.FailoverRefused),
+        MessageManifest.Json("ha.snapshot", AvailabilityJsonContext.Default.HaSnapshot),
+    ];
+}

@@ -1,0 +1,224 @@
+namespace Vios.Actors.Availability;
+
+/// <summary>What the HA manager does about one reported failure.</summary>
+public enum FailoverOutcome
+{
+    /// <summary>A new restart: persist <see cref="FailoverDecision.Events"/>, apply them, then carry out <see cref="FailoverDecision.Restart"/>.</summary>
+    Restart,
+
+    /// <summary>This failure was already planned (reported twice, or again after a handover): nothing to persist or do again.</summary>
+    Duplicate,
+
+    /// <summary>No restart is possible now; the failure may still be recorded (persist <see cref="FailoverDecision.Events"/>).</summary>
+    Refused,
+}
+
+/// <summary>
+/// The HA manager's answer to <see cref="LparFailed"/>: the events to persist (none for a
+/// duplicate), and the restart planned (for a duplicate, the one planned before) or the refusal.
+/// </summary>
+public sealed record FailoverDecision(FailoverOutcome Outcome, IReadOnlyList<IViosMessage> Events, RestartPlanned? Restart, FailoverRefused? Refusal);
+
+/// <summary>
+/// S5: the HA manager's state — per partition an availability record (where it runs, its
+/// consistency and boot failover image nodes, its failure history). Failures are decided here into
+/// events (<see cref="FailureRecorded"/>, <see cref="RestartPlanned"/>) or a refusal; events are
+/// applied here on the live path and on recovery alike, so a singleton that takes over replays the
+/// journal into the same state: a planned restart not yet completed is still pending (not lost) and
+/// the same failure reported again is a duplicate (not repeated).
+/// </summary>
+public sealed class HaRegistry(FailoverPolicy policy)
+{
+    /// <summary>Failures kept per partition: enough to recognise re-reports; older history is dropped.</summary>
+    public const int HistoryLimit = 32;
+
+    private readonly SortedDictionary<string, Record> _records = new(StringComparer.Ordinal);
+
+    public HaRegistry()
+        : this(FailoverPolicy.Default)
+    {
+    }
+
+    public FailoverPolicy Policy { get; } = policy;
+
+    public IReadOnlyCollection<AvailabilityRecord> Records => _records.Values.Select(r => r.ToRecord()).ToList();
+
+    public AvailabilityRecord? Find(string lpar) => _records.GetValueOrDefault(lpar)?.ToRecord();
+
+    /// <summary>Restarts planned and not yet completed: what a manager that has just recovered must (re)issue.</summary>
+    public IReadOnlyList<RestartPlanned> PendingRestarts =>
+        _records.Values.SelectMany(r => r.Failures.Where(f => f is { TargetNode: not null, Completed: false }).Select(f => PlanOf(r.Lpar, f))).ToList();
+
+    /// <summary>Partitions (with an availability record) placed on, or being restarted on, a node.</summary>
+    public int PlacedOn(string node) => _records.Values.Count(r => r.Node == node);
+
+    /// <summary>
+    /// An availability record for a partition. Failover image nodes not given are chosen among
+    /// <paramref name="clusterNodes"/>: nodes other than the partition's own, fewest partitions placed
+    /// first, the boot node different from the consistency node where there is a third node.
+    /// </summary>
+    public (AvailabilityDeclared? Event, string? Refusal) Decide(DeclareAvailability command, IReadOnlyCollection<string> clusterNodes)
+    {
+        if (string.IsNullOrWhiteSpace(command.Lpar)) return (null, "a partition name is required");
+        if (string.IsNullOrWhiteSpace(command.Node)) return (null, $"the node '{command.Lpar}' runs on is required");
+        var others = Ranked(clusterNodes.Where(n => n != command.Node)).ToList();
+
+        var consistency = command.ConsistencyNode ?? others.FirstOrDefault();
+        if (consistency is null) return (null, $"no node other than {command.Node} to hold the consistency failover image of '{command.Lpar}'");
+        var boot = command.BootNode ?? others.FirstOrDefault(n => n != consistency) ?? consistency;
+        return (new AvailabilityDeclared(command.Lpar, command.Node, consistency, boot), null);
+    }
+
+    /// <summary>
+    /// Decides what to do about a failure at <paramref name="now"/>, given the vios nodes now live.
+    /// The failed node never takes the restart; a designated failover image node that is not live is
+    /// replaced by the live node with the fewest partitions (then by name), and the reason says so.
+    /// </summary>
+    public FailoverDecision Decide(LparFailed failure, IReadOnlyCollection<string> liveNodes, DateTimeOffset now)
+    {
+        if (!_records.TryGetValue(failure.Lpar, out var record))
+            return Refused(failure, [], $"'{failure.Lpar}' has no availability record");
+
+        var known = record.Failures.FirstOrDefault(f => f.FailureId == failure.FailureId);
+        if (known is { TargetNode: not null })
+            return new FailoverDecision(FailoverOutcome.Duplicate, [], PlanOf(record.Lpar, known), null);
+
+        // A failure recorded before but refused then (no live node) is planned now, not recorded twice.
+        var events = new List<IViosMessage>();
+        var at = known?.At ?? now;
+        if (known is null) events.Add(new FailureRecorded(failure.Lpar, failure.FailureId, failure.Node, failure.Cause, now));
+
+        var earlier = record.Failures.Where(f => f.FailureId != failure.FailureId && f.At <= at).ToList();
+        var previous = earlier.Count == 0 ? null : earlier[^1];
+        var image = Policy.ImageFor(previous?.At, at);
+        var why = Why(image, earlier, at);
+
+        var designated = image == FailoverImage.Boot ? record.BootNode : record.ConsistencyNode;
+        var role = image == FailoverImage.Boot ? "boot" : "consistency";
+        var live = liveNodes.ToHashSet(StringComparer.Ordinal);
+        if (live.Contains(designated) && designated != failure.Node)
+        {
+            events.Add(new RestartPlanned(failure.Lpar, failure.FailureId, designated, image, $"{why}: {role} image on {designated}", now));
+            return new FailoverDecision(FailoverOutcome.Restart, events, (RestartPlanned)events[^1], null);
+        }
+
+        var gone = designated == failure.Node ? "is where it failed" : "is not live";
+        var fallback = Ranked(live.Where(n => n != failure.Node)).FirstOrDefault();
+        if (fallback is null)
+            return Refused(failure, events, $"{why}: {role} failover image node {designated} {gone} and no other live node can take '{failure.Lpar}' (failed on {failure.Node})");
+
+        var reason = $"{why}: {role} image on {fallback} ({role} failover image node {designated} {gone}; {fallback} has the fewest partitions)";
+        events.Add(new RestartPlanned(failure.Lpar, failure.FailureId, fallback, image, reason, now));
+        return new FailoverDecision(FailoverOutcome.Restart, events, (RestartPlanned)events[^1], null);
+    }
+
+    /// <summary>The planned restart of <paramref name="failureId"/> ran on <paramref name="node"/>.</summary>
+    public (RestartCompleted? Event, string? Refusal) Complete(string lpar, string failureId, string node, DateTimeOffset now)
+    {
+        var failure = _records.GetValueOrDefault(lpar)?.Failures.FirstOrDefault(f => f.FailureId == failureId);
+        return failure switch
+        {
+            null => (null, $"no failure '{failureId}' of '{lpar}' is known"),
+            { TargetNode: null } => (null, $"no restart was planned for failure '{failureId}' of '{lpar}'"),
+            { Completed: true } => (null, $"the restart for failure '{failureId}' of '{lpar}' already completed"),
+            _ => (new RestartCompleted(lpar, failureId, node, now), null),
+        };
+    }
+
+    public (AvailabilityWithdrawn? Event, string? Refusal) Withdraw(string lpar) =>
+        _records.ContainsKey(lpar) ? (new AvailabilityWithdrawn(lpar), null) : (null, $"'{lpar}' has no availability record");
+
+    /// <summary>Folds an event (or a snapshot) into the state. An event delivered twice in a row changes nothing the second time.</summary>
+    public void Apply(IViosMessage @event)
+    {
+        switch (@event)
+        {
+            case AvailabilityDeclared declared:
+                var history = _records.GetValueOrDefault(declared.Lpar)?.Failures ?? [];
+                _records[declared.Lpar] = new Record(declared.Lpar, declared.ConsistencyNode, declared.BootNode) { Node = declared.Node, Failures = history };
+                break;
+            case AvailabilityWithdrawn withdrawn:
+                _records.Remove(withdrawn.Lpar);
+                break;
+            case FailureRecorded recorded when _records.TryGetValue(recorded.Lpar, out var record):
+                if (record.Failures.Any(f => f.FailureId == recorded.FailureId)) break;
+                record.Failures.Add(new FailureEntry(recorded.FailureId, recorded.FailedNode, recorded.Cause, recorded.At, null, null, null, null, false));
+                if (record.Failures.Count > HistoryLimit) record.Failures.RemoveRange(0, record.Failures.Count - HistoryLimit);
+                break;
+            case RestartPlanned planned when _records.TryGetValue(planned.Lpar, out var record):
+                var plannedIndex = record.Failures.FindIndex(f => f.FailureId == planned.FailureId);
+                if (plannedIndex < 0 || record.Failures[plannedIndex].TargetNode is not null) break;
+                record.Failures[plannedIndex] = record.Failures[plannedIndex] with
+                {
+                    TargetNode = planned.TargetNode,
+                    Image = planned.Image,
+                    Reason = planned.Reason,
+                    PlannedAt = planned.At,
+                };
+                // Counted on its target from now on, so two failovers decided back to back spread out.
+                record.Node = planned.TargetNode;
+                break;
+            case RestartCompleted completed when _records.TryGetValue(completed.Lpar, out var record):
+                var completedIndex = record.Failures.FindIndex(f => f.FailureId == completed.FailureId);
+                if (completedIndex < 0 || record.Failures[completedIndex].Completed) break;
+                record.Failures[completedIndex] = record.Failures[completedIndex] with { Completed = true };
+                record.Node = completed.Node;
+                break;
+            case HaSnapshot snapshot:
+                _records.Clear();
+                foreach (var r in snapshot.Records)
+                    _records[r.Lpar] = new Record(r.Lpar, r.ConsistencyNode, r.BootNode) { Node = r.Node, Failures = r.Failures.ToList() };
+                break;
+        }
+    }
+
+    public HaSnapshot Snapshot() => new(_records.Values.Select(r => r.ToRecord()).ToList());
+
+    private static RestartPlanned PlanOf(string lpar, FailureEntry f) =>
+        new(lpar, f.FailureId, f.TargetNode!, f.Image!.Value, f.Reason ?? "", f.PlannedAt ?? f.At);
+
+    private static FailoverDecision Refused(LparFailed failure, IReadOnlyList<IViosMessage> events, string reason) =>
+        new(FailoverOutcome.Refused, events, null, new FailoverRefused(failure.Lpar, failure.FailureId, reason));
+
+    /// <summary>Nodes in the order the fallback takes them: fewest partitions placed, then name.</summary>
+    private IEnumerable<string> Ranked(IEnumerable<string> nodes) =>
+        nodes.Distinct(StringComparer.Ordinal).OrderBy(PlacedOn).ThenBy(n => n, StringComparer.Ordinal);
+
+    /// <summary>"first failure", "second failure within 10 min", "failure 2 h after the previous one (window 10 min)".</summary>
+    private string Why(FailoverImage image, List<FailureEntry> earlier, DateTimeOffset at)
+    {
+        var window = FailoverPolicy.Describe(Policy.FailureWindow);
+        if (earlier.Count == 0) return "first failure";
+        if (image == FailoverImage.Consistency)
+            return $"failure {FailoverPolicy.Describe(at - earlier[^1].At)} after the previous one (window {window})";
+
+        // How many failures in a row, each within the window of the one before, this one included.
+        var run = 1;
+        var next = at;
+        for (var i = earlier.Count - 1; i >= 0 && next - earlier[i].At <= Policy.FailureWindow; i--, run++) next = earlier[i].At;
+        return $"{Ordinal(run)} failure within {window}";
+    }
+
+    private static string Ordinal(int n) => n switch
+    {
+        2 => "second",
+        3 => "third",
+        4 => "fourth",
+        _ => $"{n}th",
+    };
+
+    private sealed class Record(string lpar, string consistencyNode, string bootNode)
+    {
+        public string Lpar { get; } = lpar;
+
+        public string ConsistencyNode { get; } = consistencyNode;
+
+        public string BootNode { get; } = bootNode;
+
+        public required string Node { get; set; }
+
+        public required List<FailureEntry> Failures { get; init; }
+
+        public AvailabilityRecord ToRecord() => new(Lpar, Node, ConsistencyNode, BootNode, Failures.ToList());
+    }
+}
