@@ -24,9 +24,9 @@ public sealed class MessageCatalog
         Cluster.NodeBootLogMessages.Manifests,
         Cluster.VkeMessages.Manifests,
         Partitions.PartitionMessages.Manifests,
-        Availability.HeartbeatMessages.Manifests,
         Checkpoint.CheckpointMessages.Manifests,
         Checkpoint.ReplicaMessages.Manifests,
+        Availability.HeartbeatMessages.Manifests,
         Availability.AvailabilityMessages.Manifests);
 
     private readonly FrozenDictionary<string, MessageManifest> _byManifest;
