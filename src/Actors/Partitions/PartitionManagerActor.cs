@@ -40,6 +40,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
         });
         Recover<LparDefined>(_registry.Apply);
         Recover<LparRemoved>(_registry.Apply);
+        Recover<LparMoved>(_registry.Apply);
 
         Command<RegisterFirmware>(register =>
         {
@@ -72,6 +73,27 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
                 _registry.Apply(e);
                 FirmwareOf(e.Definition.Node)?.Tell(new HostLpar(e.Definition));
                 replyTo.Tell(new LparCreated(e.Definition));
+                MaybeSnapshot();
+            });
+        });
+        Command<MoveLpar>(move =>
+        {
+            var (moved, refusal) = _registry.Decide(move);
+            if (moved is null)
+            {
+                Sender.Tell(new LparRefused(move.Name, refusal!));
+                return;
+            }
+            var replyTo = Sender;
+            _persisting = (replyTo, move.Name);
+            Persist(moved, e =>
+            {
+                _persisting = null;
+                _registry.Apply(e);
+                _log.Info("partition {0} moved from {1} to {2}: {3}", e.Definition.Name, e.FromNode, e.Definition.Node, e.Reason);
+                FirmwareOf(e.FromNode)?.Tell(new UnhostLpar(e.Definition.Name));
+                FirmwareOf(e.Definition.Node)?.Tell(new HostLpar(e.Definition));
+                replyTo.Tell(e);
                 MaybeSnapshot();
             });
         });

@@ -20,6 +20,15 @@ public sealed record CreateLpar(string Name, int Vcpus, long MemoryMb, Placement
 /// <summary>The partition is defined and placed; persisted before this reply.</summary>
 public sealed record LparCreated(LparDefinition Definition) : IViosMessage;
 
+/// <summary>
+/// Places a partition on another node (the HA manager's failover, a migration): its resources there
+/// by its policy, the old node's given back. The partition comes up there defined, to be restored.
+/// </summary>
+public sealed record MoveLpar(string Name, string ToNode, string Reason) : IViosMessage;
+
+/// <summary>Event and reply: the partition's definition now places it on another node.</summary>
+public sealed record LparMoved(LparDefinition Definition, string FromNode, string Reason) : IViosMessage;
+
 /// <summary>Removes a partition that is not running and gives its resources back.</summary>
 public sealed record DeleteLpar(string Name) : IViosMessage;
 
@@ -75,6 +84,8 @@ public sealed record PartitionManagerSnapshot(IReadOnlyList<LparDefinition> Defi
 [JsonSourceGenerationOptions(UseStringEnumConverter = true)]
 [JsonSerializable(typeof(CreateLpar))]
 [JsonSerializable(typeof(LparCreated))]
+[JsonSerializable(typeof(MoveLpar))]
+[JsonSerializable(typeof(LparMoved))]
 [JsonSerializable(typeof(DeleteLpar))]
 [JsonSerializable(typeof(LparDeleted))]
 [JsonSerializable(typeof(LparRefused))]
@@ -102,6 +113,8 @@ public static class PartitionMessages
     [
         MessageManifest.Json("lpar.create", PartitionJsonContext.Default.CreateLpar),
         MessageManifest.Json("lpar.created", PartitionJsonContext.Default.LparCreated),
+        MessageManifest.Json("lpar.move", PartitionJsonContext.Default.MoveLpar),
+        MessageManifest.Json("lpar.moved", PartitionJsonContext.Default.LparMoved),
         MessageManifest.Json("lpar.delete", PartitionJsonContext.Default.DeleteLpar),
         MessageManifest.Json("lpar.deleted", PartitionJsonContext.Default.LparDeleted),
         MessageManifest.Json("lpar.refused", PartitionJsonContext.Default.LparRefused),

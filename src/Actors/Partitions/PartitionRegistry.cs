@@ -65,6 +65,21 @@ public sealed partial class PartitionRegistry
         return (new LparDefined(new LparDefinition(command.Name, command.Vcpus, command.MemoryMb, command.Policy, command.Adapters, allocation, now)), null);
     }
 
+    public (LparMoved? Event, string? Refusal) Decide(MoveLpar command)
+    {
+        if (_definitions.GetValueOrDefault(command.Name) is not { } definition) return (null, $"no partition named '{command.Name}'");
+        if (definition.Node == command.ToNode) return (null, $"'{command.Name}' is already placed on {command.ToNode}");
+        if (!_online.ContainsKey(command.ToNode)) return (null, $"no vios node '{command.ToNode}' has registered resources");
+        var state = StateOf(command.Name);
+        if (IsOnline(definition.Node) && state is LparState.Activating or LparState.Running or LparState.Quiesced)
+            return (null, $"'{command.Name}' is {state.ToString().ToLowerInvariant()} on {definition.Node}: stop it first");
+        var request = new ResourceRequest(command.Name, definition.Vcpus, definition.MemoryMb, definition.Adapters, definition.Policy) { Node = command.ToNode };
+        var placement = _planner.PlanMove(request);
+        return placement.Allocation is { } allocation
+            ? (new LparMoved(definition with { Allocation = allocation }, definition.Node, command.Reason), null)
+            : (null, placement.Refusal);
+    }
+
     public (LparRemoved? Event, string? Refusal) Decide(DeleteLpar command)
     {
         if (!_definitions.ContainsKey(command.Name)) return (null, $"no partition named '{command.Name}'");
@@ -82,6 +97,12 @@ public sealed partial class PartitionRegistry
                 _definitions[defined.Definition.Name] = defined.Definition;
                 _states[defined.Definition.Name] = LparState.Defined;
                 _planner.Commit(defined.Definition.Allocation);
+                break;
+            case LparMoved moved:
+                _planner.Release(moved.Definition.Name);
+                _planner.Commit(moved.Definition.Allocation);
+                _definitions[moved.Definition.Name] = moved.Definition;
+                _states[moved.Definition.Name] = LparState.Defined;
                 break;
             case LparRemoved removed:
                 _definitions.Remove(removed.Name);

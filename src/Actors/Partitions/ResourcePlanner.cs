@@ -59,6 +59,25 @@ public sealed class ResourcePlanner
     }
 
     /// <summary>
+    /// Where partition <paramref name="request"/> would go if it left the node it has now (failover,
+    /// migration): as <see cref="Plan"/>, with its current allocation not counted against it.
+    /// </summary>
+    public PlacementResult PlanMove(ResourceRequest request)
+    {
+        if (!_allocations.Remove(request.Partition, out var current)) return Plan(request);
+        if (_nodes.TryGetValue(current.Node, out var node)) node.Give(current);
+        try
+        {
+            return Plan(request);
+        }
+        finally
+        {
+            _allocations[request.Partition] = current;
+            if (_nodes.TryGetValue(current.Node, out var again)) again.Take(current);
+        }
+    }
+
+    /// <summary>
     /// Records an allocation (a new one, or one replayed from the journal). Resources of a node that
     /// has not advertised yet are taken when it does; committing the same allocation twice is a no-op.
     /// </summary>

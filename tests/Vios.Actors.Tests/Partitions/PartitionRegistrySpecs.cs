@@ -322,4 +322,44 @@ public sealed class PartitionRegistrySpecs
 
         Assert.Equal(3, probes.Count(p => recovered.Decide(p, Now).Event is not null));
     }
+
+    [Fact]
+    public void A_partition_whose_node_is_gone_moves_to_another_node_and_its_resources_follow()
+    {
+        _registry.Register(Node("a", cpus: 4), NoStates);
+        _registry.Register(Node("b", cpus: 4), NoStates);
+        var db = Defined(_registry, Create("db", vcpus: 4, node: "a"));
+        _registry.Report("db", LparState.Running);
+
+        var (refused, reason) = _registry.Decide(new MoveLpar("db", "b", "test"));
+        Assert.Null(refused);
+        Assert.Equal("'db' is running on a: stop it first", reason);
+
+        _registry.Unregister("a");
+        var (moved, _) = _registry.Decide(new MoveLpar("db", "b", "a failed"));
+        Assert.NotNull(moved);
+        Assert.Equal(("b", "a", "a failed"), (moved.Definition.Node, moved.FromNode, moved.Reason));
+        Assert.All(moved.Definition.Allocation.Cpus, c => Assert.StartsWith("b/", c.Id));
+        _registry.Apply(moved);
+
+        Assert.Equal("b", _registry.Find("db")!.Node);
+        Assert.Equal(LparState.Defined, _registry.StateOf("db"));
+        // b's four CPUs are db's now; a's are free again for when it returns.
+        _registry.Register(Node("a", cpus: 4), NoStates);
+        Assert.Equal("a", Defined(_registry, Create("web", vcpus: 4)).Node);
+        Assert.Contains("none has 1 free vCPUs", Refused(_registry, Create("more", vcpus: 1)));
+    }
+
+    [Fact]
+    public void A_move_to_an_unknown_node_or_where_it_does_not_fit_is_refused()
+    {
+        _registry.Register(Node("a", cpus: 4), NoStates);
+        _registry.Register(Node("small", cpus: 2), NoStates);
+        Defined(_registry, Create("db", vcpus: 4, node: "a"));
+        _registry.Unregister("a");
+
+        Assert.Equal("no vios node 'nowhere' has registered resources", _registry.Decide(new MoveLpar("db", "nowhere", "x")).Refusal);
+        Assert.Contains("none has 4 free vCPUs", _registry.Decide(new MoveLpar("db", "small", "x")).Refusal);
+        Assert.Equal("no partition named 'ghost'", _registry.Decide(new MoveLpar("ghost", "small", "x")).Refusal);
+    }
 }

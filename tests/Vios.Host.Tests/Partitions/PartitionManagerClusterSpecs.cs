@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Akka.Actor;
+using Vios.Actors.Partitions;
 using Vios.Host.Node;
 using Vios.Host.Tests.Ops;
 using Vios.Testing;
@@ -97,6 +98,33 @@ public sealed class PartitionManagerClusterSpecs : Akka.TestKit.Xunit2.TestKit, 
         var started = await Ctl.AtAsync(Node("small"), "lpar", "start", "gamma");
         Assert.True(started.ExitCode == 0, started.ToString());
         Assert.StartsWith("lpar gamma on big: running", started.StdoutLines[0]);
+    }
+
+    [Fact]
+    public async Task A_partition_whose_node_left_is_moved_to_another_node_and_restored_there_from_its_image()
+    {
+        var manager = Node("twin").PartitionManager!;
+        await CreateAsync(Node("twin"), "mover", "--vcpus", "1", "--memory-mb", "16", "--node", "small");
+        await manager.Ask<LparStatus>(new StartLpar("mover"), Wait);
+        await manager.Ask<LparStatus>(new RunWorkload("mover", 50_000, 0.9, 4, Seed: 2), Wait);
+        await AwaitAssertAsync(async () => Assert.True((await manager.Ask<LparStatus>(new ShowLpar("mover"), Wait)).Workload!.Writes > 1000), Wait);
+        var taken = Assert.IsType<Vios.Actors.Checkpoint.CheckpointTaken>(
+            await manager.Ask<object>(new Vios.Actors.Checkpoint.TakeCheckpoint("mover", Vios.Actors.Checkpoint.CheckpointMode.Full, null), Wait));
+
+        var small = Node("small");
+        await small.StopAsync();
+        await _cluster.AwaitRemovedAsync(small.SelfAddress, Wait);
+        LparMoved? moved = null;
+        await AwaitAssertAsync(async () =>
+            moved = Assert.IsType<LparMoved>(await Node("big").PartitionManager!.Ask<object>(new MoveLpar("mover", "twin", "small left the cluster"), Wait)),
+            Wait, TimeSpan.FromMilliseconds(250));
+        var restored = await Node("big").PartitionManager!.Ask<object>(
+            new Vios.Actors.Checkpoint.RestoreCheckpoint("mover", "mover", null), Wait);
+
+        Assert.Equal(("twin", "small"), (moved!.Definition.Node, moved.FromNode));
+        var image = Assert.IsType<Vios.Actors.Checkpoint.CheckpointRestored>(restored);
+        Assert.Equal(("twin", taken.Epoch, taken.MemoryChecksum), (image.Node, image.Epoch, (ulong?)image.MemoryChecksum));
+        Assert.True(image.Verified);
     }
 
     private async Task<LocalCluster> StartClusterAsync()
