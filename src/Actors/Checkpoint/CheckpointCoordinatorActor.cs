@@ -239,7 +239,11 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
             var summary = new EpochSummary(capture.Epoch, capture.Kind, capture.Frames.Length, capture.Bytes,
                 (long)capture.Stun.TotalMicroseconds, capture.MemoryChecksum, capture.At);
             pairing.Unacknowledged.Enqueue(new Unacknowledged(capture.Epoch, summary, capture.Stun, pairing.DirtyBytes, pairing.BytesSent, flight.ReplyTo, flight.Periodic));
-            Timers.StartSingleTimer($"ack-{capture.Epoch}", new AckTimeout(capture.Epoch), pairing.AckTimeout);
+            // The first epoch carries every page the guest has written: give it time in proportion.
+            var timeout = capture.Kind == ImageKind.Full
+                ? pairing.AckTimeout + TimeSpan.FromMilliseconds(capture.Bytes / (1024 * 1024) * 100)
+                : pairing.AckTimeout;
+            Timers.StartSingleTimer($"ack-{capture.Epoch}", new AckTimeout(capture.Epoch), timeout);
             _inFlight = null;
             _needFull = false;
             return;
