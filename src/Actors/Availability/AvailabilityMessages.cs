@@ -77,12 +77,16 @@ public sealed record HaSnapshot(IReadOnlyList<AvailabilityRecord> Records) : IVi
 [JsonSerializable(typeof(RestartCompleted))]
 [JsonSerializable(typeof(FailoverRefused))]
 [JsonSerializable(typeof(HaSnapshot))]
+[JsonSerializable(typeof(GetHaStatus))]
+[JsonSerializable(typeof(HaStatus))]
 public sealed partial class AvailabilityJsonContext : JsonSerializerContext;
 
 public static class AvailabilityMessages
 {
     public static IEnumerable<MessageManifest> Manifests { get; } =
     [
+        MessageManifest.Json("ha.get-status", AvailabilityJsonContext.Default.GetHaStatus),
+        MessageManifest.Json("ha.status", AvailabilityJsonContext.Default.HaStatus),
         MessageManifest.Json("ha.declare", AvailabilityJsonContext.Default.DeclareAvailability),
         MessageManifest.Json("ha.lpar-failed", AvailabilityJsonContext.Default.LparFailed),
         MessageManifest.Json("ha.declared", AvailabilityJsonContext.Default.AvailabilityDeclared),

@@ -41,6 +41,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
         Recover<LparDefined>(_registry.Apply);
         Recover<LparRemoved>(_registry.Apply);
         Recover<LparMoved>(_registry.Apply);
+        Recover<LparIntent>(_registry.Apply);
 
         Command<RegisterFirmware>(register =>
         {
@@ -117,7 +118,13 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
                 MaybeSnapshot();
             });
         });
-        Command<ListLpars>(_ => Sender.Tell(_registry.List()));
+        Command<ListLpars>(_ =>
+        {
+            var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
+            var addresses = _firmware.GroupBy(f => f.Value)
+                .ToDictionary(g => g.Key, g => (g.Last().Key.Path.Address.HasGlobalScope ? g.Last().Key.Path.Address : self).ToString());
+            Sender.Tell(_registry.List() with { NodeAddresses = addresses });
+        });
         Command<Checkpoint.ReplicateCheckpoints>(replicate =>
         {
             if (_registry.Find(replicate.Name) is not { } definition)
@@ -138,6 +145,17 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
                 Sender.Tell(new LparRefused(command.Name, $"no partition named '{command.Name}'"));
             else if (FirmwareOf(definition.Node) is not { } firmware)
                 Sender.Tell(new LparRefused(command.Name, $"'{command.Name}' is placed on {definition.Node}, which is not in the cluster"));
+            else if (IntentOf(command) is { } running)
+            {
+                // The intent is recorded first: it outlives this manager, the command's outcome is reported by the node.
+                var sender = Sender;
+                Persist(new LparIntent(command.Name, running), e =>
+                {
+                    _registry.Apply(e);
+                    firmware.Tell(command, sender);
+                    MaybeSnapshot();
+                });
+            }
             else
                 firmware.Forward(command);
         });
@@ -194,6 +212,13 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
             replyTo.Tell(new LparRefused(name, $"the cluster-wide journal did not record it, nothing was changed: {cause.Message}"));
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
+
+    private static bool? IntentOf(ILparCommand command) => command switch
+    {
+        StartLpar or Checkpoint.RestoreCheckpoint => true,
+        StopLpar => false,
+        _ => null,
+    };
 
     private IActorRef? FirmwareOf(string node) => _firmware.FirstOrDefault(f => f.Value == node).Key;
 

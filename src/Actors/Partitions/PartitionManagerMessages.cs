@@ -46,7 +46,11 @@ public sealed record ListLpars : IViosMessage
 public sealed record LparSummary(LparDefinition Definition, LparState State, bool NodeOnline);
 
 /// <summary>Every partition, and the vios nodes whose firmware has registered resources.</summary>
-public sealed record LparList(IReadOnlyList<LparSummary> Lpars, IReadOnlyList<NodeResources> Nodes) : IViosMessage;
+public sealed record LparList(IReadOnlyList<LparSummary> Lpars, IReadOnlyList<NodeResources> Nodes) : IViosMessage
+{
+    /// <summary>The cluster address of each registered node, by node name (the HA manager maps a removed member to its node).</summary>
+    public IReadOnlyDictionary<string, string> NodeAddresses { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>A node's partition firmware introduces itself: its resources, and the state of each partition it runs.</summary>
 public sealed record RegisterFirmware(NodeResources Resources, IReadOnlyDictionary<string, LparState> States) : IViosMessage;
@@ -75,11 +79,22 @@ public sealed record LparStateChanged(string Name, LparState State) : IViosMessa
 /// <summary>Event: a partition was defined and placed. Persisted under <c>partition-manager</c>.</summary>
 public sealed record LparDefined(LparDefinition Definition) : IViosMessage;
 
+/// <summary>
+/// Event: the operator's intent for a partition, running or not (<c>lpar start</c>, <c>stop</c>, a
+/// restore). It survives the manager moving, so a partition that was running on a node that is gone
+/// is known to have been running: the HA manager restarts it.
+/// </summary>
+public sealed record LparIntent(string Name, bool Running) : IViosMessage;
+
 /// <summary>Event: a partition was deleted and its resources released.</summary>
 public sealed record LparRemoved(string Name) : IViosMessage;
 
 /// <summary>Snapshot of the partition manager: every definition.</summary>
-public sealed record PartitionManagerSnapshot(IReadOnlyList<LparDefinition> Definitions) : IViosMessage;
+public sealed record PartitionManagerSnapshot(IReadOnlyList<LparDefinition> Definitions) : IViosMessage
+{
+    /// <summary>Partitions the operator last asked to run (<see cref="LparIntent"/>).</summary>
+    public IReadOnlyList<string> Running { get; init; } = [];
+}
 
 [JsonSourceGenerationOptions(UseStringEnumConverter = true)]
 [JsonSerializable(typeof(CreateLpar))]
@@ -99,6 +114,7 @@ public sealed record PartitionManagerSnapshot(IReadOnlyList<LparDefinition> Defi
 [JsonSerializable(typeof(LparStateChanged))]
 [JsonSerializable(typeof(LparDefined))]
 [JsonSerializable(typeof(LparRemoved))]
+[JsonSerializable(typeof(LparIntent))]
 [JsonSerializable(typeof(PartitionManagerSnapshot))]
 [JsonSerializable(typeof(StartLpar))]
 [JsonSerializable(typeof(StopLpar))]
@@ -128,6 +144,7 @@ public static class PartitionMessages
         MessageManifest.Json("lpar.state-changed", PartitionJsonContext.Default.LparStateChanged),
         MessageManifest.Json("lpar.defined", PartitionJsonContext.Default.LparDefined),
         MessageManifest.Json("lpar.removed", PartitionJsonContext.Default.LparRemoved),
+        MessageManifest.Json("lpar.intent", PartitionJsonContext.Default.LparIntent),
         MessageManifest.Json("lpar.manager-snapshot", PartitionJsonContext.Default.PartitionManagerSnapshot),
         MessageManifest.Json("lpar.start", PartitionJsonContext.Default.StartLpar),
         MessageManifest.Json("lpar.stop", PartitionJsonContext.Default.StopLpar),

@@ -12,6 +12,7 @@ public sealed partial class PartitionRegistry
 {
     private readonly SortedDictionary<string, LparDefinition> _definitions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LparState> _states = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _running = new(StringComparer.Ordinal);
     private readonly Dictionary<string, NodeResources> _online = new(StringComparer.Ordinal);
     private readonly ResourcePlanner _planner = new();
 
@@ -104,18 +105,26 @@ public sealed partial class PartitionRegistry
                 _definitions[moved.Definition.Name] = moved.Definition;
                 _states[moved.Definition.Name] = LparState.Defined;
                 break;
+            case LparIntent intent when _definitions.ContainsKey(intent.Name):
+                // Until its node reports, the partition is as the operator last asked.
+                _states[intent.Name] = intent.Running ? LparState.Running : LparState.Stopped;
+                if (intent.Running) _running.Add(intent.Name);
+                else _running.Remove(intent.Name);
+                break;
             case LparRemoved removed:
+                _running.Remove(removed.Name);
                 _definitions.Remove(removed.Name);
                 _states.Remove(removed.Name);
                 _planner.Release(removed.Name);
                 break;
             case PartitionManagerSnapshot snapshot:
                 foreach (var definition in snapshot.Definitions) Apply(new LparDefined(definition));
+                foreach (var name in snapshot.Running) Apply(new LparIntent(name, true));
                 break;
         }
     }
 
-    public PartitionManagerSnapshot Snapshot() => new(_definitions.Values.ToList());
+    public PartitionManagerSnapshot Snapshot() => new(_definitions.Values.ToList()) { Running = _running.Order(StringComparer.Ordinal).ToList() };
 
     public LparList List() => new(
         _definitions.Values.Select(d => new LparSummary(d, StateOf(d.Name), IsOnline(d.Node))).ToList(),

@@ -5,6 +5,7 @@ using Akka.Event;
 using Vios.Actors;
 using Vios.Actors.Cluster;
 using Vios.Actors.Cluster.Daemons;
+using Vios.Actors.Availability;
 using Vios.Actors.Partitions;
 using Akka.Cluster.Tools.Singleton;
 using Vios.Host.Logging;
@@ -59,6 +60,9 @@ public sealed class ViosNode : IAsyncDisposable
 
     /// <summary>The proxy to the partition manager singleton, <c>/user/partition-manager-proxy</c> (vios nodes only).</summary>
     public IActorRef? PartitionManager { get; private set; }
+
+    /// <summary>The proxy to the HA manager singleton, <c>/user/ha-manager-proxy</c> (vios nodes only).</summary>
+    public IActorRef? HaManager { get; private set; }
 
     /// <summary>This node's partition firmware at <c>/user/firmware</c> (vios nodes only).</summary>
     public IActorRef? Firmware { get; private set; }
@@ -178,6 +182,16 @@ public sealed class ViosNode : IAsyncDisposable
                 "/user/partition-manager",
                 ClusterSingletonProxySettings.Create(System).WithRole("vios")), "partition-manager-proxy");
             Firmware = System.ActorOf(PartitionFirmwareActor.Props(Name, Partitions!, PartitionManager), PartitionFirmwareActor.Name);
+
+            // The HA manager (S5): a persistent singleton too, restarting the partitions of removed nodes.
+            var window = System.Settings.Config.GetTimeSpan("vios.availability.failure-window", TimeSpan.FromMinutes(10));
+            System.ActorOf(ClusterSingletonManager.Props(
+                HaManagerActor.SingletonProps(PartitionManager, new FailoverPolicy(window)),
+                PartitionManagerActor.HandOver.Instance,
+                ClusterSingletonManagerSettings.Create(System).WithRole("vios")), "ha-manager");
+            HaManager = System.ActorOf(ClusterSingletonProxy.Props(
+                "/user/ha-manager",
+                ClusterSingletonProxySettings.Create(System).WithRole("vios")), "ha-manager-proxy");
         }
 
         _ops = await OpsServer.StartAsync(Settings.Ops, this, cancellationToken);

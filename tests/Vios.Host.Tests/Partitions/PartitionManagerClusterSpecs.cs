@@ -111,6 +111,8 @@ public sealed class PartitionManagerClusterSpecs : Akka.TestKit.Xunit2.TestKit, 
         var taken = Assert.IsType<Vios.Actors.Checkpoint.CheckpointTaken>(
             await manager.Ask<object>(new Vios.Actors.Checkpoint.TakeCheckpoint("mover", Vios.Actors.Checkpoint.CheckpointMode.Full, null), Wait));
 
+        // Stopped first, so the HA manager leaves it alone: this is the move an operator (or the HA manager) makes.
+        await manager.Ask<LparStatus>(new StopLpar("mover"), Wait);
         var small = Node("small");
         await small.StopAsync();
         await _cluster.AwaitRemovedAsync(small.SelfAddress, Wait);
@@ -125,6 +127,40 @@ public sealed class PartitionManagerClusterSpecs : Akka.TestKit.Xunit2.TestKit, 
         var image = Assert.IsType<Vios.Actors.Checkpoint.CheckpointRestored>(restored);
         Assert.Equal(("twin", taken.Epoch, taken.MemoryChecksum), (image.Node, image.Epoch, (ulong?)image.MemoryChecksum));
         Assert.True(image.Verified);
+    }
+
+    [Fact]
+    public async Task Downing_a_node_restarts_its_running_partition_on_its_consistency_node_from_its_latest_image()
+    {
+        var manager = Node("twin").PartitionManager!;
+        await CreateAsync(Node("twin"), "guarded", "--vcpus", "1", "--memory-mb", "16", "--node", "small");
+        await manager.Ask<LparStatus>(new StartLpar("guarded"), Wait);
+        await manager.Ask<LparStatus>(new RunWorkload("guarded", 50_000, 0.9, 4, Seed: 4), Wait);
+        await AwaitAssertAsync(async () => Assert.True((await manager.Ask<LparStatus>(new ShowLpar("guarded"), Wait)).Workload!.Writes > 1000), Wait);
+        Assert.IsType<Vios.Actors.Checkpoint.CheckpointTaken>(
+            await manager.Ask<object>(new Vios.Actors.Checkpoint.TakeCheckpoint("guarded", Vios.Actors.Checkpoint.CheckpointMode.Full, null), Wait));
+        Vios.Actors.Availability.AvailabilityRecord? record = null;
+        await AwaitAssertAsync(async () =>
+        {
+            var status = await Node("twin").HaManager!.Ask<Vios.Actors.Availability.HaStatus>(Vios.Actors.Availability.GetHaStatus.Instance, Wait);
+            record = Assert.Single(status.Records, r => r.Lpar == "guarded");
+        }, Wait, TimeSpan.FromMilliseconds(250));
+        Assert.NotEqual("small", record!.ConsistencyNode);
+
+        var small = Node("small");
+        Akka.Cluster.Cluster.Get(Node("twin").System).Down(small.SelfAddress);
+        await _cluster.AwaitRemovedAsync(small.SelfAddress, Wait);
+
+        await AwaitAssertAsync(async () =>
+        {
+            var status = await Node("twin").PartitionManager!.Ask<LparStatus>(new ShowLpar("guarded"), Wait);
+            Assert.Equal((record.ConsistencyNode, LparState.Running), (status.Node, status.State));
+        }, Wait, TimeSpan.FromMilliseconds(250));
+        var ha = await Node("twin").HaManager!.Ask<Vios.Actors.Availability.HaStatus>(Vios.Actors.Availability.GetHaStatus.Instance, Wait);
+        var failure = Assert.Single(Assert.Single(ha.Records, r => r.Lpar == "guarded").Failures);
+        Assert.Equal(("small", record.ConsistencyNode, Vios.Actors.Availability.FailoverImage.Consistency, true),
+            (failure.FailedNode, failure.TargetNode, failure.Image, failure.Completed));
+        Assert.Empty(ha.Pending);
     }
 
     private async Task<LocalCluster> StartClusterAsync()
