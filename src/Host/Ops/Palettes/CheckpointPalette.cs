@@ -67,13 +67,13 @@ public static class CheckpointPalette
         }
         var name = context.Arg("name")!;
         if (!context.Json) await context.WriteLineAsync($"checkpointing {name} ({mode.ToString().ToLowerInvariant()})...");
-        var reply = await AskAsync(context, new TakeCheckpoint(name, mode, interval));
-        if (reply is not CheckpointTaken taken) return Refused(reply);
+        var reply = await PartitionManagerClient.AskAsync(context, new TakeCheckpoint(name, mode, interval), AskTimeout);
+        if (reply is not CheckpointTaken taken) return PartitionManagerClient.Refused(reply);
         await context.WriteAsync(taken, CheckpointOpsJsonContext.Default.CheckpointTaken, t =>
         [
             t.Periodic
                 ? $"{t.Name} on {t.Node}: an epoch every {interval} ms from epoch {t.Epoch} on; `checkpoint stats {t.Name}` follows them"
-                : $"{t.Name} on {t.Node}: epoch {t.Epoch} committed, {Lower(t.Kind)}, {t.Pages:N0} pages ({t.Bytes / 1024.0 / 1024.0:0.0} MiB), stun {t.StunMicroseconds / 1000.0:0.000} ms"
+                : $"{t.Name} on {t.Node}: epoch {t.Epoch} committed, {PartitionManagerClient.Lower(t.Kind)}, {t.Pages:N0} pages ({t.Bytes / 1024.0 / 1024.0:0.0} MiB), stun {t.StunMicroseconds / 1000.0:0.000} ms"
                   + (t.MemoryChecksum is { } c ? $", memory checksum {c:x16}" : ""),
         ]);
         return CommandOutcome.Success;
@@ -87,16 +87,16 @@ public static class CheckpointPalette
             return CommandOutcome.BadUsage("--interval needs a number of milliseconds");
         var name = context.Arg("name")!;
         if (!context.Json) await context.WriteLineAsync($"starting a replica of {name} on {context.Arg("to")}...");
-        var reply = await AskAsync(context, new ReplicateCheckpoints(name, context.Arg("to")!, interval, context.Args.ContainsKey("verify"), null));
-        if (reply is not CheckpointStats stats) return Refused(reply);
+        var reply = await PartitionManagerClient.AskAsync(context, new ReplicateCheckpoints(name, context.Arg("to")!, interval, context.Args.ContainsKey("verify"), null), AskTimeout);
+        if (reply is not CheckpointStats stats) return PartitionManagerClient.Refused(reply);
         await context.WriteAsync(stats, CheckpointOpsJsonContext.Default.CheckpointStats, StatsLines);
         return CommandOutcome.Success;
     }
 
     private static async Task<CommandOutcome> ListAsync(CommandContext context)
     {
-        var reply = await AskAsync(context, new ListCheckpoints(context.Arg("name")!));
-        if (reply is not CheckpointList list) return Refused(reply);
+        var reply = await PartitionManagerClient.AskAsync(context, new ListCheckpoints(context.Arg("name")!), AskTimeout);
+        if (reply is not CheckpointList list) return PartitionManagerClient.Refused(reply);
         await context.WriteAsync(list, CheckpointOpsJsonContext.Default.CheckpointList, ListLines);
         return CommandOutcome.Success;
     }
@@ -113,8 +113,8 @@ public static class CheckpointPalette
         var target = context.Arg("into") ?? source;
         if (!context.Json)
             await context.WriteLineAsync($"reading the images of {source}{(epoch is { } e ? $" up to epoch {e}" : "")} into {target}...");
-        var reply = await AskAsync(context, new RestoreCheckpoint(target, source, epoch));
-        if (reply is not CheckpointRestored restored) return Refused(reply);
+        var reply = await PartitionManagerClient.AskAsync(context, new RestoreCheckpoint(target, source, epoch), AskTimeout);
+        if (reply is not CheckpointRestored restored) return PartitionManagerClient.Refused(reply);
         await context.WriteAsync(restored, CheckpointOpsJsonContext.Default.CheckpointRestored, r =>
         [
             $"{r.Name} on {r.Node}: running from epoch {r.Epoch} of {r.Source} ({r.EpochsApplied} image{(r.EpochsApplied == 1 ? "" : "s")} applied), memory checksum {r.MemoryChecksum:x16}"
@@ -125,8 +125,8 @@ public static class CheckpointPalette
 
     private static async Task<CommandOutcome> StatsAsync(CommandContext context, ILparCommand command)
     {
-        var reply = await AskAsync(context, command);
-        if (reply is not CheckpointStats stats) return Refused(reply);
+        var reply = await PartitionManagerClient.AskAsync(context, command, AskTimeout);
+        if (reply is not CheckpointStats stats) return PartitionManagerClient.Refused(reply);
         await context.WriteAsync(stats, CheckpointOpsJsonContext.Default.CheckpointStats, StatsLines);
         return CommandOutcome.Success;
     }
@@ -150,30 +150,10 @@ public static class CheckpointPalette
         }
         yield return $"{list.Name}: consistency image epoch {list.ConsistencyEpoch}, {list.Epochs.Count - 1} delta(s) after it";
         foreach (var e in list.Epochs)
-            yield return $"  epoch {e.Epoch,6}  {Lower(e.Kind),-5}  {e.Pages,8:N0} pages  {e.Bytes / 1024.0 / 1024.0,8:0.0} MiB  stun {e.StunMicroseconds / 1000.0,7:0.000} ms  {e.At.ToString("u", CultureInfo.InvariantCulture)}"
+            yield return $"  epoch {e.Epoch,6}  {PartitionManagerClient.Lower(e.Kind),-5}  {e.Pages,8:N0} pages  {e.Bytes / 1024.0 / 1024.0,8:0.0} MiB  stun {e.StunMicroseconds / 1000.0,7:0.000} ms  {e.At.ToString("u", CultureInfo.InvariantCulture)}"
                 + (e.MemoryChecksum is { } c ? $"  checksum {c:x16}" : "");
     }
 
-    private static async Task<object> AskAsync(CommandContext context, object message)
-    {
-        if (context.Node.PartitionManager is not { } manager) return new LparRefused("", "this node is a lighthouse; ask a vios node");
-        try
-        {
-            return await manager.Ask<object>(message, AskTimeout, context.Cancellation);
-        }
-        catch (AskTimeoutException)
-        {
-            return new LparRefused("", $"no answer within {AskTimeout.TotalSeconds:0} s");
-        }
-    }
-
-    private static CommandOutcome Refused(object reply) => reply switch
-    {
-        LparRefused refused => CommandOutcome.Failed(refused.Reason),
-        _ => CommandOutcome.Failed($"unexpected reply {reply.GetType().Name}"),
-    };
-
-    private static string Lower<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true)]

@@ -60,8 +60,8 @@ public static class LparPalette
             return CommandOutcome.BadUsage($"--policy '{policyText}' is not one of locality, spread, balanced");
         var adapters = (context.Arg("adapters") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-        var reply = await AskAsync(context, new CreateLpar(context.Arg("name")!, vcpus, memoryMb, policy, adapters, context.Arg("node")));
-        if (reply is not LparCreated created) return Refused(reply);
+        var reply = await PartitionManagerClient.AskAsync(context, new CreateLpar(context.Arg("name")!, vcpus, memoryMb, policy, adapters, context.Arg("node")), AskTimeout);
+        if (reply is not LparCreated created) return PartitionManagerClient.Refused(reply);
         var view = LparView.From(created.Definition);
         await context.WriteAsync(view, LparOpsJsonContext.Default.LparView, v =>
             [$"created {v.Name} on {v.Node} ({v.Vcpus} vCPUs, {v.MemoryMb} MB, {v.Policy}) in {string.Join(", ", v.Domains)}"]);
@@ -70,10 +70,10 @@ public static class LparPalette
 
     private static async Task<CommandOutcome> ListAsync(CommandContext context)
     {
-        var reply = await AskAsync(context, ListLpars.Instance);
-        if (reply is not LparList list) return Refused(reply);
+        var reply = await PartitionManagerClient.AskAsync(context, ListLpars.Instance, AskTimeout);
+        if (reply is not LparList list) return PartitionManagerClient.Refused(reply);
         var view = new LparListView(
-            list.Lpars.Select(s => LparView.From(s.Definition) with { State = s.NodeOnline ? Lower(s.State) : "unknown (node offline)" }).ToList(),
+            list.Lpars.Select(s => LparView.From(s.Definition) with { State = s.NodeOnline ? PartitionManagerClient.Lower(s.State) : "unknown (node offline)" }).ToList(),
             list.Nodes.Select(n => new NodeResourcesView(n.Node, n.Cpus.Count, n.Memory.Sum(m => m.SizeMb), n.Adapters.Select(a => a.Kind).ToList())).ToList());
         await context.WriteAsync(view, LparOpsJsonContext.Default.LparListView, ListLines);
         return CommandOutcome.Success;
@@ -81,16 +81,16 @@ public static class LparPalette
 
     private static async Task<CommandOutcome> ShowAsync(CommandContext context)
     {
-        var reply = await AskAsync(context, new ShowLpar(context.Arg("name")!));
-        if (reply is not LparStatus status) return Refused(reply);
+        var reply = await PartitionManagerClient.AskAsync(context, new ShowLpar(context.Arg("name")!), AskTimeout);
+        if (reply is not LparStatus status) return PartitionManagerClient.Refused(reply);
         await context.WriteAsync(status, LparOpsJsonContext.Default.LparStatus, StatusLines);
         return CommandOutcome.Success;
     }
 
     private static async Task<CommandOutcome> DeleteAsync(CommandContext context)
     {
-        var reply = await AskAsync(context, new DeleteLpar(context.Arg("name")!));
-        if (reply is not LparDeleted deleted) return Refused(reply);
+        var reply = await PartitionManagerClient.AskAsync(context, new DeleteLpar(context.Arg("name")!), AskTimeout);
+        if (reply is not LparDeleted deleted) return PartitionManagerClient.Refused(reply);
         await context.WriteLineAsync($"deleted {deleted.Name}");
         return CommandOutcome.Success;
     }
@@ -117,32 +117,11 @@ public static class LparPalette
     /// <summary>A command for one partition: the manager passes it to the partition's node, which answers with its status.</summary>
     private static async Task<CommandOutcome> ForwardAsync(CommandContext context, ILparCommand command)
     {
-        var reply = await AskAsync(context, command);
-        if (reply is not LparStatus status) return Refused(reply);
+        var reply = await PartitionManagerClient.AskAsync(context, command, AskTimeout);
+        if (reply is not LparStatus status) return PartitionManagerClient.Refused(reply);
         await context.WriteAsync(status, LparOpsJsonContext.Default.LparStatus, StatusLines);
         return CommandOutcome.Success;
     }
-
-    private static async Task<object> AskAsync(CommandContext context, object message)
-    {
-        if (context.Node.PartitionManager is not { } manager) return NoManager;
-        try
-        {
-            return await manager.Ask<object>(message, AskTimeout, context.Cancellation);
-        }
-        catch (AskTimeoutException)
-        {
-            return new LparRefused("", $"the partition manager did not answer within {AskTimeout.TotalSeconds:0} s (is the cluster up, with a vios node?)");
-        }
-    }
-
-    private static readonly LparRefused NoManager = new("", "this node has no partition manager proxy: it is a lighthouse; ask a vios node");
-
-    private static CommandOutcome Refused(object reply) => reply switch
-    {
-        LparRefused refused => CommandOutcome.Failed(refused.Reason),
-        _ => CommandOutcome.Failed($"unexpected reply {reply.GetType().Name}"),
-    };
 
     private static IEnumerable<string> ListLines(LparListView view)
     {
@@ -163,8 +142,8 @@ public static class LparPalette
 
     public static IEnumerable<string> StatusLines(LparStatus s)
     {
-        yield return $"lpar {s.Name} on {s.Node}: {Lower(s.State)}{(s.Note is null ? "" : $" ({s.Note})")}";
-        yield return $"  {s.Vcpus} vCPUs, {s.MemoryMb} MB, policy {Lower(s.Policy)}";
+        yield return $"lpar {s.Name} on {s.Node}: {PartitionManagerClient.Lower(s.State)}{(s.Note is null ? "" : $" ({s.Note})")}";
+        yield return $"  {s.Vcpus} vCPUs, {s.MemoryMb} MB, policy {PartitionManagerClient.Lower(s.Policy)}";
         yield return "  resources (guest view, physical resource, position):";
         foreach (var line in Columns(null, s.Resources.Select(r => new[] { r.Guest, r.Physical, r.Position.ToString() }).ToList()))
             yield return "  " + line;
@@ -188,7 +167,6 @@ public static class LparPalette
         foreach (var row in all) yield return string.Concat(row.Select((cell, i) => i == row.Length - 1 ? cell : cell.PadRight(widths[i]))).TrimEnd();
     }
 
-    private static string Lower<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
 }
 
 /// <summary>A partition's definition and placement as <c>lpar create</c> and <c>lpar list</c> show it.</summary>
