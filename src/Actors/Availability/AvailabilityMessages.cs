@@ -11,6 +11,9 @@ public enum FailoverImage
 
     /// <summary>The boot image: the partition boots afresh, for a failure that the consistency image repeats.</summary>
     Boot,
+
+    /// <summary>S17 hot standby: the live replica on the standby node is promoted; it holds the last committed epoch.</summary>
+    Replica,
 }
 
 /// <summary>
@@ -43,8 +46,30 @@ public sealed record FailureRecorded(string Lpar, string FailureId, string Faile
 /// </summary>
 public sealed record RestartPlanned(string Lpar, string FailureId, string TargetNode, FailoverImage Image, string Reason, DateTimeOffset At) : IViosMessage;
 
-/// <summary>Event: the restart planned for <paramref name="FailureId"/> ran; the partition is on <paramref name="Node"/>.</summary>
-public sealed record RestartCompleted(string Lpar, string FailureId, string Node, DateTimeOffset At) : IViosMessage;
+/// <summary>
+/// Event: the restart planned for <paramref name="FailureId"/> ran; the partition is on <paramref name="Node"/>,
+/// restored as <paramref name="Detail"/> says (which epoch, which checksum).
+/// </summary>
+public sealed record RestartCompleted(string Lpar, string FailureId, string Node, DateTimeOffset At) : IViosMessage
+{
+    public string? Detail { get; init; }
+}
+
+/// <summary>
+/// Command and event (S17): partition <paramref name="Lpar"/> must be back within
+/// <paramref name="MaxRecovery"/> of a failure and, if <paramref name="FullPerformance"/>, run at full
+/// performance while it fails over. The HA manager picks hot or cold standby to meet it.
+/// </summary>
+public sealed record SetAvailabilityRequirement(string Lpar, TimeSpan MaxRecovery, bool FullPerformance) : IViosMessage;
+
+/// <summary>Event (S17): the standby chosen for a partition, with its reason; a hot one names the replica's node.</summary>
+public sealed record StandbyChosen(string Lpar, StandbyMode Mode, string? ReplicaNode, bool RequirementMet, string Reason, DateTimeOffset At) : IViosMessage;
+
+/// <summary>Asks the HA manager for one partition's availability record with its whole failure history.</summary>
+public sealed record GetFailures(string Lpar) : IViosMessage;
+
+/// <summary>Reply: the HA manager cannot do what was asked for <paramref name="Lpar"/>; <paramref name="Reason"/> says why.</summary>
+public sealed record HaRefused(string Lpar, string Reason) : IViosMessage;
 
 /// <summary>Reply: the failure cannot be restarted now; <paramref name="Reason"/> says why.</summary>
 public sealed record FailoverRefused(string Lpar, string FailureId, string Reason) : IViosMessage;
@@ -59,10 +84,24 @@ public sealed record FailureEntry(
     FailoverImage? Image,
     string? Reason,
     DateTimeOffset? PlannedAt,
-    bool Completed);
+    bool Completed)
+{
+    /// <summary>When the partition ran again, and from what.</summary>
+    public DateTimeOffset? CompletedAt { get; init; }
 
-/// <summary>A partition's availability record: where it is, its two failover image nodes, its failures (oldest first).</summary>
-public sealed record AvailabilityRecord(string Lpar, string Node, string ConsistencyNode, string BootNode, IReadOnlyList<FailureEntry> Failures);
+    public string? Detail { get; init; }
+}
+
+/// <summary>
+/// A partition's availability record: where it is, its two failover image nodes, its failures (oldest
+/// first), and (S17) its requirement, if one was set, and the standby chosen for it.
+/// </summary>
+public sealed record AvailabilityRecord(string Lpar, string Node, string ConsistencyNode, string BootNode, IReadOnlyList<FailureEntry> Failures) : IViosMessage
+{
+    public SetAvailabilityRequirement? Requirement { get; init; }
+
+    public StandbyChosen? Standby { get; init; }
+}
 
 /// <summary>Snapshot of the HA manager: every availability record with its failure history.</summary>
 public sealed record HaSnapshot(IReadOnlyList<AvailabilityRecord> Records) : IViosMessage;
@@ -79,6 +118,11 @@ public sealed record HaSnapshot(IReadOnlyList<AvailabilityRecord> Records) : IVi
 [JsonSerializable(typeof(HaSnapshot))]
 [JsonSerializable(typeof(GetHaStatus))]
 [JsonSerializable(typeof(HaStatus))]
+[JsonSerializable(typeof(SetAvailabilityRequirement))]
+[JsonSerializable(typeof(StandbyChosen))]
+[JsonSerializable(typeof(GetFailures))]
+[JsonSerializable(typeof(HaRefused))]
+[JsonSerializable(typeof(AvailabilityRecord))]
 public sealed partial class AvailabilityJsonContext : JsonSerializerContext;
 
 public static class AvailabilityMessages
@@ -96,5 +140,10 @@ public static class AvailabilityMessages
         MessageManifest.Json("ha.restart-completed", AvailabilityJsonContext.Default.RestartCompleted),
         MessageManifest.Json("ha.refused", AvailabilityJsonContext.Default.FailoverRefused),
         MessageManifest.Json("ha.snapshot", AvailabilityJsonContext.Default.HaSnapshot),
+        MessageManifest.Json("ha.set-requirement", AvailabilityJsonContext.Default.SetAvailabilityRequirement),
+        MessageManifest.Json("ha.standby-chosen", AvailabilityJsonContext.Default.StandbyChosen),
+        MessageManifest.Json("ha.get-failures", AvailabilityJsonContext.Default.GetFailures),
+        MessageManifest.Json("ha.refused-request", AvailabilityJsonContext.Default.HaRefused),
+        MessageManifest.Json("ha.record", AvailabilityJsonContext.Default.AvailabilityRecord),
     ];
 }

@@ -9,39 +9,59 @@ using Vios.Actors.Partitions;
 namespace Vios.Actors.Availability;
 
 /// <summary>
-/// The HA manager (S5): a persistent cluster singleton (persistence id <c>ha-manager</c>, cluster-wide
-/// journal) that keeps each partition's availability record and, when a vios node is removed from the
-/// cluster (downed or left), restarts the partitions that were running there: on their consistency
-/// failover image node from the latest committed image, or, for a second failure within the window,
-/// on their boot failover image node from the boot image. Failures and restart plans are persisted
-/// before anything is done, so a handover in the middle of a failover neither loses nor repeats one.
+/// The HA manager (S5, S17): a persistent cluster singleton (persistence id <c>ha-manager</c>,
+/// cluster-wide journal) that keeps each partition's availability record and restarts the partitions
+/// that fail. A partition has failed when its node is fenced or removed from the cluster (the S16
+/// masters report the node silent and have it downed), or when its own heartbeats stop while its node
+/// lives (it is stopped there first). It comes back on its consistency failover image node from the
+/// latest committed image; for a second failure within the window on its boot failover image node from
+/// the boot image; with a hot standby (S17) by promoting the replica. Failures and restart plans are
+/// persisted before anything is done, so a handover in the middle of a failover neither loses nor
+/// repeats one. Where a partition has an availability requirement, the manager picks hot or cold
+/// standby for it, re-picks when the nodes change, and keeps the hot pairs replicating.
 /// </summary>
 public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
 {
     public const string PersistenceIdValue = "ha-manager";
 
+    /// <summary>Epoch interval of a hot pair: the replica is at most this far behind.</summary>
+    public const int HotIntervalMs = 100;
+
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan SurveyInterval = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(250);
+    private const int MaxAttempts = 40;
 
     private readonly HaRegistry _registry;
+    private readonly AvailabilitySettings _settings;
     private readonly IActorRef _partitions;
+    private readonly Akka.Cluster.Cluster _cluster;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly HashSet<string> _inProgress = new(StringComparer.Ordinal);
-    private LparList? _lastList;
-    private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
-
-    private const int MaxAttempts = 20;
-
-    /// <summary>How long a new HA manager waits before it treats nodes missing from the partition list as failed.</summary>
-    private static readonly TimeSpan StartupGrace = TimeSpan.FromSeconds(10);
-
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
-    private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(500);
+    private readonly HashSet<string> _inProgress = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
+    // Node names by cluster address, from every partition list this instance has seen.
+    private readonly Dictionary<string, string> _nodeAt = new(StringComparer.Ordinal);
+    // S16 reports: nodes the masters hold silent, by address; guests silent on a live node, by partition.
+    private readonly Dictionary<string, NodeSilent> _silentNodes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, GuestSilent> _silentGuests = new(StringComparer.Ordinal);
+    // Node names removed from the cluster while this instance ran.
+    private readonly HashSet<string> _removed = new(StringComparer.Ordinal);
+    // S17: the hot pairs this instance has started, partition → (primary node, replica node).
+    private readonly Dictionary<string, (string Primary, string Replica)> _paired = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _pairing = new(StringComparer.Ordinal);
+    private readonly StandbyPlanner _planner = new();
+    private string _plannedNodes = "";
+    private TimeSpan? _measuredCold;
+    private TimeSpan? _measuredHot;
+    private LparList? _lastList;
 
-    public HaManagerActor(IActorRef partitionManager, FailoverPolicy policy)
+    public HaManagerActor(IActorRef partitionManager, AvailabilitySettings settings)
     {
-        _registry = new HaRegistry(policy);
+        _registry = new HaRegistry(settings.Policy);
+        _settings = settings;
         _partitions = partitionManager;
+        _cluster = Akka.Cluster.Cluster.Get(Context.System);
         JournalPluginId = PartitionManagerActor.ClusterJournalPluginId;
         SnapshotPluginId = PartitionManagerActor.ClusterSnapshotPluginId;
 
@@ -55,24 +75,29 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         Command<SurveyFailed>(failed => _log.Debug("ha-manager: the partition manager did not answer: {0}", failed.Reason));
         Command<LparList>(Surveyed);
         Command<ClusterEvent.MemberRemoved>(removed => NodeRemoved(removed.Member.Address));
+        Command<ClusterEvent.MemberUp>(up =>
+        {
+            // A node back at the same address is a new incarnation: no longer silent.
+            _silentNodes.Remove(up.Member.Address.ToString());
+            Self.Tell(Survey.Instance);
+        });
+        Command<ClusterEvent.MemberDowned>(_ => Self.Tell(Survey.Instance));
         Command<ClusterEvent.IMemberEvent>(_ => { });
         Command<ClusterEvent.CurrentClusterState>(_ => { });
-        Command<RestartDone>(done =>
+        Command<NodeSilent>(silent =>
         {
-            _inProgress.Remove(done.Lpar);
-            _attempts.Remove(done.Lpar);
-            var (completed, refusal) = _registry.Complete(done.Lpar, done.FailureId, done.Node, DateTimeOffset.UtcNow);
-            if (completed is null)
-            {
-                _log.Warning("ha-manager: {0}: {1}", done.Lpar, refusal);
-                return;
-            }
-            Persist(completed, e =>
-            {
-                _registry.Apply(e);
-                _log.Info("ha-manager: {0} is running again on {1} ({2})", done.Lpar, done.Node, done.Detail);
-            });
+            if (_silentNodes.TryAdd(silent.Node, silent)) _log.Warning("ha-manager: {0} reports {1} silent", silent.ReportedBy, silent.Node);
+            // Its partitions fail once it is fenced (downed); look again now and shortly after.
+            Self.Tell(Survey.Instance);
+            Timers.StartSingleTimer("fast-survey", Survey.Instance, RetryDelay);
         });
+        Command<GuestSilent>(silent =>
+        {
+            _silentGuests[silent.Lpar] = silent;
+            Self.Tell(Survey.Instance);
+        });
+        Command<SetAvailabilityRequirement>(Require);
+        Command<RestartDone>(Completed);
         Command<RestartFailed>(failed =>
         {
             _inProgress.Remove(failed.Lpar);
@@ -81,14 +106,34 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             if (attempts < MaxAttempts && _registry.PendingRestarts.FirstOrDefault(p => p.Lpar == failed.Lpar) is { } plan)
             {
                 // The partition manager may not have noticed the node is gone yet: try again shortly.
-                _log.Warning("ha-manager: {0} not restarted yet (attempt {1}): {2}", failed.Lpar, attempts, failed.Reason);
+                _log.Info("ha-manager: {0} not restarted yet (attempt {1}): {2}", failed.Lpar, attempts, failed.Reason);
                 Timers.StartSingleTimer($"retry-{failed.Lpar}", new Retry(plan), RetryDelay);
                 return;
             }
             _log.Error("ha-manager: {0} could not be restarted: {1}", failed.Lpar, failed.Reason);
         });
         Command<Retry>(retry => Execute(retry.Plan));
-        Command<GetHaStatus>(_ => Sender.Tell(new HaStatus(_registry.Records.ToList(), _registry.PendingRestarts.ToList())));
+        Command<PairingDone>(done =>
+        {
+            _pairing.Remove(done.Lpar);
+            if (done.Refusal is null)
+            {
+                _paired[done.Lpar] = (done.Primary, done.Replica);
+                _log.Info("ha-manager: {0} on {1} now has its hot replica on {2}", done.Lpar, done.Primary, done.Replica);
+            }
+            else _log.Warning("ha-manager: the hot replica of {0} on {1} did not start: {2}", done.Lpar, done.Replica, done.Refusal);
+        });
+        Command<GetHaStatus>(_ => Sender.Tell(new HaStatus(_registry.Records.ToList(), _registry.PendingRestarts.ToList())
+        {
+            Estimates = Estimate(),
+            SilentNodes = _silentNodes.Keys.Order(StringComparer.Ordinal).ToList(),
+            Window = _settings.Policy.FailureWindow,
+        }));
+        Command<GetFailures>(get =>
+        {
+            if (_registry.Find(get.Lpar) is { } record) Sender.Tell(record);
+            else Sender.Tell(new HaRefused(get.Lpar, $"'{get.Lpar}' has no availability record"));
+        });
         Command<SaveSnapshotSuccess>(success => DeleteMessages(success.Metadata.SequenceNr));
         Command<SaveSnapshotFailure>(_ => { });
         Command<DeleteMessagesSuccess>(_ => { });
@@ -100,32 +145,37 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef partitionManager, FailoverPolicy policy) =>
-        Akka.Actor.Props.Create(() => new HaManagerActor(partitionManager, policy));
+    public static Props Props(IActorRef partitionManager, AvailabilitySettings settings) =>
+        Akka.Actor.Props.Create(() => new HaManagerActor(partitionManager, settings));
 
     /// <summary>The HA manager under a back-off supervisor, for the cluster singleton manager.</summary>
-    public static Props SingletonProps(IActorRef partitionManager, FailoverPolicy policy) => BackoffSupervisor.Props(
-        Backoff.OnStop(Props(partitionManager, policy), "manager", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 0.2, maxNrOfRetries: -1)
+    public static Props SingletonProps(IActorRef partitionManager, AvailabilitySettings settings) => BackoffSupervisor.Props(
+        Backoff.OnStop(Props(partitionManager, settings), "manager", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 0.2, maxNrOfRetries: -1)
             .WithFinalStopMessage(message => message is PartitionManagerActor.HandOver));
 
     protected override void OnReplaySuccess()
     {
         base.OnReplaySuccess();
-        Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.MemberRemoved));
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
+            typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberDowned));
         Self.Tell(Survey.Instance);
         Timers.StartPeriodicTimer("survey", Survey.Instance, SurveyInterval);
         // Restarts planned by a predecessor and not completed: carry them out (they are not planned again).
         foreach (var pending in _registry.PendingRestarts) Execute(pending);
     }
 
-    protected override void PostStop() => Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+    protected override void PostStop() => _cluster.Unsubscribe(Self);
 
-    /// <summary>Every partition gets an availability record (failover image nodes chosen by policy); the list is kept for failures.</summary>
+    /// <summary>
+    /// Every partition gets an availability record (failover image nodes chosen by policy); standby
+    /// choices follow the nodes; hot pairs are started where missing; failed partitions are restarted.
+    /// </summary>
     private void Surveyed(LparList list)
     {
         _lastList = list;
+        foreach (var (node, address) in list.NodeAddresses) _nodeAt[address] = node;
         var online = list.Nodes.Select(n => n.Node).ToList();
-        var declarations = new List<AvailabilityDeclared>();
+        var declarations = new List<IViosMessage>();
         foreach (var summary in list.Lpars.Where(l => _registry.Find(l.Definition.Name) is null))
         {
             var (declared, _) = _registry.Decide(new DeclareAvailability(summary.Definition.Name, summary.Definition.Node, null, null), online);
@@ -135,38 +185,70 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             _registry.Apply(declared);
             declarations.Add(declared);
         }
+        declarations.AddRange(Replan(list));
         if (declarations.Count > 0) PersistAll(declarations, _ => { });
-        // A node can be missing from the list because it has not registered yet (a cluster starting up):
-        // only after a grace period does this instance take a missing node for a failed one.
-        if (DateTimeOffset.UtcNow - _started >= StartupGrace) CheckFailures(list, removed: null);
+        CheckFailures(list);
+        EnsurePairs(list);
     }
 
     private void NodeRemoved(Address address)
     {
-        var list = _lastList;
-        var node = list?.NodeAddresses.FirstOrDefault(a => a.Value == address.ToString()).Key;
-        if (list is not null && node is not null) CheckFailures(list, node);
+        if (_nodeAt.TryGetValue(address.ToString(), out var node)) _removed.Add(node);
+        Self.Tell(Survey.Instance);
     }
 
     /// <summary>
-    /// A partition has failed when it was running on a node that is gone: removed from the cluster
-    /// (<paramref name="removed"/>), or no longer registered with the partition manager (which also
-    /// covers a removal this instance did not see, such as that of the node the previous HA manager
-    /// ran on). A partition with a restart planned or under way is not failed again.
+    /// The nodes whose partitions have failed: removed from the cluster while this instance ran; held
+    /// silent by the masters and fenced (downed, or no longer a member); and, once the startup grace
+    /// is over, any node missing from the partition list (which also covers a removal this instance
+    /// did not see, such as that of the node the previous HA manager ran on).
     /// </summary>
-    private void CheckFailures(LparList list, string? removed)
+    private HashSet<string> DeadNodes(LparList list)
     {
-        var live = list.Nodes.Select(n => n.Node).Where(n => n != removed).ToList();
+        var dead = new HashSet<string>(_removed, StringComparer.Ordinal);
+        var members = _cluster.State.Members.ToDictionary(m => m.Address.ToString(), m => m.Status);
+        foreach (var (address, silent) in _silentNodes)
+        {
+            var fenced = !members.TryGetValue(address, out var status) || status is MemberStatus.Down or MemberStatus.Removed or MemberStatus.Exiting;
+            if (!fenced) continue;
+            if (_nodeAt.TryGetValue(address, out var node)) dead.Add(node);
+            // A new instance may not know the address: the partitions the node last listed live tell where they ran.
+            foreach (var lpar in silent.LastLiveLpars)
+                if (list.Lpars.FirstOrDefault(l => l.Definition.Name == lpar) is { } summary && !list.NodeAddresses.ContainsKey(summary.Definition.Node))
+                    dead.Add(summary.Definition.Node);
+        }
+        var registered = list.Nodes.Select(n => n.Node).ToHashSet(StringComparer.Ordinal);
+        if (DateTimeOffset.UtcNow - _started >= _settings.StartupGrace)
+            foreach (var summary in list.Lpars.Where(l => !registered.Contains(l.Definition.Node))) dead.Add(summary.Definition.Node);
+        dead.ExceptWith(registered);
+        return dead;
+    }
+
+    /// <summary>
+    /// A partition has failed when it was running on a dead node (<see cref="DeadNodes"/>), or its
+    /// guest agent fell silent while its node lives. A partition with a restart planned or under way
+    /// is not failed again; a report about a node the partition has since left is stale.
+    /// </summary>
+    private void CheckFailures(LparList list)
+    {
+        var dead = DeadNodes(list);
+        var live = list.Nodes.Select(n => n.Node).Where(n => !dead.Contains(n)).ToList();
         var pending = _registry.PendingRestarts.Select(p => p.Lpar).ToHashSet(StringComparer.Ordinal);
         var events = new List<IViosMessage>();
         var now = DateTimeOffset.UtcNow;
         foreach (var summary in list.Lpars)
         {
             var (name, node) = (summary.Definition.Name, summary.Definition.Node);
-            if (live.Contains(node) || summary.State is not (LparState.Running or LparState.Quiesced or LparState.Activating)) continue;
-            if (pending.Contains(name) || _inProgress.Contains(name) || _registry.Find(name) is null) continue;
-            var failure = new LparFailed(name, node, $"{node}@{now:O}", $"{node} is no longer in the cluster");
-            var decision = _registry.Decide(failure, live, now);
+            if (summary.State is not (LparState.Running or LparState.Quiesced or LparState.Activating)) continue;
+            if (pending.Contains(name) || _inProgress.Contains(name) || _registry.Find(name) is not { } record || record.Node != node) continue;
+            string cause;
+            if (dead.Contains(node)) cause = $"{node} is no longer in the cluster";
+            else if (_silentGuests.Remove(name, out var guest) && list.NodeAddresses.GetValueOrDefault(node) == guest.Node)
+                cause = $"its heartbeats stopped at {guest.LastHeartbeat:HH:mm:ss.fff} while {node} lives";
+            else continue;
+            // The same failure reported twice (by two masters, or again after a handover) has the same id.
+            var failureId = $"{name}@{node}#{record.Failures.Count(f => f.Completed)}";
+            var decision = _registry.Decide(new LparFailed(name, node, failureId, cause), live, now);
             if (decision.Refusal is { } refused) _log.Error("ha-manager: {0}: {1}", refused.Lpar, refused.Reason);
             // Applied at once so the next failure's placement counts this restart; a failed write
             // stops the actor, which recovers from the journal (and re-plans what was not recorded).
@@ -181,36 +263,177 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         });
     }
 
-    /// <summary>Moves the partition to its target node and restores it there from the planned image.</summary>
+    /// <summary>Stops the partition where it is if that node lives, moves it to its target node and brings it up there.</summary>
     private void Execute(RestartPlanned plan)
     {
         if (!_inProgress.Add(plan.Lpar)) return;
-        _log.Warning("ha-manager: restarting {0} on {1} from its {2} image: {3}", plan.Lpar, plan.TargetNode,
-            plan.Image == FailoverImage.Boot ? "boot" : "consistency", plan.Reason);
-        var partitions = _partitions;
-        var self = Self;
-        _ = RestartAsync(plan, partitions).PipeTo(self);
+        var failed = _registry.Find(plan.Lpar)?.Failures.FirstOrDefault(f => f.FailureId == plan.FailureId)?.FailedNode;
+        var fenceFirst = failed is not null && _lastList?.Nodes.Any(n => n.Node == failed) == true && DeadNodes(_lastList).Contains(failed) == false;
+        _log.Warning("ha-manager: restarting {0} on {1} from {2}: {3}", plan.Lpar, plan.TargetNode, Describe(plan.Image), plan.Reason);
+        _paired.Remove(plan.Lpar);
+        _ = RestartAsync(plan, _partitions, fenceFirst).PipeTo(Self);
     }
 
-    private static async Task<object> RestartAsync(RestartPlanned plan, IActorRef partitions)
+    private static string Describe(FailoverImage image) => image switch
     {
+        FailoverImage.Boot => "its boot image",
+        FailoverImage.Replica => "its hot replica",
+        _ => "its consistency image",
+    };
+
+    private static async Task<object> RestartAsync(RestartPlanned plan, IActorRef partitions, bool fenceFirst)
+    {
+        var started = DateTimeOffset.UtcNow;
+        // A guest that stopped heartbeating on a live node is stopped there first, so it never runs twice.
+        if (fenceFirst) await partitions.Ask<object>(new StopLpar(plan.Lpar), AskTimeout);
         var moved = await partitions.Ask<object>(new MoveLpar(plan.Lpar, plan.TargetNode, plan.Reason), AskTimeout);
         if (moved is LparRefused { Reason: var moveRefusal } && !moveRefusal.Contains("already placed on", StringComparison.Ordinal))
             return new RestartFailed(plan.Lpar, moveRefusal);
+
+        object restored;
+        var fallback = "";
+        if (plan.Image == FailoverImage.Replica)
+        {
+            restored = await partitions.Ask<object>(new PromoteReplica(plan.Lpar), AskTimeout);
+            if (restored is CheckpointRestored promoted)
+                return Done(plan, promoted, started, $"promoted its replica at epoch {promoted.Epoch}");
+            // The replica is gone or empty: the persisted image is what there is.
+            fallback = $" (the replica could not be promoted: {(restored as LparRefused)?.Reason})";
+        }
         long? epoch = plan.Image == FailoverImage.Boot ? 0 : null;
-        var restored = await partitions.Ask<object>(new RestoreCheckpoint(plan.Lpar, plan.Lpar, epoch), AskTimeout);
+        restored = await partitions.Ask<object>(new RestoreCheckpoint(plan.Lpar, plan.Lpar, epoch), AskTimeout);
         if (restored is CheckpointRestored { Verified: false } corrupt)
             return new RestartFailed(plan.Lpar, $"the image of epoch {corrupt.Epoch} restored with a different memory checksum than at its stun");
         if (restored is CheckpointRestored image)
-            return new RestartDone(plan.Lpar, plan.FailureId, image.Node, $"from epoch {image.Epoch}, memory checksum {image.MemoryChecksum:x16}");
+            return Done(plan, image, started, (epoch == 0 ? "from the boot image" : $"from epoch {image.Epoch}") + fallback);
         // No committed consistency image yet: the boot image is what there is.
         if (epoch is null)
         {
             var boot = await partitions.Ask<object>(new RestoreCheckpoint(plan.Lpar, plan.Lpar, 0), AskTimeout);
             if (boot is CheckpointRestored bootImage)
-                return new RestartDone(plan.Lpar, plan.FailureId, bootImage.Node, "from the boot image: no consistency image was committed");
+                return Done(plan, bootImage, started, $"from the boot image: no consistency image was committed{fallback}");
         }
         return new RestartFailed(plan.Lpar, (restored as LparRefused)?.Reason ?? $"unexpected reply {restored}");
+    }
+
+    private static RestartDone Done(RestartPlanned plan, CheckpointRestored restored, DateTimeOffset started, string how) =>
+        new(plan.Lpar, plan.FailureId, restored.Node, plan.Image, DateTimeOffset.UtcNow - started,
+            $"{how}, memory checksum {restored.MemoryChecksum:x16}{(restored.Verified == true ? " (equal to the image's)" : "")}");
+
+    private void Completed(RestartDone done)
+    {
+        _inProgress.Remove(done.Lpar);
+        _attempts.Remove(done.Lpar);
+        var (completed, refusal) = _registry.Complete(done.Lpar, done.FailureId, done.Node, DateTimeOffset.UtcNow);
+        if (completed is null)
+        {
+            _log.Warning("ha-manager: {0}: {1}", done.Lpar, refusal);
+            return;
+        }
+        if (done.Image == FailoverImage.Replica) _measuredHot = done.Took;
+        else _measuredCold = done.Took;
+        Persist(completed with { Detail = done.Detail }, e =>
+        {
+            _registry.Apply(e);
+            _log.Info("ha-manager: {0} is running again on {1}, {2}", done.Lpar, done.Node, done.Detail);
+            // Its node changed: a hot standby needs a replica elsewhere again.
+            _plannedNodes = "";
+            Self.Tell(Survey.Instance);
+        });
+    }
+
+    /// <summary>S17: records the requirement, chooses hot or cold standby for it, and answers with the choice.</summary>
+    private void Require(SetAvailabilityRequirement requirement)
+    {
+        if (_registry.Check(requirement) is { } refusal)
+        {
+            Sender.Tell(new HaRefused(requirement.Lpar, refusal));
+            return;
+        }
+        if (_lastList?.Lpars.FirstOrDefault(l => l.Definition.Name == requirement.Lpar) is not { } summary)
+        {
+            Sender.Tell(new HaRefused(requirement.Lpar, $"'{requirement.Lpar}' is not in the partition manager's list yet; try again"));
+            return;
+        }
+        var choice = Chosen(_planner.Require(RequirementOf(requirement, summary.Definition), Estimate()));
+        var replyTo = Sender;
+        PersistAll(new IViosMessage[] { requirement, choice }, e =>
+        {
+            _registry.Apply(e);
+            if (e is not StandbyChosen chosen) return;
+            _log.Info("ha-manager: {0}: {1}", chosen.Lpar, chosen.Reason);
+            replyTo.Tell(chosen);
+            if (_lastList is { } list) EnsurePairs(list);
+        });
+    }
+
+    /// <summary>
+    /// S17: re-plans every partition with a requirement when the live nodes changed (or on a new
+    /// instance); returns the choices that changed, to persist.
+    /// </summary>
+    private List<IViosMessage> Replan(LparList list)
+    {
+        var nodes = list.Nodes.Select(n => n.Node).Order(StringComparer.Ordinal).ToList();
+        var key = string.Join(",", nodes);
+        var changes = new List<IViosMessage>();
+        if (key == _plannedNodes) return changes;
+        _plannedNodes = key;
+
+        var definitions = list.Lpars.ToDictionary(l => l.Definition.Name, l => l.Definition, StringComparer.Ordinal);
+        var standbyNodes = list.Nodes.Select(n =>
+        {
+            var placed = list.Lpars.Where(l => l.Definition.Node == n.Node).Select(l => l.Definition).ToList();
+            return new StandbyNode(n.Node, n.Cpus.Count - placed.Sum(d => d.Vcpus), n.Memory.Sum(m => m.SizeMb) - placed.Sum(d => d.MemoryMb));
+        }).ToList();
+        _planner.Replan(standbyNodes);
+        foreach (var record in _registry.Records)
+        {
+            if (record.Requirement is not { } requirement || !definitions.TryGetValue(record.Lpar, out var definition)) continue;
+            var choice = _planner.Require(RequirementOf(requirement, definition), Estimate());
+            var chosen = Chosen(choice);
+            if (record.Standby is { } before && before.Mode == chosen.Mode && before.ReplicaNode == chosen.ReplicaNode && before.RequirementMet == chosen.RequirementMet)
+                continue;
+            _log.Info("ha-manager: {0}: {1}", chosen.Lpar, chosen.Reason);
+            _registry.Apply(chosen);
+            changes.Add(chosen);
+        }
+        return changes;
+    }
+
+    /// <summary>Starts the replication of each running hot-standby partition to its replica node, where it is not running yet.</summary>
+    private void EnsurePairs(LparList list)
+    {
+        foreach (var record in _registry.Records)
+        {
+            if (record.Standby is not { Mode: StandbyMode.Hot, ReplicaNode: { } replica }) continue;
+            if (list.Lpars.FirstOrDefault(l => l.Definition.Name == record.Lpar) is not { State: LparState.Running } summary) continue;
+            var primary = summary.Definition.Node;
+            if (primary == replica || _paired.GetValueOrDefault(record.Lpar) == (primary, replica)) continue;
+            if (_inProgress.Contains(record.Lpar) || !_pairing.Add(record.Lpar)) continue;
+            var name = record.Lpar;
+            _partitions.Ask<object>(new ReplicateCheckpoints(name, replica, HotIntervalMs, Verify: true, TargetFirmware: null), AskTimeout)
+                .PipeTo(Self,
+                    success: reply => new PairingDone(name, primary, replica, reply is LparRefused refused ? refused.Reason : null),
+                    failure: e => new PairingDone(name, primary, replica, e.Message));
+        }
+    }
+
+    private static AvailabilityRequirement RequirementOf(SetAvailabilityRequirement requirement, LparDefinition definition) =>
+        new(requirement.Lpar, definition.Node, definition.Vcpus, definition.MemoryMb, requirement.MaxRecovery, requirement.FullPerformance);
+
+    private static StandbyChosen Chosen(StandbyChoice choice) =>
+        new(choice.Lpar, choice.Mode, choice.ReplicaNode, choice.RequirementMet, choice.Reason, DateTimeOffset.UtcNow);
+
+    /// <summary>
+    /// S17's recovery estimates: the last measured restart of each kind plus the time to detect a
+    /// failure (the heartbeats' silence limit), or the configured estimate until one is measured.
+    /// </summary>
+    private RecoveryEstimate Estimate()
+    {
+        var detection = _settings.Heartbeat.Interval * (_settings.Heartbeat.NodeMissedIntervals + 1);
+        return new RecoveryEstimate(
+            _measuredCold is { } cold ? cold + detection : _settings.Estimates.ColdRestart,
+            _measuredHot is { } hot ? hot + detection : _settings.Estimates.HotPromotion);
     }
 
     private sealed record Survey
@@ -220,11 +443,13 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
 
     private sealed record SurveyFailed(string Reason);
 
-    private sealed record RestartDone(string Lpar, string FailureId, string Node, string Detail);
+    private sealed record RestartDone(string Lpar, string FailureId, string Node, FailoverImage Image, TimeSpan Took, string Detail);
 
     private sealed record RestartFailed(string Lpar, string Reason);
 
     private sealed record Retry(RestartPlanned Plan);
+
+    private sealed record PairingDone(string Lpar, string Primary, string Replica, string? Refusal);
 }
 
 /// <summary>Asks the HA manager for every availability record and the restarts in progress.</summary>
@@ -233,4 +458,15 @@ public sealed record GetHaStatus : IViosMessage
     public static GetHaStatus Instance { get; } = new();
 }
 
-public sealed record HaStatus(IReadOnlyList<AvailabilityRecord> Records, IReadOnlyList<RestartPlanned> Pending) : IViosMessage;
+/// <summary>
+/// Every availability record, the restarts planned and not completed, the recovery estimates the
+/// standby choices rest on, the nodes the heartbeat masters hold silent, and the failure window.
+/// </summary>
+public sealed record HaStatus(IReadOnlyList<AvailabilityRecord> Records, IReadOnlyList<RestartPlanned> Pending) : IViosMessage
+{
+    public RecoveryEstimate? Estimates { get; init; }
+
+    public IReadOnlyList<string> SilentNodes { get; init; } = [];
+
+    public TimeSpan Window { get; init; }
+}

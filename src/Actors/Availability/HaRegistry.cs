@@ -93,9 +93,20 @@ public sealed class HaRegistry(FailoverPolicy policy)
         var image = Policy.ImageFor(previous?.At, at);
         var why = Why(image, earlier, at);
 
+        var live = liveNodes.ToHashSet(StringComparer.Ordinal);
+        // S17: a hot standby is promoted, unless the failure repeats within the window (then S5's boot image).
+        if (image == FailoverImage.Consistency && record.Standby is { Mode: StandbyMode.Hot, ReplicaNode: { } replica })
+        {
+            if (live.Contains(replica) && replica != failure.Node)
+            {
+                events.Add(new RestartPlanned(failure.Lpar, failure.FailureId, replica, FailoverImage.Replica, $"{why}: hot standby, promote the replica on {replica}", now));
+                return new FailoverDecision(FailoverOutcome.Restart, events, (RestartPlanned)events[^1], null);
+            }
+            why += $" (its hot replica's node {replica} is not live, so from the image)";
+        }
+
         var designated = image == FailoverImage.Boot ? record.BootNode : record.ConsistencyNode;
         var role = image == FailoverImage.Boot ? "boot" : "consistency";
-        var live = liveNodes.ToHashSet(StringComparer.Ordinal);
         if (live.Contains(designated) && designated != failure.Node)
         {
             events.Add(new RestartPlanned(failure.Lpar, failure.FailureId, designated, image, $"{why}: {role} image on {designated}", now));
@@ -111,6 +122,15 @@ public sealed class HaRegistry(FailoverPolicy policy)
         events.Add(new RestartPlanned(failure.Lpar, failure.FailureId, fallback, image, reason, now));
         return new FailoverDecision(FailoverOutcome.Restart, events, (RestartPlanned)events[^1], null);
     }
+
+    /// <summary>
+    /// S17: a partition's availability requirement. Refused for a partition without a record or a
+    /// recovery time that is not positive; the HA manager then chooses the standby.
+    /// </summary>
+    public string? Check(SetAvailabilityRequirement requirement) =>
+        !_records.ContainsKey(requirement.Lpar) ? $"'{requirement.Lpar}' has no availability record (is it a partition?)"
+        : requirement.MaxRecovery <= TimeSpan.Zero ? $"the maximum recovery time of '{requirement.Lpar}' must be positive"
+        : null;
 
     /// <summary>The planned restart of <paramref name="failureId"/> ran on <paramref name="node"/>.</summary>
     public (RestartCompleted? Event, string? Refusal) Complete(string lpar, string failureId, string node, DateTimeOffset now)
@@ -134,8 +154,20 @@ public sealed class HaRegistry(FailoverPolicy policy)
         switch (@event)
         {
             case AvailabilityDeclared declared:
-                var history = _records.GetValueOrDefault(declared.Lpar)?.Failures ?? [];
-                _records[declared.Lpar] = new Record(declared.Lpar, declared.ConsistencyNode, declared.BootNode) { Node = declared.Node, Failures = history };
+                var previous = _records.GetValueOrDefault(declared.Lpar);
+                _records[declared.Lpar] = new Record(declared.Lpar, declared.ConsistencyNode, declared.BootNode)
+                {
+                    Node = declared.Node,
+                    Failures = previous?.Failures ?? [],
+                    Requirement = previous?.Requirement,
+                    Standby = previous?.Standby,
+                };
+                break;
+            case SetAvailabilityRequirement required when _records.TryGetValue(required.Lpar, out var record):
+                record.Requirement = required;
+                break;
+            case StandbyChosen chosen when _records.TryGetValue(chosen.Lpar, out var record):
+                record.Standby = chosen;
                 break;
             case AvailabilityWithdrawn withdrawn:
                 _records.Remove(withdrawn.Lpar);
@@ -161,13 +193,24 @@ public sealed class HaRegistry(FailoverPolicy policy)
             case RestartCompleted completed when _records.TryGetValue(completed.Lpar, out var record):
                 var completedIndex = record.Failures.FindIndex(f => f.FailureId == completed.FailureId);
                 if (completedIndex < 0 || record.Failures[completedIndex].Completed) break;
-                record.Failures[completedIndex] = record.Failures[completedIndex] with { Completed = true };
+                record.Failures[completedIndex] = record.Failures[completedIndex] with
+                {
+                    Completed = true,
+                    CompletedAt = completed.At,
+                    Detail = completed.Detail,
+                };
                 record.Node = completed.Node;
                 break;
             case HaSnapshot snapshot:
                 _records.Clear();
                 foreach (var r in snapshot.Records)
-                    _records[r.Lpar] = new Record(r.Lpar, r.ConsistencyNode, r.BootNode) { Node = r.Node, Failures = r.Failures.ToList() };
+                    _records[r.Lpar] = new Record(r.Lpar, r.ConsistencyNode, r.BootNode)
+                    {
+                        Node = r.Node,
+                        Failures = r.Failures.ToList(),
+                        Requirement = r.Requirement,
+                        Standby = r.Standby,
+                    };
                 break;
         }
     }
@@ -219,6 +262,10 @@ public sealed class HaRegistry(FailoverPolicy policy)
 
         public required List<FailureEntry> Failures { get; init; }
 
-        public AvailabilityRecord ToRecord() => new(Lpar, Node, ConsistencyNode, BootNode, Failures.ToList());
+        public SetAvailabilityRequirement? Requirement { get; set; }
+
+        public StandbyChosen? Standby { get; set; }
+
+        public AvailabilityRecord ToRecord() => new(Lpar, Node, ConsistencyNode, BootNode, Failures.ToList()) { Requirement = Requirement, Standby = Standby };
     }
 }

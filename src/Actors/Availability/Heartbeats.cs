@@ -146,6 +146,7 @@ public sealed class HeartbeatMaster
         peer.ReportedSilent = false;
         peer.LiveLpars = heartbeat.LiveLpars;
         peer.Live = heartbeat.LiveLpars.ToHashSet(StringComparer.Ordinal);
+        peer.HoldsSilent = heartbeat.SilentNodes.ToHashSet(StringComparer.Ordinal);
         foreach (var lpar in heartbeat.LiveLpars) _lastListedBy[lpar] = heartbeat.FromNode;
         return true;
     }
@@ -179,7 +180,34 @@ public sealed class HeartbeatMaster
         var to = _peers.Keys.ToList();
         _nodeMessagesLastInterval = to.Count;
         _nodeMessagesSent += to.Count;
-        return new HeartbeatRound(new AggregatedHeartbeat(Node, _incarnation, ++_sequence, LiveGuests), to, silentGuests, silentNodes);
+        var heartbeat = new AggregatedHeartbeat(Node, _incarnation, ++_sequence, LiveGuests) { SilentNodes = SilentPeers };
+        return new HeartbeatRound(heartbeat, to, silentGuests, silentNodes);
+    }
+
+    /// <summary>The peers this master holds silent (as of the last tick), sorted.</summary>
+    public IReadOnlyList<string> SilentPeers => _peers.Where(p => p.Value.ReportedSilent).Select(p => p.Key).ToList();
+
+    /// <summary>
+    /// The silent peers this master should fence (have downed), so that their partitions may be
+    /// restarted elsewhere without two copies running. A peer is fenced when more than half of the
+    /// masters that are still heard (this one included) hold it silent, each by its own count of
+    /// missed intervals, and only by the first of those masters in node order, so one master acts.
+    /// A master cut off from the rest hears nobody, counts only itself, and is not the majority of
+    /// a larger group; it fences alone only where it is the sole master left.
+    /// </summary>
+    public IReadOnlyList<string> NodesToFence()
+    {
+        var heard = _peers.Where(p => !p.Value.ReportedSilent).ToList();
+        var voters = heard.Select(p => p.Key).Append(Node).Order(StringComparer.Ordinal).ToList();
+        if (voters[0] != Node) return [];
+        var fence = new List<string>();
+        foreach (var (node, peer) in _peers)
+        {
+            if (!peer.ReportedSilent) continue;
+            var votes = 1 + heard.Count(p => p.Value.HoldsSilent.Contains(node));
+            if (votes * 2 > voters.Count) fence.Add(node);
+        }
+        return fence;
     }
 
     /// <summary>
@@ -220,6 +248,8 @@ public sealed class HeartbeatMaster
         public IReadOnlyList<string> LiveLpars { get; set; } = [];
 
         public HashSet<string> Live { get; set; } = new(StringComparer.Ordinal);
+
+        public HashSet<string> HoldsSilent { get; set; } = new(StringComparer.Ordinal);
 
         public bool ReportedSilent { get; set; }
     }

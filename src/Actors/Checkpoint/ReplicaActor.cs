@@ -16,6 +16,8 @@ public sealed class ReplicaActor : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private long _verified;
     private long _mismatches;
+    // The primary's checksum of the last applied epoch, when the pair is verified.
+    private ulong? _primaryChecksum;
 
     public ReplicaActor(string lpar, string node, long pageCount)
     {
@@ -30,6 +32,7 @@ public sealed class ReplicaActor : ReceiveActor
             {
                 var (added, dropped) = _state.Commit(commit.Epoch, commit.Parts, commit.VcpuState);
                 bool? verified = null;
+                _primaryChecksum = commit.MemoryChecksum;
                 if (commit.MemoryChecksum is { } expected)
                 {
                     verified = _state.Checksum() == expected;
@@ -47,6 +50,20 @@ public sealed class ReplicaActor : ReceiveActor
         Receive<GetReplicaStatus>(_ =>
             Sender.Tell(new ReplicaStatus(_lpar, _node, _state.AppliedEpoch, _state.Checksum(), _verified, _mismatches)));
         Receive<StopReplica>(_ => Context.Stop(Self));
+        Receive<PromoteInto>(promote =>
+        {
+            try
+            {
+                var image = _state.Surrender(_primaryChecksum);
+                _log.Info("replica of {0}: promoted at epoch {1}", _lpar, image.Epoch);
+                promote.Lpar.Tell(new InstallImage(image, $"the replica on {_node} (epoch {image.Epoch})", promote.ReplyTo));
+            }
+            catch (InvalidOperationException e)
+            {
+                promote.ReplyTo.Tell(new Partitions.LparRefused(_lpar, $"cannot promote the replica of '{_lpar}' on {_node}: {e.Message}"));
+            }
+            Context.Stop(Self);
+        });
     }
 
     /// <summary>The memory copy as of the last applied epoch (for promotion and tests).</summary>

@@ -1,3 +1,4 @@
+using Akka.Actor;
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
@@ -54,6 +55,16 @@ public sealed record ReplicaFailed(string Lpar, long Epoch, string Reason) : IVi
 
 public sealed record StopReplica(string Lpar) : IViosMessage;
 
+/// <summary>
+/// S17 hot standby takeover, through the partition manager once the partition is placed on the
+/// replica's node: the replica's memory, as of its last applied epoch, becomes the partition, which
+/// runs on. Answered with <see cref="CheckpointRestored"/> or <see cref="LparRefused"/>.
+/// </summary>
+public sealed record PromoteReplica(string Name) : ILparCommand;
+
+/// <summary>Firmware → its replica actor (local): hand your memory to this partition actor and stop.</summary>
+internal sealed record PromoteInto(IActorRef Lpar, IActorRef ReplyTo);
+
 /// <summary>What the backup holds: the last applied epoch and the checksum of its memory copy.</summary>
 public sealed record GetReplicaStatus(string Lpar) : IViosMessage;
 
@@ -69,6 +80,7 @@ public sealed record ReplicaStatus(string Lpar, string Node, long AppliedEpoch, 
 [JsonSerializable(typeof(StopReplica))]
 [JsonSerializable(typeof(GetReplicaStatus))]
 [JsonSerializable(typeof(ReplicaStatus))]
+[JsonSerializable(typeof(PromoteReplica))]
 public sealed partial class ReplicaJsonContext : JsonSerializerContext;
 
 /// <summary><see cref="ReplicaPart"/> in binary: the partition name, epoch and part, then the payload as it is.</summary>
@@ -115,5 +127,6 @@ public static class ReplicaMessages
         MessageManifest.Json("replica.stop", ReplicaJsonContext.Default.StopReplica),
         MessageManifest.Json("replica.get-status", ReplicaJsonContext.Default.GetReplicaStatus),
         MessageManifest.Json("replica.status", ReplicaJsonContext.Default.ReplicaStatus),
+        MessageManifest.Json("replica.promote", ReplicaJsonContext.Default.PromoteReplica),
     ];
 }

@@ -175,6 +175,8 @@ public sealed class ReplicaState : IDisposable
     private readonly HashSet<uint> _candidates = [];
     private readonly byte[] _scratch = new byte[PageDiff.MaxEncodedLength];
     private long _stagedEpoch = -1;
+    private int _epochsApplied;
+    private bool _surrendered;
 
     public ReplicaState(long pageCount) => Memory = new GuestMemory(pageCount);
 
@@ -228,11 +230,31 @@ public sealed class ReplicaState : IDisposable
         }
         _staged.Clear();
         (AppliedEpoch, VcpuState) = (epoch, vcpuState);
+        _epochsApplied++;
         return (added.ToArray(), dropped.ToArray());
+    }
+
+    /// <summary>
+    /// S17 promotion: the copy as of the last applied epoch becomes a partition's image; parts of an
+    /// epoch not committed are dropped (the primary never committed it either). The memory now belongs
+    /// to the image; this state must not be used again. <paramref name="checksumAtStun"/> is the
+    /// primary's checksum of that epoch, if the pair was verified.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No epoch was applied yet: there is nothing to promote.</exception>
+    public RestoredImage Surrender(ulong? checksumAtStun)
+    {
+        if (_surrendered) throw new InvalidOperationException("the replica was already promoted");
+        if (_epochsApplied == 0) throw new InvalidOperationException("the replica has not applied any epoch yet");
+        _surrendered = true;
+        _staged.Clear();
+        return new RestoredImage(AppliedEpoch, Memory, VcpuState, checksumAtStun, _epochsApplied, _written.ToArray());
     }
 
     /// <summary>The checksum of the copy (<see cref="ImageChecksum.Of(GuestMemory, IEnumerable{uint})"/>), reading only pages an epoch wrote.</summary>
     public ulong Checksum() => ImageChecksum.Of(Memory, _written);
 
-    public void Dispose() => Memory.Dispose();
+    public void Dispose()
+    {
+        if (!_surrendered) Memory.Dispose();
+    }
 }

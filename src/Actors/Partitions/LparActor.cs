@@ -16,12 +16,17 @@ public sealed class LparActor : ReceiveActor, IWithTimers
     private readonly PartitionSettings _settings;
     private readonly Stopwatch _clock = new();
     private readonly IActorRef _checkpoint;
+    private readonly ActorSelection _heartbeatMaster;
+    private bool _agentSilenced;
+    // Whether this node's master is watching the partition (it has had a heartbeat and no GuestGone since).
+    private bool _watched;
 
     public LparActor(LparDefinition definition, string node, PartitionSettings settings)
     {
         _lpar = new Lpar(definition, settings.Vmm, settings.DiskDirectory is null ? null : settings.DiskPath(definition.Name), settings.DiskBlocks);
         _node = node;
         _settings = settings;
+        _heartbeatMaster = Context.ActorSelection($"/user/{Availability.HeartbeatActor.Name}");
         _checkpoint = Context.ActorOf(CheckpointCoordinatorActor.Props(definition.Name, node, settings.Checkpoint,
             definition.MemoryMb * 1024 * 1024 / Memory.GuestMemory.PageSize), "checkpoint");
 
@@ -33,6 +38,18 @@ public sealed class LparActor : ReceiveActor, IWithTimers
             Reply(refusal);
         });
         Receive<StopLpar>(_ => Reply(_lpar.Stop()));
+        Receive<SilenceGuestAgent>(silence =>
+        {
+            _agentSilenced = silence.Silent;
+            UpdateAgent();
+            Sender.Tell(new GuestAgentState(_lpar.Definition.Name, _node, _agentSilenced));
+        });
+        Receive<AgentTick>(_ =>
+        {
+            if (!Timers.IsTimerActive("agent")) return;
+            _watched = true;
+            _heartbeatMaster.Tell(new Availability.GuestAlive(_lpar.Definition.Name));
+        });
         Receive<ShowLpar>(_ => Sender.Tell(_lpar.Status(_node)));
         Receive<RunWorkload>(workload =>
         {
@@ -95,6 +112,7 @@ public sealed class LparActor : ReceiveActor, IWithTimers
             }
             Context.Parent.Tell(new LparStateChanged(_lpar.Definition.Name, _lpar.State));
             StartWorkloadTimer();
+            UpdateAgent();
             var checksum = _lpar.MemoryChecksum();
             install.ReplyTo.Tell(new CheckpointRestored(_lpar.Definition.Name, install.Source, _node, install.Image.Epoch, install.Image.Epochs,
                 checksum, install.Image.MemoryChecksumAtStun is { } atStun ? atStun == checksum : null));
@@ -127,7 +145,31 @@ public sealed class LparActor : ReceiveActor, IWithTimers
     public static Props Props(LparDefinition definition, string node, PartitionSettings settings) =>
         Akka.Actor.Props.Create(() => new LparActor(definition, node, settings));
 
-    protected override void PostStop() => _lpar.Dispose();
+    protected override void PostStop()
+    {
+        if (_watched) _heartbeatMaster.Tell(new Availability.GuestGone(_lpar.Definition.Name));
+        _lpar.Dispose();
+    }
+
+    /// <summary>
+    /// S16: the guest agent heartbeats to its node's master while the partition runs and is not
+    /// silenced; a partition that stops on purpose tells the master to stop watching it.
+    /// </summary>
+    private void UpdateAgent()
+    {
+        var running = _lpar.State is LparState.Activating or LparState.Running or LparState.Quiesced;
+        if (running && !_agentSilenced)
+        {
+            if (Timers.IsTimerActive("agent")) return;
+            Timers.StartPeriodicTimer("agent", AgentTick.Instance, TimeSpan.Zero, _settings.GuestHeartbeat);
+            return;
+        }
+        Timers.Cancel("agent");
+        // A silenced agent just stops; a partition that stopped is no longer watched.
+        if (running || !_watched) return;
+        _watched = false;
+        _heartbeatMaster.Tell(new Availability.GuestGone(_lpar.Definition.Name));
+    }
 
     private string CowRetainedDiskPath(long epoch) => $"{_settings.DiskPath(_lpar.Definition.Name)}.epoch-{epoch}";
 
@@ -147,6 +189,7 @@ public sealed class LparActor : ReceiveActor, IWithTimers
             return;
         }
         if (!_lpar.HasWorkload) Timers.Cancel("workload");
+        UpdateAgent();
         Context.Parent.Tell(new LparStateChanged(_lpar.Definition.Name, _lpar.State));
         Sender.Tell(_lpar.Status(_node));
     }
@@ -154,5 +197,10 @@ public sealed class LparActor : ReceiveActor, IWithTimers
     private sealed record Tick
     {
         public static Tick Instance { get; } = new();
+    }
+
+    private sealed record AgentTick
+    {
+        public static AgentTick Instance { get; } = new();
     }
 }

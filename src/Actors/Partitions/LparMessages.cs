@@ -28,6 +28,15 @@ public sealed record ShowLpar(string Name) : ILparCommand;
 /// </summary>
 public sealed record RunWorkload(string Name, int WritesPerSecond, double Skew, int Processes, ulong? Seed) : ILparCommand;
 
+/// <summary>
+/// Fault injection for HA drills: the partition's guest agent stops heartbeating to its node's master
+/// (<paramref name="Silent"/>), as a hung guest would, or starts again. The partition itself keeps running.
+/// </summary>
+public sealed record SilenceGuestAgent(string Name, bool Silent) : ILparCommand;
+
+/// <summary>The guest agent's state after <see cref="SilenceGuestAgent"/>.</summary>
+public sealed record GuestAgentState(string Name, string Node, bool Silent) : IViosMessage;
+
 /// <summary>The S18 counters of a partition's VMM.</summary>
 public sealed record ShadowCacheCounters(
     bool Enabled, int Capacity, int Cached, long Hits, long Misses, long RebuiltEntries, long Invalidations, long Evictions)

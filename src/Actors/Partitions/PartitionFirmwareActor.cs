@@ -82,6 +82,19 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
             if (_replicas.TryGetValue(get.Lpar, out var replica)) replica.Forward(get);
             else Sender.Tell(new LparRefused(get.Lpar, $"{_node} holds no replica of '{get.Lpar}'"));
         });
+        Receive<PromoteReplica>(promote =>
+        {
+            var child = Context.Child(promote.Name);
+            if (child.IsNobody())
+                Sender.Tell(new LparRefused(promote.Name, $"'{promote.Name}' is not hosted by {_node}'s firmware: move it here before promoting its replica"));
+            else if (!_replicas.Remove(promote.Name, out var replica))
+                Sender.Tell(new LparRefused(promote.Name, $"{_node} holds no replica of '{promote.Name}'"));
+            else
+            {
+                Context.Unwatch(replica);
+                replica.Tell(new PromoteInto(child, Sender));
+            }
+        });
         Receive<ILparCommand>(command =>
         {
             var child = Context.Child(command.Name);

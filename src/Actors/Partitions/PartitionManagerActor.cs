@@ -215,7 +215,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
 
     private static bool? IntentOf(ILparCommand command) => command switch
     {
-        StartLpar or Checkpoint.RestoreCheckpoint => true,
+        StartLpar or Checkpoint.RestoreCheckpoint or Checkpoint.PromoteReplica => true,
         StopLpar => false,
         _ => null,
     };

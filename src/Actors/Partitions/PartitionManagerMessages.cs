@@ -121,6 +121,8 @@ public sealed record PartitionManagerSnapshot(IReadOnlyList<LparDefinition> Defi
 [JsonSerializable(typeof(ShowLpar))]
 [JsonSerializable(typeof(RunWorkload))]
 [JsonSerializable(typeof(LparStatus))]
+[JsonSerializable(typeof(SilenceGuestAgent))]
+[JsonSerializable(typeof(GuestAgentState))]
 public sealed partial class PartitionJsonContext : JsonSerializerContext;
 
 public static class PartitionMessages
@@ -151,5 +153,7 @@ public static class PartitionMessages
         MessageManifest.Json("lpar.show", PartitionJsonContext.Default.ShowLpar),
         MessageManifest.Json("lpar.run-workload", PartitionJsonContext.Default.RunWorkload),
         MessageManifest.Json("lpar.status", PartitionJsonContext.Default.LparStatus),
+        MessageManifest.Json("lpar.silence-agent", PartitionJsonContext.Default.SilenceGuestAgent),
+        MessageManifest.Json("lpar.agent-state", PartitionJsonContext.Default.GuestAgentState),
     ];
 }

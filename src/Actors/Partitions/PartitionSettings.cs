@@ -16,6 +16,9 @@ public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm,
     /// <summary>Blocks of 4 KiB in a new partition's virtual disk (<c>vios.partitions.disk-size</c>).</summary>
     public long DiskBlocks { get; init; } = 16384;
 
+    /// <summary>S16: how often a running partition's guest agent heartbeats to its node's master (<c>vios.availability.heartbeat.interval</c>).</summary>
+    public TimeSpan GuestHeartbeat { get; init; } = TimeSpan.FromMilliseconds(500);
+
     public string DiskPath(string lpar) => Path.Combine(DiskDirectory ?? ".", $"{lpar}.disk");
 
     /// <exception cref="ConfigurationException">The section is missing a value or has one that makes no sense; the message says which.</exception>
@@ -35,6 +38,7 @@ public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm,
         {
             Checkpoint = new CheckpointSettings(fullEvery),
             DiskDirectory = config.GetString("vios.node.data-directory", "") is { Length: > 0 } data ? Path.Combine(data, "disks") : null,
+            GuestHeartbeat = Availability.AvailabilitySettings.FromConfig(config).Heartbeat.Interval,
             DiskBlocks = Math.Max(1, (config.GetByteSize("vios.partitions.disk-size") ?? 64L * 1024 * 1024) / VirtualDisk.BlockSize),
         };
     }

@@ -64,6 +64,9 @@ public sealed class ViosNode : IAsyncDisposable
     /// <summary>The proxy to the HA manager singleton, <c>/user/ha-manager-proxy</c> (vios nodes only).</summary>
     public IActorRef? HaManager { get; private set; }
 
+    /// <summary>The node's S16 heartbeat master, at <c>/user/heartbeat</c>; null on a lighthouse.</summary>
+    public IActorRef? Heartbeat { get; private set; }
+
     /// <summary>This node's partition firmware at <c>/user/firmware</c> (vios nodes only).</summary>
     public IActorRef? Firmware { get; private set; }
 
@@ -158,6 +161,16 @@ public sealed class ViosNode : IAsyncDisposable
         if (_ops is not null) await _ops.DisposeAsync();
     }
 
+    /// <summary>
+    /// Stops the node abruptly, as a crash would: its ActorSystem terminates without leaving the
+    /// cluster (CoordinatedShutdown does not run), so the other nodes find out by its silence.
+    /// </summary>
+    public async Task KillAsync()
+    {
+        await System.Terminate();
+        if (_ops is not null) await _ops.DisposeAsync();
+    }
+
     public async ValueTask DisposeAsync() => await StopAsync();
 
     private async Task StartServicesAsync(CancellationToken cancellationToken)
@@ -183,15 +196,17 @@ public sealed class ViosNode : IAsyncDisposable
                 ClusterSingletonProxySettings.Create(System).WithRole("vios")), "partition-manager-proxy");
             Firmware = System.ActorOf(PartitionFirmwareActor.Props(Name, Partitions!, PartitionManager), PartitionFirmwareActor.Name);
 
-            // The HA manager (S5): a persistent singleton too, restarting the partitions of removed nodes.
-            var window = System.Settings.Config.GetTimeSpan("vios.availability.failure-window", TimeSpan.FromMinutes(10));
+            // The HA manager (S5, S17): a persistent singleton too, restarting the partitions that fail;
+            // the node's S16 heartbeat master reports silent guests and nodes to it.
+            var availability = AvailabilitySettings.FromConfig(System.Settings.Config);
             System.ActorOf(ClusterSingletonManager.Props(
-                HaManagerActor.SingletonProps(PartitionManager, new FailoverPolicy(window)),
+                HaManagerActor.SingletonProps(PartitionManager, availability),
                 PartitionManagerActor.HandOver.Instance,
                 ClusterSingletonManagerSettings.Create(System).WithRole("vios")), "ha-manager");
             HaManager = System.ActorOf(ClusterSingletonProxy.Props(
                 "/user/ha-manager",
                 ClusterSingletonProxySettings.Create(System).WithRole("vios")), "ha-manager-proxy");
+            Heartbeat = System.ActorOf(HeartbeatActor.Props(availability, HaManager), HeartbeatActor.Name);
         }
 
         _ops = await OpsServer.StartAsync(Settings.Ops, this, cancellationToken);

@@ -15,6 +15,7 @@ public sealed class PaletteRegistry
         VkePalette.Palette,
         LparPalette.Palette,
         CheckpointPalette.Palette,
+        HaPalette.Palette,
     ]);
 
     public PaletteRegistry(IReadOnlyList<OpsPalette> palettes)

@@ -1,0 +1,55 @@
+using Akka.Configuration;
+
+namespace Vios.Actors.Availability;
+
+/// <summary>Typed view of <c>vios.availability</c>, read once when a vios node starts.</summary>
+/// <param name="Policy">S5: the failure window that sends a repeated failure to the boot image.</param>
+/// <param name="Heartbeat">S16: how often guests and masters heartbeat, and how much silence is a failure.</param>
+/// <param name="FenceSilentNodes">Whether the masters have a node downed once a majority of them hold it silent.</param>
+/// <param name="StartupGrace">How long a new HA manager waits before it takes a node missing from the partition list for a failed one.</param>
+/// <param name="Estimates">S17: recovery times assumed until some are measured.</param>
+public sealed record AvailabilitySettings(
+    FailoverPolicy Policy,
+    HeartbeatSettings Heartbeat,
+    bool FenceSilentNodes,
+    TimeSpan StartupGrace,
+    RecoveryEstimate Estimates)
+{
+    public static AvailabilitySettings Default { get; } = new(
+        FailoverPolicy.Default,
+        HeartbeatSettings.Default,
+        true,
+        TimeSpan.FromSeconds(10),
+        new RecoveryEstimate(TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(2)));
+
+    /// <exception cref="ConfigurationException">A value is missing its unit or makes no sense; the message says which.</exception>
+    public static AvailabilitySettings FromConfig(Config config)
+    {
+        const string root = "vios.availability";
+        TimeSpan Positive(string key, TimeSpan fallback)
+        {
+            var value = config.GetTimeSpan($"{root}.{key}", fallback, allowInfinite: false);
+            if (value <= TimeSpan.Zero) throw new ConfigurationException($"{root}.{key} must be a positive duration, e.g. 500ms");
+            return value;
+        }
+        int AtLeastOne(string key, int fallback)
+        {
+            var value = config.GetInt($"{root}.{key}", fallback);
+            if (value < 1) throw new ConfigurationException($"{root}.{key} must be at least 1");
+            return value;
+        }
+
+        var defaults = Default;
+        return new AvailabilitySettings(
+            new FailoverPolicy(Positive("failure-window", defaults.Policy.FailureWindow)),
+            new HeartbeatSettings(
+                Positive("heartbeat.interval", defaults.Heartbeat.Interval),
+                AtLeastOne("heartbeat.guest-missed-intervals", defaults.Heartbeat.GuestMissedIntervals),
+                AtLeastOne("heartbeat.node-missed-intervals", defaults.Heartbeat.NodeMissedIntervals)),
+            config.GetBoolean($"{root}.fence-silent-nodes", defaults.FenceSilentNodes),
+            Positive("startup-grace", defaults.StartupGrace),
+            new RecoveryEstimate(
+                Positive("estimated-cold-restart", defaults.Estimates.ColdRestart),
+                Positive("estimated-hot-promotion", defaults.Estimates.HotPromotion)));
+    }
+}

@@ -1,0 +1,99 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+
+namespace Vios.Actors.Availability;
+
+/// <summary>
+/// S16: the master cluster program of one vios node (<c>/user/heartbeat</c>), a thin shell over
+/// <see cref="HeartbeatMaster"/>. The agents of the node's running partitions heartbeat to it
+/// (<see cref="GuestAlive"/>); once per interval it sends one <see cref="AggregatedHeartbeat"/> to the
+/// master of every other vios node and reports guests and nodes that fell silent to the HA manager.
+/// A node that a majority of the masters hold silent is fenced (downed) by the first of them, so its
+/// partitions may restart elsewhere without waiting for the cluster's own failure detector.
+/// Peers are known by their cluster address.
+/// </summary>
+public sealed class HeartbeatActor : ReceiveActor, IWithTimers
+{
+    public const string Name = "heartbeat";
+
+    private readonly HeartbeatMaster _master;
+    private readonly AvailabilitySettings _settings;
+    private readonly IActorRef _haManager;
+    private readonly Akka.Cluster.Cluster _cluster;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly List<string> _fenced = [];
+
+    public HeartbeatActor(AvailabilitySettings settings, IActorRef haManager)
+    {
+        _settings = settings;
+        _haManager = haManager;
+        _cluster = Akka.Cluster.Cluster.Get(Context.System);
+        _master = new HeartbeatMaster(_cluster.SelfAddress.ToString(), [], settings.Heartbeat, DateTimeOffset.UtcNow);
+
+        Receive<GuestAlive>(alive => _master.GuestHeartbeat(alive.Lpar, DateTimeOffset.UtcNow));
+        Receive<GuestGone>(gone => _master.ForgetGuest(gone.Lpar));
+        Receive<AggregatedHeartbeat>(heartbeat => _master.Receive(heartbeat, DateTimeOffset.UtcNow));
+        Receive<Tick>(_ => Round());
+        Receive<ClusterEvent.MemberUp>(up => AddPeer(up.Member));
+        Receive<ClusterEvent.MemberRemoved>(removed => _master.RemovePeer(removed.Member.Address.ToString()));
+        Receive<ClusterEvent.IMemberEvent>(_ => { });
+        Receive<GetHeartbeatStats>(_ => Sender.Tell(new HeartbeatStats(
+            _master.Node, _master.LiveGuests, _master.Peers.ToList(), _master.SilentPeers, _fenced.ToList(), _master.Counters, settings.Heartbeat.Interval)));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(AvailabilitySettings settings, IActorRef haManager) =>
+        Akka.Actor.Props.Create(() => new HeartbeatActor(settings, haManager));
+
+    protected override void PreStart()
+    {
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved));
+        Timers.StartPeriodicTimer("tick", Tick.Instance, _settings.Heartbeat.Interval);
+    }
+
+    protected override void PostStop() => _cluster.Unsubscribe(Self);
+
+    private void AddPeer(Member member)
+    {
+        if (member.HasRole("vios") && member.Address != _cluster.SelfAddress) _master.AddPeer(member.Address.ToString(), DateTimeOffset.UtcNow);
+    }
+
+    private void Round()
+    {
+        var round = _master.Tick(DateTimeOffset.UtcNow);
+        foreach (var peer in round.To) Context.ActorSelection($"{peer}/user/{Name}").Tell(round.Heartbeat);
+        foreach (var silent in round.SilentGuests)
+        {
+            _log.Warning("heartbeat: partition {0} has not heartbeated since {1:HH:mm:ss.fff}", silent.Lpar, silent.LastHeartbeat);
+            _haManager.Tell(silent);
+        }
+        foreach (var silent in round.SilentNodes)
+        {
+            _log.Warning("heartbeat: the master of {0} has been silent since {1:HH:mm:ss.fff} ({2} partition(s) were live there)",
+                silent.Node, silent.LastHeard, silent.LastLiveLpars.Count);
+            _haManager.Tell(silent);
+        }
+        if (_settings.FenceSilentNodes) Fence();
+    }
+
+    /// <summary>Downs the silent nodes this master is to fence and the cluster has not downed yet.</summary>
+    private void Fence()
+    {
+        foreach (var node in _master.NodesToFence())
+        {
+            var member = _cluster.State.Members.FirstOrDefault(m => m.Address.ToString() == node);
+            if (member is null || member.Status is MemberStatus.Down or MemberStatus.Exiting or MemberStatus.Removed) continue;
+            _log.Warning("heartbeat: fencing {0}: a majority of the vios nodes' masters hold it silent; downing it", node);
+            _fenced.Add(node);
+            _cluster.Down(member.Address);
+        }
+    }
+
+    private sealed record Tick
+    {
+        public static Tick Instance { get; } = new();
+    }
+}
