@@ -76,7 +76,7 @@ public sealed class HeartbeatMaster
     private long _silentNodesReported;
 
     /// <param name="node">This master's vios node.</param>
-    /// <param name="peers">The other nodes' masters; each gets a grace of the silence limit from <paramref name="startedAt"/>.</param>
+    /// <param name="peers">The other nodes' masters; each is watched from its first heartbeat on.</param>
     /// <param name="startedAt">When this master started; also its incarnation.</param>
     public HeartbeatMaster(string node, IEnumerable<string> peers, HeartbeatSettings settings, DateTimeOffset startedAt)
     {
@@ -99,7 +99,7 @@ public sealed class HeartbeatMaster
     public IReadOnlyList<string> LiveGuests =>
         _guests.Where(g => !g.Value.ReportedSilent).Select(g => g.Key).Order(StringComparer.Ordinal).ToList();
 
-    /// <summary>A peer joined the cluster; it is silent if not heard within the limit from <paramref name="at"/>.</summary>
+    /// <summary>A peer joined the cluster; from its first heartbeat on it is silent once unheard for the limit.</summary>
     public void AddPeer(string node, DateTimeOffset at)
     {
         ArgumentException.ThrowIfNullOrEmpty(node);
@@ -170,7 +170,9 @@ public sealed class HeartbeatMaster
         var silentNodes = new List<NodeSilent>();
         foreach (var (node, peer) in _peers)
         {
-            if (peer.ReportedSilent || now - peer.LastHeard <= nodeLimit) continue;
+            // A peer never heard is still starting (its first heartbeat may take a while on a loaded
+            // machine): the cluster's own failure detector covers it until then.
+            if (peer.ReportedSilent || !peer.Heard || now - peer.LastHeard <= nodeLimit) continue;
             peer.ReportedSilent = true;
             silentNodes.Add(new NodeSilent(node, Node, peer.Sequence, peer.LiveLpars, peer.LastHeard, now));
         }
@@ -189,23 +191,24 @@ public sealed class HeartbeatMaster
 
     /// <summary>
     /// The silent peers this master should fence (have downed), so that their partitions may be
-    /// restarted elsewhere without two copies running. A peer is fenced when more than half of the
-    /// masters that are still heard (this one included) hold it silent, each by its own count of
-    /// missed intervals, and only by the first of those masters in node order, so one master acts.
-    /// A master cut off from the rest hears nobody, counts only itself, and is not the majority of
-    /// a larger group; it fences alone only where it is the sole master left.
+    /// restarted elsewhere without two copies running. Only a master whose group (itself and the
+    /// peers it still hears) is a majority of all the masters fences, so a master cut off from the
+    /// rest never fences the majority; within the group a peer is fenced when more than half of the
+    /// group holds it silent, each by its own count of missed intervals, and only by the first
+    /// master of the group in node order, so one master acts. Without a majority (two masters, one
+    /// silent) nobody fences and the cluster's split-brain resolver decides, more slowly.
     /// </summary>
     public IReadOnlyList<string> NodesToFence()
     {
         var heard = _peers.Where(p => !p.Value.ReportedSilent).ToList();
-        var voters = heard.Select(p => p.Key).Append(Node).Order(StringComparer.Ordinal).ToList();
-        if (voters[0] != Node) return [];
+        var group = heard.Select(p => p.Key).Append(Node).Order(StringComparer.Ordinal).ToList();
+        if (group.Count * 2 <= _peers.Count + 1 || group[0] != Node) return [];
         var fence = new List<string>();
         foreach (var (node, peer) in _peers)
         {
             if (!peer.ReportedSilent) continue;
             var votes = 1 + heard.Count(p => p.Value.HoldsSilent.Contains(node));
-            if (votes * 2 > voters.Count) fence.Add(node);
+            if (votes * 2 > group.Count) fence.Add(node);
         }
         return fence;
     }
@@ -242,6 +245,8 @@ public sealed class HeartbeatMaster
         public DateTimeOffset LastHeard { get; set; } = since;
 
         public long Incarnation { get; set; } = long.MinValue;
+
+        public bool Heard => Incarnation != long.MinValue;
 
         public long Sequence { get; set; }
 

@@ -159,6 +159,9 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    // Periodic persisted epochs record the memory checksum at their stun (checkpoint take --verify).
+    private bool _periodicVerify;
+
     public static Props Props(string lpar, string node, CheckpointSettings settings, long pageCount) =>
         Akka.Actor.Props.Create(() => new CheckpointCoordinatorActor(lpar, node, settings, pageCount));
 
@@ -175,6 +178,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
             }
             _periodicMode = take.Mode == CheckpointMode.Full ? CheckpointMode.Full : CheckpointMode.Incremental;
             _intervalMs = interval;
+            _periodicVerify = take.Verify;
             Context.Parent.Tell(new HoldOutputs(true));
             Timers.StartPeriodicTimer(TickTimer, EpochTick.Instance, TimeSpan.FromMilliseconds(interval));
         }
@@ -209,8 +213,8 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         }
         // A manual checkpoint records the checksum of all of memory, to prove a restore byte for byte;
         // frequent epochs do not pay for it, and their pages are copied after the stun.
-        var manual = replyTo is not null && !periodic;
-        Context.Parent.Tell(new CaptureEpoch(epoch, full, Checksum: manual, ForBoot: false, Deferred: !manual && !full));
+        var checksum = (replyTo is not null && !periodic) || _periodicVerify;
+        Context.Parent.Tell(new CaptureEpoch(epoch, full, Checksum: checksum, ForBoot: false, Deferred: !checksum && !full));
     }
 
     private void Captured(EpochCaptureResult result)

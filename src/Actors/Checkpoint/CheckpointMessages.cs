@@ -69,7 +69,11 @@ public sealed record CheckpointJournalState(long ConsistencyEpoch, long Consiste
 }
 
 /// <summary>Takes a checkpoint now; with an interval, keeps taking one every interval until <see cref="StopCheckpointing"/>.</summary>
-public sealed record TakeCheckpoint(string Name, CheckpointMode Mode, int? IntervalMs) : ILparCommand;
+public sealed record TakeCheckpoint(string Name, CheckpointMode Mode, int? IntervalMs) : ILparCommand
+{
+    /// <summary>Periodic epochs record the memory checksum at each stun too (as manual ones always do), so any restore proves itself.</summary>
+    public bool Verify { get; init; }
+}
 
 /// <summary>The epochs in a partition's checkpoint journal.</summary>
 public sealed record ListCheckpoints(string Name) : ILparCommand;

@@ -236,4 +236,63 @@ public sealed class HeartbeatSpecs
         Assert.Equal(["vios-b"], master.Peers);
         Assert.Equal(["vios-b"], master.Tick(Start.AddSeconds(1)).To);
     }
+
+    [Fact]
+    public void A_silent_node_is_fenced_once_a_majority_of_the_masters_hold_it_silent_and_only_by_the_first_of_them()
+    {
+        var network = Network(4, 40);
+        network.Advance(2);
+        network.SilenceMaster("vios-d");
+
+        // Each survivor holds d silent after the limit; the next round carries that in their heartbeats.
+        network.Advance(Settings.NodeMissedIntervals + 1);
+        Assert.All(new[] { "vios-a", "vios-b", "vios-c" }, n => Assert.Equal(["vios-d"], network[n].SilentPeers));
+        network.Advance();
+        Assert.Equal(["vios-d"], network["vios-a"].NodesToFence());
+        Assert.Empty(network["vios-b"].NodesToFence());
+        Assert.Empty(network["vios-c"].NodesToFence());
+    }
+
+    [Fact]
+    public void A_master_cut_off_from_the_others_fences_nobody_while_the_majority_fences_it()
+    {
+        var network = Network(3, 30);
+        network.Advance(2);
+        // a is cut off: it hears neither b nor c, and they do not hear it.
+        network.SilenceMaster("vios-a");
+        network.Advance(Settings.NodeMissedIntervals + 2);
+        var isolated = new HeartbeatMaster("vios-a", ["vios-b", "vios-c"], Settings, Start);
+        foreach (var peer in new[] { "vios-b", "vios-c" }) isolated.Receive(new AggregatedHeartbeat(peer, 1, 1, []), Start);
+        isolated.Tick(Start.AddSeconds(10));
+
+        Assert.Equal(["vios-b", "vios-c"], isolated.SilentPeers);
+        Assert.Empty(isolated.NodesToFence());
+        // b is first of the majority {b, c}, and both hold a silent.
+        Assert.Equal(["vios-a"], network["vios-b"].NodesToFence());
+        Assert.Empty(network["vios-c"].NodesToFence());
+    }
+
+    [Fact]
+    public void Of_two_masters_the_survivor_does_not_fence_alone()
+    {
+        var network = Network(2, 10);
+        network.Advance(2);
+        network.SilenceMaster("vios-b");
+        network.Advance(Settings.NodeMissedIntervals + 2);
+        Assert.Equal(["vios-b"], network["vios-a"].SilentPeers);
+        Assert.Empty(network["vios-a"].NodesToFence());
+    }
+
+    [Fact]
+    public void A_peer_never_heard_is_not_reported_silent_however_long_it_takes_to_start()
+    {
+        var master = new HeartbeatMaster("vios-a", ["vios-b"], Settings, Start);
+        var round = master.Tick(Start.AddMinutes(5));
+        Assert.Empty(round.SilentNodes);
+        Assert.Empty(master.NodesToFence());
+
+        master.Receive(new AggregatedHeartbeat("vios-b", 1, 1, []), Start.AddMinutes(5));
+        Assert.Empty(master.Tick(Start.AddMinutes(5).AddSeconds(3)).SilentNodes);
+        Assert.Equal("vios-b", Assert.Single(master.Tick(Start.AddMinutes(5).AddSeconds(4)).SilentNodes).Node);
+    }
 }

@@ -16,16 +16,17 @@ public sealed class ProcessCluster : IAsyncDisposable
     private readonly TempDirectory _directory = new("vios-proc");
     private readonly List<ViosProcess> _processes = [];
 
-    private ProcessCluster()
-    {
-    }
+    private readonly IReadOnlyList<string> _nodeArguments;
+
+    private ProcessCluster(IReadOnlyList<string> nodeArguments) => _nodeArguments = nodeArguments;
 
     public NodeProcess Lighthouse { get; private set; } = null!;
     public ViosProcess Tail { get; private set; } = null!;
 
-    public static async Task<ProcessCluster> StartAsync()
+    /// <param name="nodeArguments">Added to every vios node's command line (database, --config).</param>
+    public static async Task<ProcessCluster> StartAsync(IReadOnlyList<string>? nodeArguments = null)
     {
-        var cluster = new ProcessCluster();
+        var cluster = new ProcessCluster(nodeArguments ?? []);
         try
         {
             cluster.Lighthouse = await cluster.StartNodeAsync(["--role", "lighthouse"], "lighthouse");
@@ -40,10 +41,12 @@ public sealed class ProcessCluster : IAsyncDisposable
         }
     }
 
-    public async Task<NodeProcess> StartViosNodeAsync(string dataName)
+    /// <param name="name">The node's name (<c>--name</c>); by default the one stored in its data directory.</param>
+    public async Task<NodeProcess> StartViosNodeAsync(string dataName, string? name = null)
     {
         // The vios nodes of this machine share cluster-wide state (the singletons' journal).
-        var node = await StartNodeAsync(["--seeds", Lighthouse.Address, "--shared-data", _directory.Sub("shared")], dataName);
+        string[] naming = name is null ? [] : ["--name", name];
+        var node = await StartNodeAsync(["--seeds", Lighthouse.Address, "--shared-data", _directory.Sub("shared"), .. naming, .. _nodeArguments], dataName);
         await AwaitUpAsync(node.Address);
         return node;
     }
@@ -71,6 +74,14 @@ public sealed class ProcessCluster : IAsyncDisposable
     }
 
     public string DataDirectory(string name) => _directory.Sub(name);
+
+    /// <summary>Writes a HOCON file in the cluster's directory, for <c>--config</c>.</summary>
+    public string WriteConfig(string name, string hocon)
+    {
+        var path = Path.Combine(Directory.CreateDirectory(_directory.Sub("config")).FullName, name);
+        File.WriteAllText(path, hocon);
+        return path;
+    }
 
     private async Task<NodeProcess> StartNodeAsync(IEnumerable<string> arguments, string dataName)
     {

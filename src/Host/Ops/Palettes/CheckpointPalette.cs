@@ -26,6 +26,7 @@ public static class CheckpointPalette
             [
                 new OptionSpec("mode", null, "full, incremental (the pages dirtied since the last epoch; default) or cow", "MODE"),
                 new OptionSpec("interval", null, "take an epoch every MS milliseconds (10 or more), outputs held until each commits", "MS"),
+                new OptionSpec("verify", null, "with --interval: record the memory checksum at every stun, so a restore proves itself"),
             ],
         }, TakeAsync),
         new(new CommandSpec("list", "the epochs in a partition's checkpoint journal, from its consistency image on") { Arguments = [Name] }, ListAsync),
@@ -67,7 +68,7 @@ public static class CheckpointPalette
         }
         var name = context.Arg("name")!;
         if (!context.Json) await context.WriteLineAsync($"checkpointing {name} ({mode.ToString().ToLowerInvariant()})...");
-        var reply = await PartitionManagerClient.AskAsync(context, new TakeCheckpoint(name, mode, interval), AskTimeout);
+        var reply = await PartitionManagerClient.AskAsync(context, new TakeCheckpoint(name, mode, interval) { Verify = context.Args.ContainsKey("verify") }, AskTimeout);
         if (reply is not CheckpointTaken taken) return PartitionManagerClient.Refused(reply);
         await context.WriteAsync(taken, CheckpointOpsJsonContext.Default.CheckpointTaken, t =>
         [

@@ -216,7 +216,13 @@ public sealed record HaStatusView(
     double? EstimatedHotSeconds,
     double WindowMinutes);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true)]
+/// <summary>Enum values as operators type them: <c>hot</c>, <c>consistency</c>.</summary>
+internal sealed class LowerCaseEnumConverter<T>() : JsonStringEnumConverter<T>(System.Text.Json.JsonNamingPolicy.CamelCase)
+    where T : struct, Enum;
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    Converters = [typeof(LowerCaseEnumConverter<StandbyMode>), typeof(LowerCaseEnumConverter<FailoverImage>)])]
 [JsonSerializable(typeof(HaStatusView))]
 [JsonSerializable(typeof(AvailabilityRecord))]
 [JsonSerializable(typeof(StandbyChosen))]
