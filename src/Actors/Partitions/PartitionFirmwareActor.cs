@@ -82,6 +82,12 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
             if (_replicas.TryGetValue(get.Lpar, out var replica)) replica.Forward(get);
             else Sender.Tell(new LparRefused(get.Lpar, $"{_node} holds no replica of '{get.Lpar}'"));
         });
+        // S22 experiments: a slower secondary.
+        Receive<SlowReplica>(slow =>
+        {
+            if (_replicas.TryGetValue(slow.Lpar, out var replica)) replica.Forward(slow);
+            else Sender.Tell(new LparRefused(slow.Lpar, $"{_node} holds no replica of '{slow.Lpar}'"));
+        });
         Receive<ILparCommand>(command =>
         {
             var child = Context.Child(command.Name);
