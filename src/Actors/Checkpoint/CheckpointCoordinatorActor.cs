@@ -380,6 +380,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     private void Steer(Pairing pairing)
     {
         var decision = pairing.Steering.Observe(pairing.Lag.Tick(), pairing.Lag.Applied);
+        pairing.ObservedLag = decision.Lag;
         if (decision.Action != LagAction.Held) Context.Parent.Tell(new AllocatePrimaryCpu(decision.Rate));
     }
 
@@ -409,6 +410,9 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
 
         /// <summary>S22: the primary's CPU share, steered by <see cref="Lag"/>; a new pair starts at the maximum.</summary>
         public LagController Steering { get; } = new(steering);
+
+        /// <summary>The lag <see cref="Steering"/> saw at the last tick, the one its rate follows from.</summary>
+        public long ObservedLag { get; set; }
 
         public void BeginEpoch()
         {
@@ -487,7 +491,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         if (_earlierDecisions is not var (lowered, raised, held)) return null;
         if (_pairing is not { } pairing) return new FaultTolerantPairStats(0, 1.0, lowered, raised, held);
         var steering = pairing.Steering;
-        return new FaultTolerantPairStats(pairing.Lag.Lag, steering.Rate, lowered + steering.Lowered, raised + steering.Raised, held + steering.Held);
+        return new FaultTolerantPairStats(pairing.ObservedLag, steering.Rate, lowered + steering.Lowered, raised + steering.Raised, held + steering.Held);
     }
 
     private IActorRef Store()

@@ -114,8 +114,9 @@ public sealed record CheckpointStats(
 
 /// <summary>
 /// S22, for a partition that has been the primary of a replicated pair: the secondary's execution
-/// lag in epochs (<see cref="Availability.ExecutionLag"/>; 0 when not paired), the share of its CPU
-/// the primary runs at (1 when not paired), and the controller's decisions over all its pairings.
+/// lag in epochs (<see cref="Availability.ExecutionLag"/>) as the controller saw it at the last tick
+/// (0 when not paired), the share of its CPU the primary runs at (1 when not paired), and the
+/// controller's decisions, one a tick, over all of the coordinator's pairings.
 /// </summary>
 public sealed record FaultTolerantPairStats(long Lag, double PrimaryRate, long Lowered, long Raised, long Held);
 
