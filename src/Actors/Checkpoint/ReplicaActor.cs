@@ -10,7 +10,8 @@ namespace Vios.Actors.Checkpoint;
 /// each epoch's pages to its copy of the memory when the epoch's commit arrives and acknowledges with
 /// its feedback. The primary commits the epoch only on that acknowledgement. A replica slowed with
 /// <see cref="SlowReplica"/> holds each acknowledgement as long as its apply is made to cost
-/// (<see cref="ReplicaSlowdown{TReply}"/>), so it answers as a slower secondary would; its memory
+/// (<see cref="ReplicaSlowdown{TReply}"/>; released by a timer, so to the scheduler's resolution),
+/// so it answers as a slower secondary would; its memory
 /// copy, and the applied epoch <see cref="GetReplicaStatus"/> reports, may then be ahead of what the
 /// primary has seen acknowledged.
 /// </summary>
