@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Vios.Actors.Availability;
 using Vios.Actors.Partitions;
 
 namespace Vios.Actors.Checkpoint;
@@ -10,6 +11,9 @@ namespace Vios.Actors.Checkpoint;
 public sealed record CheckpointSettings(int FullEvery = 20, int MinimumIntervalMs = 10)
 {
     public static CheckpointSettings Default { get; } = new();
+
+    /// <summary>S22 (<c>vios.availability.ft-pair</c>): how a replicated pair steers its primary's CPU by the secondary's lag.</summary>
+    public LagControllerSettings FaultTolerantPair { get; init; } = LagControllerSettings.Default;
 }
 
 /// <summary>
@@ -20,6 +24,14 @@ public sealed record CheckpointSettings(int FullEvery = 20, int MinimumIntervalM
 /// are released. One epoch is captured at a time; a periodic tick that finds one being captured is
 /// skipped. Replicated epochs are pipelined: up to <see cref="PipelineDepth"/> may await their
 /// acknowledgement while the next is captured.
+/// <para>
+/// S22: a replicated pair is fault tolerant, and the primary is kept only as far ahead of its
+/// secondary as the secondary can follow. At every tick of the epoch schedule the coordinator
+/// measures the secondary's execution lag (<see cref="ExecutionLag"/>), lets a
+/// <see cref="LagController"/> decide, and gives the LPAR the resulting share of its CPU
+/// (<see cref="AllocatePrimaryCpu"/>); the guest's workload runs at its rate times that share. When
+/// the pair is stopped or comes apart, the primary gets all of its CPU back.
+/// </para>
 /// </summary>
 public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
 {
@@ -49,6 +61,8 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     // Pages sent as diffs and whole by earlier pairings (the current one counts its own).
     private long _diffPages;
     private long _wholePages;
+    // S22 decisions of earlier pairings (the current one counts its own); null until the first pairing.
+    private (long Lowered, long Raised, long Held)? _earlierDecisions;
 
     /// <summary>Pages saved per message while the guest runs: 2 MiB, a few hundred microseconds between workload ticks.</summary>
     private const int CowBatchPages = 512;
@@ -69,6 +83,8 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         Receive<TakeCheckpoint>(Take);
         Receive<EpochTick>(_ =>
         {
+            // S22: each tick makes an epoch due, whether or not it can start; the pair steers on it.
+            if (_pairing is { } paired) Steer(paired);
             // Replication is pipelined, as in Remus: the guest runs the next epoch while the previous one
             // is still on its way; at most PipelineDepth epochs wait for their acknowledgement.
             if (_inFlight is null && _intervalMs is not null && (_pairing?.Unacknowledged.Count ?? 0) < PipelineDepth)
@@ -167,6 +183,13 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
 
     protected override void PreStart() => Store();
 
+    /// <summary>A restarted coordinator has no pair: whatever share a pair had lowered the primary to is given back.</summary>
+    protected override void PostRestart(Exception reason)
+    {
+        base.PostRestart(reason);
+        Context.Parent.Tell(new AllocatePrimaryCpu(1.0));
+    }
+
     private void Take(TakeCheckpoint take)
     {
         if (take.IntervalMs is { } interval)
@@ -199,6 +222,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         if (_pairing is { } pairing)
         {
             pairing.BeginEpoch();
+            pairing.Lag.Capturing(epoch);
             // S23: pages the modification history calls cold are sent while the guest runs; the stun
             // then collects only what is left (and whatever was written again since).
             if (full) Context.Parent.Tell(new CaptureEpoch(epoch, Full: true, Checksum: pairing.Verify, ForBoot: false));
@@ -281,7 +305,8 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         Timers.Cancel("pairing");
         StopPeriodic();
         _pairing = new Pairing(_lpar, Sender, ready.Node, _pageCount, request.Verify,
-            TimeSpan.FromMilliseconds(Math.Max(2000, 50 * request.IntervalMs)));
+            TimeSpan.FromMilliseconds(Math.Max(2000, 50 * request.IntervalMs)), _settings.FaultTolerantPair);
+        _earlierDecisions ??= (0, 0, 0);
         Context.Watch(Sender);
         _note = null;
         // The backup starts empty: the first epoch sends every page the guest has written.
@@ -310,6 +335,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         if (_pairing is not { } pairing || !pairing.Unacknowledged.TryPeek(out var oldest) || oldest.Epoch != ack.Epoch) return;
         pairing.Unacknowledged.Dequeue();
         Timers.Cancel($"ack-{ack.Epoch}");
+        pairing.Lag.Acknowledged(ack.Epoch);
         pairing.Sender.Feedback(ack.Added, ack.Dropped);
         if (ack.Verified == false) pairing.Mismatches++;
         else if (ack.Verified == true) pairing.Verified++;
@@ -333,6 +359,10 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         _diffPages += pairing.Sender.DiffPages;
         _wholePages += pairing.Sender.WholePages;
         pairing.Sender.Dispose();
+        // S22: without a secondary to wait for, the primary runs on all of its CPU again.
+        var (lowered, raised, held) = _earlierDecisions!.Value;
+        _earlierDecisions = (lowered + pairing.Steering.Lowered, raised + pairing.Steering.Raised, held + pairing.Steering.Held);
+        if (pairing.Steering.Rate != 1.0) Context.Parent.Tell(new AllocatePrimaryCpu(1.0));
         if (_inFlight is { } flight)
         {
             _inFlight = null;
@@ -350,11 +380,19 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>Epochs that may await their acknowledgement at once: two, so the send of one overlaps the next's run.</summary>
     public const int PipelineDepth = 2;
 
+    /// <summary>S22: one epoch more is due; the controller observes the lag and, on a change, the LPAR gets the new share of its CPU.</summary>
+    private void Steer(Pairing pairing)
+    {
+        var decision = pairing.Steering.Observe(pairing.Lag.Tick(), pairing.Lag.Applied);
+        pairing.ObservedLag = decision.Lag;
+        if (decision.Action != LagAction.Held) Context.Parent.Tell(new AllocatePrimaryCpu(decision.Rate));
+    }
+
     private sealed record Unacknowledged(long Epoch, EpochSummary Summary, TimeSpan Stun, long DirtyBytes, long BytesSent, IActorRef? ReplyTo, bool Periodic);
 
 
     /// <summary>A partition paired with its replica on another node (S23).</summary>
-    private sealed class Pairing(string lpar, IActorRef replica, string node, long pageCount, bool verify, TimeSpan ackTimeout)
+    private sealed class Pairing(string lpar, IActorRef replica, string node, long pageCount, bool verify, TimeSpan ackTimeout, LagControllerSettings steering)
     {
         public IActorRef Replica { get; } = replica;
         public string Node { get; } = node;
@@ -370,6 +408,15 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         /// <summary>Epochs sent and not yet acknowledged, oldest first.</summary>
         public Queue<Unacknowledged> Unacknowledged { get; } = new();
         public long Mismatches { get; set; }
+
+        /// <summary>S22: how far the secondary lags the primary's schedule.</summary>
+        public ExecutionLag Lag { get; } = new();
+
+        /// <summary>S22: the primary's CPU share, steered by <see cref="Lag"/>; a new pair starts at the maximum.</summary>
+        public LagController Steering { get; } = new(steering);
+
+        /// <summary>The lag <see cref="Steering"/> saw at the last tick, the one its rate follows from.</summary>
+        public long ObservedLag { get; set; }
 
         public void BeginEpoch()
         {
@@ -440,7 +487,15 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
             : _intervalMs is null ? "manual" : $"{_periodicMode.ToString().ToLowerInvariant()} every {_intervalMs} ms, persisted";
         return new CheckpointStats(_lpar, mode, _intervalMs, _counters.Epochs, _counters.FailedEpochs, _counters.StunPercentile(50),
             _counters.StunPercentile(99), _counters.DirtyBytes, _counters.BytesSent, diffs + wholes == 0 ? 0 : (double)diffs / (diffs + wholes),
-            query.OutputsHeld, query.OutputsReleased, _counters.LastFailure, _note);
+            query.OutputsHeld, query.OutputsReleased, _counters.LastFailure, _note, PairStats());
+    }
+
+    private FaultTolerantPairStats? PairStats()
+    {
+        if (_earlierDecisions is not var (lowered, raised, held)) return null;
+        if (_pairing is not { } pairing) return new FaultTolerantPairStats(0, 1.0, lowered, raised, held);
+        var steering = pairing.Steering;
+        return new FaultTolerantPairStats(pairing.ObservedLag, steering.Rate, lowered + steering.Lowered, raised + steering.Raised, held + steering.Held);
     }
 
     private IActorRef Store()
@@ -525,6 +580,12 @@ public sealed record CommitEpoch(long Epoch);
 
 /// <summary>Coordinator → LPAR: hold outputs until their epoch commits (continuous checkpointing), or stop holding.</summary>
 public sealed record HoldOutputs(bool Hold);
+
+/// <summary>
+/// Coordinator → LPAR, S22: the primary of a fault-tolerant pair gets <paramref name="Share"/> of its
+/// CPU (above 0, at most 1); its workload runs at its writes per second times the share.
+/// </summary>
+public sealed record AllocatePrimaryCpu(double Share);
 
 /// <summary>Coordinator → LPAR: come up from this image and tell <paramref name="ReplyTo"/>.</summary>
 public sealed record InstallImage(RestoredImage Image, string Source, IActorRef ReplyTo);

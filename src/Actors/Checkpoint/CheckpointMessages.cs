@@ -113,7 +113,16 @@ public sealed record CheckpointStats(
     long OutputsHeld,
     long OutputsReleased,
     string? LastFailure,
-    string? Note) : IViosMessage;
+    string? Note,
+    FaultTolerantPairStats? Pair = null) : IViosMessage;
+
+/// <summary>
+/// S22, for a partition that has been the primary of a replicated pair: the secondary's execution
+/// lag in epochs (<see cref="Availability.ExecutionLag"/>) as the controller saw it at the last tick
+/// (0 when not paired), the share of its CPU the primary runs at (1 when not paired), and the
+/// controller's decisions, one a tick, over all of the coordinator's pairings.
+/// </summary>
+public sealed record FaultTolerantPairStats(long Lag, double PrimaryRate, long Lowered, long Raised, long Held);
 
 [JsonSourceGenerationOptions(UseStringEnumConverter = true)]
 [JsonSerializable(typeof(EpochCommitted))]

@@ -70,6 +70,17 @@ public sealed record GetReplicaStatus(string Lpar) : IViosMessage;
 
 public sealed record ReplicaStatus(string Lpar, string Node, long AppliedEpoch, ulong MemoryChecksum, long VerifiedEpochs, long Mismatches) : IViosMessage;
 
+/// <summary>
+/// To the backup node's firmware, for tests and S22 experiments: make the replica of
+/// <paramref name="Lpar"/> a slower secondary, its apply costing <paramref name="PerPage"/> for each
+/// page an epoch applies (<see cref="ReplicaSlowdown{TReply}"/>). Zero removes the slowdown. Answered
+/// with <see cref="ReplicaSlowed"/>, or <see cref="LparRefused"/> when the node holds no such replica.
+/// </summary>
+public sealed record SlowReplica(string Lpar, TimeSpan PerPage) : IViosMessage;
+
+/// <summary>The replica's apply now costs <paramref name="PerPage"/> a page (zero: its own speed).</summary>
+public sealed record ReplicaSlowed(string Lpar, string Node, TimeSpan PerPage) : IViosMessage;
+
 [JsonSourceGenerationOptions(UseStringEnumConverter = true)]
 [JsonSerializable(typeof(ReplicateCheckpoints))]
 [JsonSerializable(typeof(StartReplica))]
@@ -81,6 +92,8 @@ public sealed record ReplicaStatus(string Lpar, string Node, long AppliedEpoch, 
 [JsonSerializable(typeof(GetReplicaStatus))]
 [JsonSerializable(typeof(ReplicaStatus))]
 [JsonSerializable(typeof(PromoteReplica))]
+[JsonSerializable(typeof(SlowReplica))]
+[JsonSerializable(typeof(ReplicaSlowed))]
 public sealed partial class ReplicaJsonContext : JsonSerializerContext;
 
 /// <summary><see cref="ReplicaPart"/> in binary: the partition name, epoch and part, then the payload as it is.</summary>
@@ -128,5 +141,7 @@ public static class ReplicaMessages
         MessageManifest.Json("replica.get-status", ReplicaJsonContext.Default.GetReplicaStatus),
         MessageManifest.Json("replica.status", ReplicaJsonContext.Default.ReplicaStatus),
         MessageManifest.Json("replica.promote", ReplicaJsonContext.Default.PromoteReplica),
+        MessageManifest.Json("replica.slow", ReplicaJsonContext.Default.SlowReplica),
+        MessageManifest.Json("replica.slowed", ReplicaJsonContext.Default.ReplicaSlowed),
     ];
 }

@@ -184,6 +184,9 @@ public sealed class ReplicaState : IDisposable
 
     public long AppliedEpoch { get; private set; }
 
+    /// <summary>Pages applied by every commit so far (whole and diffs alike).</summary>
+    public long PagesApplied { get; private set; }
+
     public byte[] VcpuState { get; private set; } = [];
 
     /// <summary>A part of epoch <paramref name="epoch"/>; parts of an older, unfinished epoch are dropped.</summary>
@@ -224,6 +227,7 @@ public sealed class ReplicaState : IDisposable
                     bytes.CopyTo(page);
                 }
                 _written.Add(frame);
+                PagesApplied++;
                 if (small && _candidates.Add(frame)) added.Add(frame);
                 else if (!small && _candidates.Remove(frame)) dropped.Add(frame);
             });

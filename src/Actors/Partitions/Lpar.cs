@@ -77,6 +77,13 @@ public sealed class Lpar : IDisposable
     public bool HasWorkload => _engine is not null;
 
     /// <summary>
+    /// S22: the share of its CPU the host gives the guest, 1 (all of it) unless the partition is the
+    /// primary of a fault-tolerant pair whose secondary lags: its workload then runs at the requested
+    /// writes per second times this share. Set by the host, not part of the guest's state.
+    /// </summary>
+    public double CpuAllocation { get; private set; } = 1.0;
+
+    /// <summary>
     /// While set (continuous checkpointing or replication runs), the guest's outputs are held until
     /// the epoch they were produced in commits, as Remus does; otherwise they leave at once.
     /// </summary>
@@ -157,12 +164,20 @@ public sealed class Lpar : IDisposable
         return null;
     }
 
-    /// <summary>Runs the guest writes its rate owes for <paramref name="elapsed"/>; nothing while quiesced.</summary>
+    /// <summary>S22: gives the guest <paramref name="share"/> of its CPU, above 0 and at most 1; returns why not, or null.</summary>
+    public string? AllocateCpu(double share)
+    {
+        if (!(share > 0 && share <= 1)) return $"a CPU allocation is above 0 and at most 1; got {share}";
+        CpuAllocation = share;
+        return null;
+    }
+
+    /// <summary>Runs the guest writes its rate owes (at its <see cref="CpuAllocation"/>) for <paramref name="elapsed"/>; nothing while quiesced.</summary>
     public void Advance(TimeSpan elapsed)
     {
         if (_engine is null || _workload is null || State != LparState.Running) return;
         var span = elapsed < MaxCatchUp ? elapsed : MaxCatchUp;
-        _owedWrites += _workload.WritesPerSecond * span.TotalSeconds;
+        _owedWrites += _workload.WritesPerSecond * CpuAllocation * span.TotalSeconds;
         if (_owedWrites < 1) return;
 
         // Context switches and page-table edits are operations too: run enough for the writes owed.

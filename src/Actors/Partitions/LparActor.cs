@@ -71,6 +71,10 @@ public sealed class LparActor : ReceiveActor, IWithTimers
             Sender.Tell(new EpochCaptureResult(epoch, refusal, capture.ForBoot));
         });
         Receive<CommitEpoch>(commit => _lpar.Commit(commit.Epoch));
+        Receive<AllocatePrimaryCpu>(allocate =>
+        {
+            if (_lpar.AllocateCpu(allocate.Share) is { } refusal) Context.GetLogger().Warning("{0}: {1}", _lpar.Definition.Name, refusal);
+        });
         Receive<BeginCow>(begin =>
         {
             if (_lpar.PrepareCow(begin.Epoch) is { } refusal) Sender.Tell(new EpochCaptureResult(null, refusal, ForBoot: false));

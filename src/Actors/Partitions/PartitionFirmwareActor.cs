@@ -95,6 +95,12 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
                 replica.Tell(new PromoteInto(child, Sender));
             }
         });
+        // S22 experiments: a slower secondary.
+        Receive<SlowReplica>(slow =>
+        {
+            if (_replicas.TryGetValue(slow.Lpar, out var replica)) replica.Forward(slow);
+            else Sender.Tell(new LparRefused(slow.Lpar, $"{_node} holds no replica of '{slow.Lpar}'"));
+        });
         Receive<ILparCommand>(command =>
         {
             var child = Context.Child(command.Name);

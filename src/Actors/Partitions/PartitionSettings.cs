@@ -1,4 +1,6 @@
+using System.Globalization;
 using Akka.Configuration;
+using Vios.Actors.Availability;
 using Vios.Actors.Checkpoint;
 using Vios.Actors.Memory;
 
@@ -36,11 +38,37 @@ public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm,
             tick,
             config.GetTimeSpan("vios.partitions.registration-retry", TimeSpan.FromSeconds(2)))
         {
-            Checkpoint = new CheckpointSettings(fullEvery),
+            Checkpoint = new CheckpointSettings(fullEvery) { FaultTolerantPair = ReadFaultTolerantPair(config) },
             DiskDirectory = config.GetString("vios.node.data-directory", "") is { Length: > 0 } data ? Path.Combine(data, "disks") : null,
             GuestHeartbeat = Availability.AvailabilitySettings.FromConfig(config).Heartbeat.Interval,
             DiskBlocks = Math.Max(1, (config.GetByteSize("vios.partitions.disk-size") ?? 64L * 1024 * 1024) / VirtualDisk.BlockSize),
         };
+    }
+
+    /// <summary>
+    /// <c>vios.availability.ft-pair</c> (S22): the setpoints by which a replicated pair steers its
+    /// primary's CPU share; the primary's full CPU is the upper bound.
+    /// </summary>
+    /// <exception cref="ConfigurationException">A value makes no sense; the message names the key.</exception>
+    public static LagControllerSettings ReadFaultTolerantPair(Config config)
+    {
+        const string Section = "vios.availability.ft-pair";
+        var defaults = LagControllerSettings.Default;
+        var raiseBelow = config.GetLong($"{Section}.raise-below-lag", defaults.RaiseBelowLag);
+        var lowerAbove = config.GetLong($"{Section}.lower-above-lag", defaults.LowerAboveLag);
+        var lowerFactor = config.GetDouble($"{Section}.lower-factor", defaults.LowerFactor);
+        var raiseFactor = config.GetDouble($"{Section}.raise-factor", defaults.RaiseFactor);
+        var minRate = config.GetDouble($"{Section}.min-rate", defaults.MinRate);
+        if (raiseBelow < 0) throw new ConfigurationException($"{Section}.raise-below-lag must not be negative; got {raiseBelow}");
+        if (lowerAbove < raiseBelow)
+            throw new ConfigurationException($"{Section}.lower-above-lag must be at least raise-below-lag ({raiseBelow}); got {lowerAbove}");
+        if (!(lowerFactor > 0 && lowerFactor < 1))
+            throw new ConfigurationException($"{Section}.lower-factor must be above 0 and below 1; got {lowerFactor.ToString(CultureInfo.InvariantCulture)}");
+        if (!(raiseFactor > 1) || double.IsInfinity(raiseFactor))
+            throw new ConfigurationException($"{Section}.raise-factor must be above 1; got {raiseFactor.ToString(CultureInfo.InvariantCulture)}");
+        if (!(minRate > 0 && minRate <= 1))
+            throw new ConfigurationException($"{Section}.min-rate must be above 0 and at most 1 (all of the CPU); got {minRate.ToString(CultureInfo.InvariantCulture)}");
+        return new LagControllerSettings(raiseBelow, lowerAbove, lowerFactor, raiseFactor, minRate, maxRate: 1.0);
     }
 
     /// <summary>

@@ -201,6 +201,38 @@ public sealed class LparSpecs
     }
 
     [Fact]
+    public void A_lowered_cpu_allocation_runs_the_workload_at_that_share_of_its_rate()
+    {
+        // S22: the primary of a lagging pair gets a share of its CPU; the guest's writes follow it.
+        using var lpar = Running();
+        Assert.Null(lpar.SetWorkload(Workload(10_000)));
+
+        Assert.Null(lpar.AllocateCpu(0.25));
+        lpar.Advance(TimeSpan.FromMilliseconds(100));
+        var slowed = Writes(lpar);
+        Assert.Null(lpar.AllocateCpu(1.0));
+        lpar.Advance(TimeSpan.FromMilliseconds(100));
+
+        Assert.Equal(1.0, lpar.CpuAllocation);
+        Assert.InRange(slowed, 200, 300);
+        Assert.InRange(Writes(lpar) - slowed, 900, 1_100);
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(-0.5)]
+    [InlineData(1.5)]
+    [InlineData(double.NaN)]
+    public void A_cpu_allocation_outside_zero_to_one_is_refused_and_changes_nothing(double share)
+    {
+        using var lpar = Running();
+        Assert.Null(lpar.AllocateCpu(0.5));
+
+        Assert.StartsWith("a CPU allocation is above 0 and at most 1; got ", lpar.AllocateCpu(share));
+        Assert.Equal(0.5, lpar.CpuAllocation);
+    }
+
+    [Fact]
     public void A_late_tick_runs_at_most_a_quarter_second_of_workload()
     {
         using var lpar = Running();

@@ -91,6 +91,38 @@ public sealed class PartitionSettingsSpecs
     }
 
     [Fact]
+    public void Fault_tolerant_pair_setpoints_are_read_with_their_defaults_and_can_be_set()
+    {
+        Assert.Equal(Vios.Actors.Availability.LagControllerSettings.Default, Read(TwoDomains).Checkpoint.FaultTolerantPair);
+
+        var pair = Read(TwoDomains + """
+
+            vios.availability.ft-pair {
+              raise-below-lag = 1
+              lower-above-lag = 4
+              lower-factor = 0.5
+              raise-factor = 1.5
+              min-rate = 0.25
+            }
+            """).Checkpoint.FaultTolerantPair;
+
+        Assert.Equal((1L, 4L, 0.5, 1.5, 0.25, 1.0), (pair.RaiseBelowLag, pair.LowerAboveLag, pair.LowerFactor, pair.RaiseFactor, pair.MinRate, pair.MaxRate));
+    }
+
+    [Theory]
+    [InlineData("raise-below-lag = -1", "vios.availability.ft-pair.raise-below-lag must not be negative; got -1")]
+    [InlineData("lower-above-lag = 1", "vios.availability.ft-pair.lower-above-lag must be at least raise-below-lag (2); got 1")]
+    [InlineData("lower-factor = 1.2", "vios.availability.ft-pair.lower-factor must be above 0 and below 1; got 1.2")]
+    [InlineData("lower-factor = 0", "vios.availability.ft-pair.lower-factor must be above 0 and below 1; got 0")]
+    [InlineData("raise-factor = 0.9", "vios.availability.ft-pair.raise-factor must be above 1; got 0.9")]
+    [InlineData("min-rate = 0", "vios.availability.ft-pair.min-rate must be above 0 and at most 1 (all of the CPU); got 0")]
+    [InlineData("min-rate = 2", "vios.availability.ft-pair.min-rate must be above 0 and at most 1 (all of the CPU); got 2")]
+    public void A_fault_tolerant_pair_setpoint_that_makes_no_sense_is_rejected_naming_the_key(string hocon, string message)
+    {
+        Assert.Equal(message, Rejected(TwoDomains + "\nvios.availability.ft-pair." + hocon));
+    }
+
+    [Fact]
     public void The_shipped_configuration_gives_a_node_of_two_domains_and_16_cpus()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
@@ -109,5 +141,6 @@ public sealed class PartitionSettingsSpecs
         Assert.Equal([16384L, 16384L], settings.Resources.Memory.Select(m => m.SizeMb));
         Assert.Equal(["eth", "fc", "eth"], settings.Resources.Adapters.Select(a => a.Kind));
         Assert.True(settings.Vmm.ShadowCacheEnabled);
+        Assert.Equal(Vios.Actors.Availability.LagControllerSettings.Default, settings.Checkpoint.FaultTolerantPair);
     }
 }

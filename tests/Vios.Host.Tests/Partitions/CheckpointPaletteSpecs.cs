@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Vios.Actors.Checkpoint;
+using Vios.Host.Ops.Palettes;
 using Vios.Host.Node;
 using Vios.Host.Tests.Ops;
 using Vios.Testing;
@@ -85,6 +87,20 @@ public sealed class CheckpointPaletteSpecs(ClusterFixture cluster) : Akka.TestKi
         Assert.True(boot.ExitCode == 0, boot.ToString());
         Assert.Contains("running from epoch 0 of", boot.StdoutLines[1]);
         Assert.Equal(0, (await Ctl.AtAsync(cluster.ViosA, "lpar", "stop", name)).ExitCode);
+    }
+
+    [Fact]
+    public void Stats_of_a_fault_tolerant_pair_show_its_lag_the_primary_cpu_share_and_the_decisions()
+    {
+        var stats = new CheckpointStats("db", "replicating to vios-b every 20 ms (S23), 0 pages sent before the stun", 20, 1_200, 0, 310, 990,
+            1 << 20, 1 << 19, 0.5, 3, 4_000, null, null, new FaultTolerantPairStats(Lag: 9, PrimaryRate: 0.32768, Lowered: 5, Raised: 2, Held: 1_193));
+        var unpaired = stats with { Pair = new FaultTolerantPairStats(0, 1.0, 0, 0, 1) };
+
+        Assert.Equal("  fault-tolerant pair (S22): lag 9 epochs, primary CPU 32.8%; rate lowered 5, raised 2, held 1,193",
+            CheckpointPalette.StatsLines(stats).ToList()[4]);
+        Assert.Equal("  fault-tolerant pair (S22): lag 0 epochs, primary CPU 100%; rate lowered 0, raised 0, held 1",
+            CheckpointPalette.StatsLines(unpaired).ToList()[4]);
+        Assert.DoesNotContain(CheckpointPalette.StatsLines(stats with { Pair = null }), line => line.Contains("S22", StringComparison.Ordinal));
     }
 
     private async Task CreateAsync(ViosNode through, string name, params string[] options) =>

@@ -51,7 +51,7 @@ public static class CheckpointPalette
         }, ReplicateAsync),
         new(new CommandSpec("stop", "stop continuous checkpointing and replication; held outputs are released") { Arguments = [Name] },
             c => StatsAsync(c, new StopCheckpointing(c.Arg("name")!))),
-        new(new CommandSpec("stats", "epochs, stun p50/p99, dirty bytes, bytes sent, diff hit rate, outputs held and released") { Arguments = [Name] },
+        new(new CommandSpec("stats", "epochs, stun p50/p99, dirty bytes, bytes sent, diff hit rate, outputs held and released; for a replicated pair its lag, the primary's CPU share and the decisions that set it (S22)") { Arguments = [Name] },
             c => StatsAsync(c, new GetCheckpointStats(c.Arg("name")!))),
     ]);
 
@@ -138,6 +138,8 @@ public static class CheckpointPalette
         yield return $"  epochs {s.Epochs:N0}, failed {s.FailedEpochs:N0}; stun p50 {s.StunP50Microseconds / 1000:0.000} ms, p99 {s.StunP99Microseconds / 1000:0.000} ms";
         yield return $"  dirty bytes {s.DirtyBytes:N0}, bytes sent {s.BytesSent:N0}, diff hit rate {s.DiffHitRate * 100:0.0}%";
         yield return $"  outputs held {s.OutputsHeld:N0}, released {s.OutputsReleased:N0}";
+        if (s.Pair is { } p)
+            yield return $"  fault-tolerant pair (S22): lag {p.Lag:N0} epoch{(p.Lag == 1 ? "" : "s")}, primary CPU {p.PrimaryRate * 100:0.#}%; rate lowered {p.Lowered:N0}, raised {p.Raised:N0}, held {p.Held:N0}";
         if (s.LastFailure is not null) yield return $"  last failure: {s.LastFailure}";
         if (s.Note is not null) yield return $"  {s.Note}";
     }
