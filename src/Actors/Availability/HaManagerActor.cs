@@ -45,8 +45,9 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     // S16 reports: nodes the masters hold silent, by address; guests silent on a live node, by partition.
     private readonly Dictionary<string, NodeSilent> _silentNodes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, GuestSilent> _silentGuests = new(StringComparer.Ordinal);
-    // Node names removed from the cluster while this instance ran.
+    // Node names removed from the cluster while this instance ran: failed (downed), or left on purpose.
     private readonly HashSet<string> _removed = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _left = new(StringComparer.Ordinal);
     // S17: the hot pairs this instance has started, partition → (primary node, replica node).
     private readonly Dictionary<string, (string Primary, string Replica)> _paired = new(StringComparer.Ordinal);
     private readonly HashSet<string> _pairing = new(StringComparer.Ordinal);
@@ -74,11 +75,12 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         Command<Survey>(_ => _partitions.Ask<LparList>(ListLpars.Instance, AskTimeout).PipeTo(Self, failure: e => new SurveyFailed(e.Message)));
         Command<SurveyFailed>(failed => _log.Debug("ha-manager: the partition manager did not answer: {0}", failed.Reason));
         Command<LparList>(Surveyed);
-        Command<ClusterEvent.MemberRemoved>(removed => NodeRemoved(removed.Member.Address));
+        Command<ClusterEvent.MemberRemoved>(removed => NodeRemoved(removed.Member.Address, left: removed.PreviousStatus == MemberStatus.Exiting));
         Command<ClusterEvent.MemberUp>(up =>
         {
-            // A node back at the same address is a new incarnation: no longer silent.
+            // A node back at the same address is a new incarnation: no longer silent, nor gone.
             _silentNodes.Remove(up.Member.Address.ToString());
+            if (_nodeAt.TryGetValue(up.Member.Address.ToString(), out var back)) _left.Remove(back);
             Self.Tell(Survey.Instance);
         });
         Command<ClusterEvent.MemberDowned>(_ => Self.Tell(Survey.Instance));
@@ -174,6 +176,8 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     {
         _lastList = list;
         foreach (var (node, address) in list.NodeAddresses) _nodeAt[address] = node;
+        // A node that left and came back is watched again.
+        _left.ExceptWith(list.Nodes.Select(n => n.Node));
         var online = list.Nodes.Select(n => n.Node).ToList();
         var declarations = new List<IViosMessage>();
         foreach (var summary in list.Lpars.Where(l => _registry.Find(l.Definition.Name) is null))
@@ -191,9 +195,25 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         EnsurePairs(list);
     }
 
-    private void NodeRemoved(Address address)
+    /// <summary>
+    /// A node that was downed has failed; one that left the cluster gracefully (an operator's stop,
+    /// a shutdown) took its partitions down on purpose, and they are not failed over.
+    /// </summary>
+    private void NodeRemoved(Address address, bool left)
     {
-        if (_nodeAt.TryGetValue(address.ToString(), out var node)) _removed.Add(node);
+        if (_nodeAt.TryGetValue(address.ToString(), out var node))
+        {
+            if (left)
+            {
+                _left.Add(node);
+                _log.Info("ha-manager: {0} left the cluster; its partitions stopped with it and are not failed over", node);
+            }
+            else
+            {
+                _removed.Add(node);
+                _left.Remove(node);
+            }
+        }
         Self.Tell(Survey.Instance);
     }
 
@@ -219,8 +239,19 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         }
         var registered = list.Nodes.Select(n => n.Node).ToHashSet(StringComparer.Ordinal);
         if (DateTimeOffset.UtcNow - _started >= _settings.StartupGrace)
-            foreach (var summary in list.Lpars.Where(l => !registered.Contains(l.Definition.Node))) dead.Add(summary.Definition.Node);
+            foreach (var summary in list.Lpars.Where(l => !registered.Contains(l.Definition.Node)))
+            {
+                // A node still a member is not dead: it is leaving (its firmware stopped first), or
+                // registering again; its removal, downed or not, decides.
+                var node = summary.Definition.Node;
+                var addresses = _nodeAt.Where(a => a.Value == node).Select(a => a.Key).ToList();
+                var statuses = addresses.Select(a => members.TryGetValue(a, out var status) ? status : MemberStatus.Removed).ToList();
+                if (statuses.Any(st => st is MemberStatus.Leaving or MemberStatus.Exiting)) _left.Add(node);
+                if (statuses.Any(st => st is not (MemberStatus.Down or MemberStatus.Removed))) continue;
+                dead.Add(node);
+            }
         dead.ExceptWith(registered);
+        dead.ExceptWith(_left);
         return dead;
     }
 
