@@ -139,6 +139,81 @@ public sealed class HaClusterSpecs : Akka.TestKit.Xunit2.TestKit, IAsyncLifetime
         Assert.Contains("must be positive", badPolicy.Stderr);
     }
 
+    [Fact]
+    public async Task With_200_guests_on_3_nodes_masters_exchange_at_most_6_heartbeats_an_interval_and_a_silenced_guest_is_reported()
+    {
+        // 200 guest agents, each heartbeating to its own node's master every interval, as a running partition's does.
+        var nodes = _cluster.ViosNodes.OrderBy(n => n.Name, StringComparer.Ordinal).ToList();
+        var agents = new List<IActorRef>();
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            var guests = Enumerable.Range(0, 200).Where(g => g % nodes.Count == i).Select(g => $"guest-{g:D3}").ToList();
+            agents.Add(nodes[i].System.ActorOf(Props.Create(() => new GuestAgents(guests, TimeSpan.FromMilliseconds(500)))));
+        }
+        var before = await StatsAsync(nodes);
+        await AwaitAssertAsync(async () =>
+        {
+            var stats = await StatsAsync(nodes);
+            Assert.Equal(200, stats.Sum(s => s.LiveGuests.Count));
+            Assert.All(stats, s => Assert.Equal(2, s.Peers.Count));
+            // Twenty intervals later: one message per peer per interval, whatever the number of guests.
+            Assert.All(stats.Zip(before), p => Assert.True(p.Item1.Counters.NodeMessagesSent - p.Item2.Counters.NodeMessagesSent >= 2 * 20));
+        }, Wait, Poll);
+        var after = await StatsAsync(nodes);
+        Assert.All(after, s => Assert.True(s.Counters.NodeMessagesLastInterval <= nodes.Count - 1, $"{s.Node}: {s.Counters.NodeMessagesLastInterval}"));
+        // Per-guest heartbeats stay on their node: each master heard only its own guests, and the
+        // peers' heartbeats it received are one per peer per interval.
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            Assert.All(after[i].LiveGuests, g => Assert.Equal(i, int.Parse(g["guest-".Length..]) % nodes.Count));
+            var intervals = (after[i].Counters.NodeMessagesSent - before[i].Counters.NodeMessagesSent) / (nodes.Count - 1);
+            var peerHeartbeats = after[i].Counters.PeerHeartbeatsReceived - before[i].Counters.PeerHeartbeatsReceived;
+            Assert.InRange(peerHeartbeats, (intervals - 2) * (nodes.Count - 1), (intervals + 2) * (nodes.Count - 1));
+        }
+
+        agents[0].Tell(new SilenceGuest("guest-000"));
+        await AwaitAssertAsync(async () =>
+        {
+            var stats = await nodes[0].Heartbeat!.Ask<HeartbeatStats>(GetHeartbeatStats.Instance, Wait);
+            Assert.Equal(1, stats.Counters.SilentGuestsReported);
+            Assert.DoesNotContain("guest-000", stats.LiveGuests);
+            Assert.Equal(66, stats.LiveGuests.Count);
+        }, Wait, Poll);
+        Assert.All(await StatsAsync(nodes.Skip(1).ToList()), s => Assert.Equal(0, s.Counters.SilentGuestsReported));
+    }
+
+    private async Task<List<HeartbeatStats>> StatsAsync(IReadOnlyList<ViosNode> nodes)
+    {
+        var stats = new List<HeartbeatStats>();
+        foreach (var node in nodes) stats.Add(await node.Heartbeat!.Ask<HeartbeatStats>(GetHeartbeatStats.Instance, Wait));
+        return stats;
+    }
+
+    private sealed record SilenceGuest(string Lpar);
+
+    /// <summary>Guest agents of simulated partitions: each heartbeats to the node's master every interval.</summary>
+    private sealed class GuestAgents : ReceiveActor, IWithTimers
+    {
+        private readonly HashSet<string> _live;
+        private readonly TimeSpan _interval;
+
+        public GuestAgents(IEnumerable<string> guests, TimeSpan interval)
+        {
+            _live = guests.ToHashSet(StringComparer.Ordinal);
+            _interval = interval;
+            var master = Context.ActorSelection($"/user/{HeartbeatActor.Name}");
+            Receive<string>(_ =>
+            {
+                foreach (var guest in _live) master.Tell(new GuestAlive(guest));
+            });
+            Receive<SilenceGuest>(silence => _live.Remove(silence.Lpar));
+        }
+
+        public ITimerScheduler Timers { get; set; } = null!;
+
+        protected override void PreStart() => Timers.StartPeriodicTimer("beat", "beat", TimeSpan.Zero, _interval);
+    }
+
     /// <summary>Creates a partition on a, starts it with a workload, and waits for its availability record.</summary>
     private async Task<AvailabilityRecord> RunningPartitionAsync(string name)
     {
