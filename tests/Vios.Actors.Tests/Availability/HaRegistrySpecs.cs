@@ -279,4 +279,46 @@ public sealed class HaRegistrySpecs
         Assert.Equal(HaRegistry.HistoryLimit, failures.Count);
         Assert.Equal($"db#{HaRegistry.HistoryLimit + 4}", failures[^1].FailureId);
     }
+
+    [Fact]
+    public void A_hot_standby_is_promoted_on_its_replica_node_and_a_second_failure_in_the_window_still_goes_to_the_boot_image()
+    {
+        Persist(_registry, new SetAvailabilityRequirement("db", TimeSpan.FromSeconds(3), FullPerformance: true));
+        Persist(_registry, new StandbyChosen("db", StandbyMode.Hot, "vios4", true, "hot on vios4", T0));
+
+        var first = Restarted(_registry, "db#1", "vios1", T0);
+        Assert.Equal(("vios4", FailoverImage.Replica), (first.TargetNode, first.Image));
+        Assert.Equal("first failure: hot standby, promote the replica on vios4", first.Reason);
+
+        // The replica was used up; S5's rule for a repeated failure is the boot image, hot or not.
+        var second = Restarted(_registry, "db#2", "vios4", T0.AddMinutes(2));
+        Assert.Equal(("vios3", FailoverImage.Boot), (second.TargetNode, second.Image));
+    }
+
+    [Fact]
+    public void A_hot_standby_whose_replica_node_is_gone_restarts_from_the_consistency_image_and_says_why()
+    {
+        Persist(_registry, new StandbyChosen("db", StandbyMode.Hot, "vios4", true, "hot on vios4", T0));
+
+        var plan = Restarted(_registry, "db#1", "vios1", T0, live: ["vios2", "vios3"]);
+
+        Assert.Equal(("vios2", FailoverImage.Consistency), (plan.TargetNode, plan.Image));
+        Assert.Equal("first failure (its hot replica's node vios4 is not live, so from the image): consistency image on vios2", plan.Reason);
+    }
+
+    [Fact]
+    public void Requirements_and_standby_choices_survive_a_snapshot_and_a_requirement_needs_a_record_and_a_positive_time()
+    {
+        Persist(_registry, new SetAvailabilityRequirement("db", TimeSpan.FromSeconds(3), FullPerformance: true));
+        Persist(_registry, new StandbyChosen("db", StandbyMode.Hot, "vios4", true, "hot on vios4", T0));
+        var recovered = new HaRegistry();
+        recovered.Apply(_registry.Snapshot());
+
+        var record = recovered.Find("db")!;
+        Assert.Equal((TimeSpan.FromSeconds(3), true), (record.Requirement!.MaxRecovery, record.Requirement.FullPerformance));
+        Assert.Equal((StandbyMode.Hot, "vios4"), (record.Standby!.Mode, record.Standby.ReplicaNode));
+        Assert.Equal("'web' has no availability record (is it a partition?)", recovered.Check(new SetAvailabilityRequirement("web", TimeSpan.FromSeconds(1), false)));
+        Assert.Equal("the maximum recovery time of 'db' must be positive", recovered.Check(new SetAvailabilityRequirement("db", TimeSpan.Zero, false)));
+        Assert.Null(recovered.Check(new SetAvailabilityRequirement("db", TimeSpan.FromSeconds(1), false)));
+    }
 }

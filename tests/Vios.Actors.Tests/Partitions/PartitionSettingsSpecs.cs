@@ -143,4 +143,23 @@ public sealed class PartitionSettingsSpecs
         Assert.True(settings.Vmm.ShadowCacheEnabled);
         Assert.Equal(Vios.Actors.Availability.LagControllerSettings.Default, settings.Checkpoint.FaultTolerantPair);
     }
+
+    [Fact]
+    public void Availability_settings_are_read_with_their_defaults_and_nonsense_is_rejected_naming_the_key()
+    {
+        var defaults = Vios.Actors.Availability.AvailabilitySettings.FromConfig(ConfigurationFactory.Empty);
+        Assert.Equal((TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(1), 3, true),
+            (defaults.Policy.FailureWindow, defaults.Heartbeat.Interval, defaults.Heartbeat.NodeMissedIntervals, defaults.FenceSilentNodes));
+        var set = Vios.Actors.Availability.AvailabilitySettings.FromConfig(ConfigurationFactory.ParseString(
+            "vios.availability { failure-window = 2m\n heartbeat { interval = 200ms, node-missed-intervals = 5 }\n fence-silent-nodes = off }"));
+        Assert.Equal((TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(200), 5, false),
+            (set.Policy.FailureWindow, set.Heartbeat.Interval, set.Heartbeat.NodeMissedIntervals, set.FenceSilentNodes));
+
+        var zero = Assert.Throws<ConfigurationException>(() => Vios.Actors.Availability.AvailabilitySettings.FromConfig(
+            ConfigurationFactory.ParseString("vios.availability.heartbeat.interval = 0s")));
+        Assert.Contains("vios.availability.heartbeat.interval must be a positive duration", zero.Message);
+        var missed = Assert.Throws<ConfigurationException>(() => Vios.Actors.Availability.AvailabilitySettings.FromConfig(
+            ConfigurationFactory.ParseString("vios.availability.heartbeat.guest-missed-intervals = 0")));
+        Assert.Contains("vios.availability.heartbeat.guest-missed-intervals must be at least 1", missed.Message);
+    }
 }
