@@ -6,7 +6,8 @@ namespace Vios.Actors.Kernel;
 /// A demo WPAR set up by <see cref="ScriptedSession.Run"/>: a login on a pty, an order queue, a lock, a
 /// stream. <paramref name="Steps"/> says what was done, in the WPAR's ids.
 /// </summary>
-public sealed record ScriptedSessionResult(int WparId, string Name, int Telnetd, int Shell, int OrderDaemon, int Pty, int MessageQueue, long Semaphore, int StreamFd, ImmutableArray<string> Steps);
+public sealed record ScriptedSessionResult(
+    int WparId, string Name, int Telnetd, int Shell, int OrderDaemon, PtyOpened Master, int SlaveFd, int MessageQueue, long Semaphore, int StreamFd, ImmutableArray<string> Steps);
 
 /// <summary>Sets up a WPAR with something in every kind of kernel state, for demos and the <c>wpar</c> palette.</summary>
 public static class ScriptedSession
@@ -65,6 +66,6 @@ public static class ScriptedSession
         wpar.Write(orders, stream, "partial"u8);
         steps.Add($"orderd opened a stream (fd {stream}) with ldterm over toupper: \"HELLO WORLD\\n\" waits to be read, \"partial\" is buffered in ldterm");
 
-        return new ScriptedSessionResult(wpar.Id, wpar.Name, telnetd, shell, orders, master.Number, queue, semaphore, stream, steps.ToImmutable());
+        return new ScriptedSessionResult(wpar.Id, wpar.Name, telnetd, shell, orders, master, slave, queue, semaphore, stream, steps.ToImmutable());
     }
 }
