@@ -17,7 +17,7 @@ internal sealed class RestartValidator(GuestKernel kernel, WparImage image, stri
     private readonly HashSet<int> _ptys = [];
 
     public RestartRefused? Validate() =>
-        CheckName() ?? CheckProcesses() ?? CheckSysV() ?? CheckPosix() ?? CheckPtys() ?? CheckStreams() ?? CheckPerProcessData() ?? CheckRoom() ?? CheckOrder();
+        CheckName() ?? CheckCounters() ?? CheckProcesses() ?? CheckSysV() ?? CheckPosix() ?? CheckPtys() ?? CheckStreams() ?? CheckPerProcessData() ?? CheckRoom() ?? CheckOrder();
 
     private static RestartRefused Refuse(RestartRefusal refusal, string reason) => new(refusal, reason);
 
@@ -25,6 +25,22 @@ internal sealed class RestartValidator(GuestKernel kernel, WparImage image, stri
     {
         if (GuestKernel.NameProblem(name) is { } problem) return Refuse(RestartRefusal.NameUnusable, problem);
         return kernel.FindWpar(name) is not null ? Refuse(RestartRefusal.NameUnusable, $"{kernel.Identity.Node} has a WPAR named {name}") : null;
+    }
+
+    // Counters start where a new WPAR's do and stay in the range of the ids they hand out.
+    private RestartRefused? CheckCounters()
+    {
+        var c = image.Counters;
+        (string What, long Value, long Least, long Most)[] counters =
+        [
+            ("pid", c.Pid, 1, int.MaxValue), ("message queue", c.MessageQueue, 0, int.MaxValue), ("semaphore set", c.SemaphoreSet, 0, int.MaxValue),
+            ("segment", c.SharedMemory, 0, int.MaxValue), ("POSIX handle", c.PosixHandle, 1, long.MaxValue), ("stream", c.Stream, 1, long.MaxValue),
+        ];
+        foreach (var (what, value, least, most) in counters)
+        {
+            if (value < least || value > most) return Refuse(RestartRefusal.InvalidValue, $"the {what} counter {value} is outside {least}..{most}");
+        }
+        return image.Clock < 0 ? Refuse(RestartRefusal.InvalidValue, $"the clock {image.Clock} is negative") : null;
     }
 
     private RestartRefused? CheckProcesses()
@@ -82,12 +98,13 @@ internal sealed class RestartValidator(GuestKernel kernel, WparImage image, stri
             }
             _semaphoreCounts.Add(s.Id, s.Values.Length);
         }
+        var attachments = image.Processes.SelectMany(p => p.Attachments).GroupBy(a => a.SegmentId).ToDictionary(g => g.Key, g => g.Count());
         foreach (var s in image.SharedMemorySegments)
         {
             if ((CheckId("segment", s.Id, image.Counters.SharedMemory) ?? CheckPermissions("segment", s.Id, s.Permissions)) is { } bad) return bad;
             if (s.Bytes.Length is < 1 or > SharedMemorySegment.MaxSize) return Refuse(RestartRefusal.InvalidValue, $"segment {s.Id} has {s.Bytes.Length} bytes");
             if ((CheckPid("segment", s.Id, s.CreatorPid) ?? CheckPid("segment", s.Id, s.LastPid)) is { } pid) return pid;
-            var attached = image.Processes.Sum(p => p.Attachments.Count(a => a.SegmentId == s.Id));
+            var attached = attachments.GetValueOrDefault(s.Id);
             if (s.Attachments != attached) return Refuse(RestartRefusal.InvalidValue, $"segment {s.Id} records {s.Attachments} attachments, the processes hold {attached}");
             if (s.Removed && (s.Attachments == 0 || s.Permissions.Key != IpcPermissions.PrivateKey))
                 return Refuse(RestartRefusal.InvalidValue, $"segment {s.Id} is marked for removal but is unattached or keeps key {s.Permissions.Key}");
@@ -105,6 +122,8 @@ internal sealed class RestartValidator(GuestKernel kernel, WparImage image, stri
         if (HasDuplicate(image.PosixSemaphores.Where(s => !s.Unlinked).Select(s => s.Name), out var semaphoreName)) return Refuse(RestartRefusal.DuplicateId, $"two semaphores are named {semaphoreName}");
         if (HasDuplicate(image.PosixSharedMemory.Where(s => !s.Unlinked).Select(s => s.Name), out var sharedName)) return Refuse(RestartRefusal.DuplicateId, $"two shared memory objects are named {sharedName}");
 
+        var held = image.Processes.SelectMany(p => p.Descriptors).Select(d => (d.Kind, d.Target)).ToHashSet();
+        var openSemaphores = image.Processes.SelectMany(p => p.OpenSemaphores).Select(o => o.Handle).ToHashSet();
         foreach (var q in image.PosixQueues)
         {
             if ((CheckHandle(q.Handle) ?? CheckPosixObject("message queue", q.Name, q.Mode, q.Uid, q.Gid)) is { } bad) return bad;
@@ -116,7 +135,7 @@ internal sealed class RestartValidator(GuestKernel kernel, WparImage image, stri
                 if (m.Priority is < 0 or > 31 || m.Data.Length > q.MaxMessageSize || (i > 0 && q.Messages[i - 1].Priority < m.Priority))
                     return Refuse(RestartRefusal.InvalidValue, $"message {i} of queue {q.Name} (priority {m.Priority}, {m.Data.Length} bytes) is out of range or out of priority order");
             }
-            if (q.Unlinked && !image.Processes.Any(p => p.Descriptors.Any(d => d.Kind == DescriptorKind.PosixQueue && d.Target == q.Handle)))
+            if (q.Unlinked && !held.Contains((DescriptorKind.PosixQueue, q.Handle)))
                 return Refuse(RestartRefusal.InvalidValue, $"message queue {q.Name} is unlinked and no descriptor holds it");
             _posixQueues.Add(q.Handle);
         }
@@ -124,7 +143,7 @@ internal sealed class RestartValidator(GuestKernel kernel, WparImage image, stri
         {
             if ((CheckHandle(s.Handle) ?? CheckPosixObject("semaphore", s.Name, s.Mode, s.Uid, s.Gid)) is { } bad) return bad;
             if (s.Value is < 0 or > PosixSemaphore.MaxValue) return Refuse(RestartRefusal.InvalidValue, $"semaphore {s.Name} has value {s.Value}");
-            if (s.Unlinked && !image.Processes.Any(p => p.OpenSemaphores.Any(o => o.Handle == s.Handle)))
+            if (s.Unlinked && !openSemaphores.Contains(s.Handle))
                 return Refuse(RestartRefusal.InvalidValue, $"semaphore {s.Name} is unlinked and no process holds it open");
             _posixSemaphores.Add(s.Handle);
         }
@@ -133,7 +152,7 @@ internal sealed class RestartValidator(GuestKernel kernel, WparImage image, stri
             var s = image.PosixSharedMemory[i];
             if (CheckPosixObject("shared memory object", s.Name, s.Mode, s.Uid, s.Gid) is { } bad) return bad;
             if (s.Bytes.Length > PosixSharedMemory.MaxSize) return Refuse(RestartRefusal.InvalidValue, $"shared memory object {s.Name} has {s.Bytes.Length} bytes");
-            if (s.Unlinked && !image.Processes.Any(p => p.Descriptors.Any(d => d.Kind == DescriptorKind.PosixSharedMemory && d.Target == i)))
+            if (s.Unlinked && !held.Contains((DescriptorKind.PosixSharedMemory, i)))
                 return Refuse(RestartRefusal.InvalidValue, $"shared memory object {s.Name} is unlinked and no descriptor holds it");
         }
         return null;
@@ -194,9 +213,9 @@ internal sealed class RestartValidator(GuestKernel kernel, WparImage image, stri
             if (s.Queued.FirstOrDefault(q => q.Type is not (MessageType.Data or MessageType.Control)) is { } checkpoint)
                 return Refuse(RestartRefusal.InvalidValue, $"stream {s.Id} holds a queued {checkpoint.Type} block; checkpoint messages are never queued");
         }
-        var holders = image.Processes.SelectMany(p => p.Descriptors.Where(d => d.Kind == DescriptorKind.Stream)).GroupBy(d => d.Target).ToList();
-        if (holders.FirstOrDefault(g => g.Count() > 1) is { } shared) return Refuse(RestartRefusal.DuplicateId, $"stream {shared.Key} is open in {shared.Count()} descriptors");
-        if (_streams.FirstOrDefault(id => holders.All(g => g.Key != id), -1) is var unheld and >= 0)
+        var holders = image.Processes.SelectMany(p => p.Descriptors.Where(d => d.Kind == DescriptorKind.Stream)).GroupBy(d => d.Target).ToDictionary(g => g.Key, g => g.Count());
+        if (holders.FirstOrDefault(h => h.Value > 1) is { Value: > 1 } shared) return Refuse(RestartRefusal.DuplicateId, $"stream {shared.Key} is open in {shared.Value} descriptors");
+        if (_streams.FirstOrDefault(id => !holders.ContainsKey(id), -1) is var unheld and >= 0)
             return Refuse(RestartRefusal.InvalidValue, $"stream {unheld} is recorded but no descriptor holds it");
         return null;
     }
