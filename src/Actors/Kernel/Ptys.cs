@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Vios.Actors.Kernel;
 
 /// <summary>Input modes of a terminal (the <c>c_iflag</c> bits this model implements).</summary>
@@ -93,7 +95,7 @@ public sealed record TerminalSettings(
 /// </summary>
 internal sealed class Pty(int realNumber)
 {
-    /// <summary>Bytes a queue holds before writes are refused (MAX_INPUT).</summary>
+    /// <summary>Bytes a queue holds before writes are refused and echo is dropped (MAX_INPUT); output may pass it by the 3 bytes of one echoed erase.</summary>
     public const int QueueLimit = 4096;
 
     public int RealNumber { get; } = realNumber;
@@ -131,7 +133,7 @@ internal sealed class Pty(int realNumber)
                 if (PartialLineLength() > 0)
                 {
                     ToSlave.RemoveAt(ToSlave.Count - 1);
-                    if (echo && (Settings.Local & TerminalLocalFlags.EchoErase) != 0) ToMaster.AddRange("\b \b"u8);
+                    if (echo && (Settings.Local & TerminalLocalFlags.EchoErase) != 0 && ToMaster.Count < QueueLimit) ToMaster.AddRange("\b \b"u8);
                 }
                 taken++;
                 continue;
@@ -139,14 +141,14 @@ internal sealed class Pty(int realNumber)
             if (canonical && b == Settings.Characters.Kill)
             {
                 ToSlave.RemoveRange(ToSlave.Count - PartialLineLength(), PartialLineLength());
-                if (echo) Output(b);
+                if (echo) Echo(b);
                 taken++;
                 continue;
             }
 
             if (ToSlave.Count >= QueueLimit) break;
             ToSlave.Add(b);
-            if (echo) Output(b);
+            if (echo) Echo(b);
             taken++;
         }
         return taken;
@@ -188,9 +190,16 @@ internal sealed class Pty(int realNumber)
 
     private static ByteString Take(List<byte> queue, int count)
     {
-        var bytes = ByteString.Of(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(queue)[..count]);
+        var bytes = ByteString.Of(CollectionsMarshal.AsSpan(queue)[..count]);
         queue.RemoveRange(0, count);
         return bytes;
+    }
+
+    // Echo is dropped while the output queue is full, so the queue stays within a few bytes of its
+    // limit however long the master goes without reading.
+    private void Echo(byte b)
+    {
+        if (ToMaster.Count < QueueLimit) Output(b);
     }
 
     private void Output(byte b)

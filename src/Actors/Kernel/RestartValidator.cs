@@ -50,6 +50,7 @@ internal sealed class RestartValidator(GuestKernel kernel, WparImage image, stri
             if (p.Pid < 1) return Refuse(RestartRefusal.InvalidValue, $"process id {p.Pid} is not positive");
             if (!_pids.Add(p.Pid)) return Refuse(RestartRefusal.DuplicateId, $"process {p.Pid} is recorded twice");
             if (p.Uid < 0 || p.Gid < 0) return Refuse(RestartRefusal.InvalidValue, $"process {p.Pid} has uid {p.Uid} gid {p.Gid}");
+            if (p.Command.Length > Wpar.MaxCommand) return Refuse(RestartRefusal.InvalidValue, $"process {p.Pid} has a command of {p.Command.Length} characters");
             if (p.Pid >= image.Counters.Pid) return Refuse(RestartRefusal.InvalidValue, $"process {p.Pid} is not below the pid counter {image.Counters.Pid}");
             if (p.Exited && (p.Descriptors.Length > 0 || p.Attachments.Length > 0 || p.SemaphoreUndo.Length > 0 || p.OpenSemaphores.Length > 0))
                 return Refuse(RestartRefusal.InvalidValue, $"process {p.Pid} has exited but still holds descriptors, attachments, undo values or semaphores");
@@ -166,7 +167,7 @@ internal sealed class RestartValidator(GuestKernel kernel, WparImage image, stri
             if (p.Number < 0) return Refuse(RestartRefusal.InvalidValue, $"pty number {p.Number} is negative");
             if (!_ptys.Add(p.Number)) return Refuse(RestartRefusal.DuplicateId, $"pty {p.Number} is recorded twice");
             if (p.Settings.Problem() is { } problem) return Refuse(RestartRefusal.InvalidValue, $"pty {p.Number}: {problem}");
-            if (p.ToSlave.Length > Pty.QueueLimit || p.ToMaster.Length > 4 * Pty.QueueLimit)
+            if (p.ToSlave.Length > Pty.QueueLimit || p.ToMaster.Length > Pty.QueueLimit + 3)
                 return Refuse(RestartRefusal.InvalidValue, $"pty {p.Number} holds {p.ToSlave.Length} input and {p.ToMaster.Length} output bytes");
         }
         var masters = steps.Where(s => s.Master).ToList();

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Vios.Actors.Kernel;
@@ -81,7 +82,7 @@ public sealed class LineDisciplineModule : StreamModule
         {
             if (block.Command == "flush")
             {
-                if (_partial.Count > 0) downstream.Add(MessageBlock.Data(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_partial)));
+                if (_partial.Count > 0) downstream.Add(MessageBlock.Data(CollectionsMarshal.AsSpan(_partial)));
                 _partial.Clear();
                 return;
             }
@@ -94,13 +95,13 @@ public sealed class LineDisciplineModule : StreamModule
             _partial.Add(b);
             if (b == '\n' || _partial.Count >= MaxLine)
             {
-                downstream.Add(MessageBlock.Data(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_partial)));
+                downstream.Add(MessageBlock.Data(CollectionsMarshal.AsSpan(_partial)));
                 _partial.Clear();
             }
         }
     }
 
-    public override ByteString SaveState() => ByteString.Of(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_partial));
+    public override ByteString SaveState() => ByteString.Of(CollectionsMarshal.AsSpan(_partial));
 
     public override bool TryRestoreState(ReadOnlySpan<byte> state)
     {
@@ -110,7 +111,7 @@ public sealed class LineDisciplineModule : StreamModule
         return true;
     }
 
-    public override string DescribeState() => $"partial line {ByteString.Of(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_partial))}";
+    public override string DescribeState() => $"partial line {ByteString.Of(CollectionsMarshal.AsSpan(_partial))}";
 }
 
 /// <summary>Modes of <see cref="CaseModule"/>.</summary>
@@ -393,7 +394,7 @@ public sealed class StreamHead
     public ByteString Read(int max)
     {
         var count = Math.Min(max, _readQueue.Count);
-        var bytes = ByteString.Of(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_readQueue)[..count]);
+        var bytes = ByteString.Of(CollectionsMarshal.AsSpan(_readQueue)[..count]);
         _readQueue.RemoveRange(0, count);
         return bytes;
     }
@@ -460,7 +461,7 @@ public sealed class StreamHead
 
     internal void RestoreReadQueue(ReadOnlySpan<byte> bytes) => _readQueue.AddRange(bytes);
 
-    internal ReadOnlySpan<byte> ReadQueue => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_readQueue);
+    internal ReadOnlySpan<byte> ReadQueue => CollectionsMarshal.AsSpan(_readQueue);
 
     // Moves every queued block as far down as it goes; one pass top to bottom suffices, since a
     // position only sends to the one below it.

@@ -38,8 +38,9 @@ public sealed partial class Wpar
         if (type < 1) return Fail.With(Errno.Invalid, $"message type {type} must be positive");
         if (data.Length > SysVMessageQueue.MaxMessageBytes) return Fail.With(Errno.Invalid, $"a message of {data.Length} bytes is over msgmax ({SysVMessageQueue.MaxMessageBytes})");
         if (!queue.Permissions.Allows(process.Uid, process.Gid, IpcPermissions.Write)) return NoAccess("message queue", id, process);
-        if (queue.Bytes + data.Length > queue.MaxBytes)
-            return Fail.With(Errno.Again, $"message queue {id} holds {queue.Bytes} of {queue.MaxBytes} bytes; {data.Length} more do not fit");
+        // As Linux does, msg_qbytes bounds the message count too, so empty messages cannot fill memory.
+        if (queue.Bytes + data.Length > queue.MaxBytes || queue.Messages.Count + 1 > queue.MaxBytes)
+            return Fail.With(Errno.Again, $"message queue {id} holds {queue.Messages.Count} messages, {queue.Bytes} of {queue.MaxBytes} bytes; {data.Length} more do not fit");
         queue.Messages.Add(new SysVMessage(type, ByteString.Of(data)));
         queue.Bytes += data.Length;
         queue.LastSendPid = process.RealPid;

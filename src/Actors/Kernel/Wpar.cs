@@ -14,6 +14,9 @@ public sealed partial class Wpar
     /// <summary>Largest single write, read or message of this model.</summary>
     public const int MaxTransfer = 4096;
 
+    /// <summary>Longest command name a process may have.</summary>
+    public const int MaxCommand = 255;
+
     private readonly GuestKernel _kernel;
 
     internal Wpar(GuestKernel kernel, int id, string name)
@@ -66,8 +69,10 @@ public sealed partial class Wpar
     public KernelResult<int> Spawn(int uid, int gid, string command)
     {
         Clock++;
+        ArgumentNullException.ThrowIfNull(command);
         if (uid < 0 || gid < 0) return Fail.With(Errno.Invalid, $"uid {uid} and gid {gid} must not be negative");
-        var process = _kernel.NewProcess(uid, gid, command ?? "");
+        if (command.Length > MaxCommand) return Fail.With(Errno.Invalid, $"a command of {command.Length} characters is over {MaxCommand}");
+        var process = _kernel.NewProcess(uid, gid, command);
         return (int)Pids.Map(process.RealPid);
     }
 

@@ -131,7 +131,7 @@ public sealed partial class GuestKernel
         var before = source.RealIds(wparId);
         var bytes = WparImageCodec.Encode(source.Checkpoint(wparId));
         var result = target.Restart(bytes, options);
-        if (result is WparRestarted restarted) source.RemoveWpar(wparId);
+        if (result is WparRestarted) source.RemoveWpar(wparId);
         return new MigrationResult(result, bytes.Length, before, result is WparRestarted r ? target.RealIds(r.WparId) : []);
     }
 

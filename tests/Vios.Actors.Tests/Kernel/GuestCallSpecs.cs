@@ -110,6 +110,34 @@ public sealed class GuestCallSpecs
     }
 
     [Fact]
+    public void Echo_stops_when_the_master_does_not_read_so_the_pty_stays_restorable()
+    {
+        var master = _wpar.OpenPtyMaster(_root).Value;
+        var slave = _wpar.OpenPtySlave(_user, master.Number).Value;
+
+        for (var i = 0; i < 3000; i++)
+        {
+            _wpar.Write(_root, master.Fd, "ab\x7f\r"u8);
+            Assert.Equal("a\n", Text(_wpar.Read(_user, slave, 64)));
+        }
+
+        var output = _kernel.View(_wpar.Id).Ptys[0].ToMaster;
+        Assert.InRange(output.Length, 4096, 4096 + 3);
+        Assert.IsType<WparRestarted>(new GuestKernel(KernelIdentity.For("other")).Restart(WparImageCodec.Encode(_kernel.Checkpoint(_wpar.Id))));
+    }
+
+    [Fact]
+    public void A_system_v_queue_bounds_its_message_count_by_its_byte_limit()
+    {
+        var queue = _wpar.MessageQueueGet(_root, 0, IpcCreate.Create, 0x1B6).Value;
+        _wpar.MessageQueueSet(_root, queue, 0x1B6, 4);
+
+        for (var i = 0; i < 4; i++) Assert.True(_wpar.MessageSend(_root, queue, 1, []).Ok);
+
+        Assert.Equal(Errno.Again, _wpar.MessageSend(_root, queue, 1, []).Error!.Errno);
+    }
+
+    [Fact]
     public void Closing_the_master_hangs_up_its_slaves_and_frees_the_number()
     {
         var master = _wpar.OpenPtyMaster(_root).Value;
