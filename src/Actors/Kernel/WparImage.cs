@@ -11,8 +11,11 @@ namespace Vios.Actors.Kernel;
 /// <param name="Clock">The WPAR's logical clock.</param>
 /// <param name="Counters">Where the WPAR's virtual id counters stand, so ids made after a restart are the ids that would have been made without one.</param>
 /// <param name="Processes">Per-process data (S7), by pid.</param>
-/// <param name="MessageQueues">S7: System V objects by virtual id, with their data and control information.</param>
-/// <param name="PosixQueues">S9: POSIX queues and semaphores by virtual kernel handle, with name, data and control information.</param>
+/// <param name="MessageQueues">S7: System V message queues by virtual id, with their messages and control information.</param>
+/// <param name="SemaphoreSets">S7: System V semaphore sets by virtual id, with values and control information.</param>
+/// <param name="SharedMemorySegments">S7: System V segments by virtual id, with bytes and control information.</param>
+/// <param name="PosixQueues">S9: POSIX message queues by virtual kernel handle, with name, messages and control information.</param>
+/// <param name="PosixSemaphores">S9: POSIX named semaphores by virtual kernel handle, with name and value.</param>
 /// <param name="PosixSharedMemory">S9: POSIX shared memory objects, by name: they take their own path on restart.</param>
 /// <param name="Ptys">S6: each pty's settings and queued data; which process holds which end is in the processes' descriptors.</param>
 /// <param name="Streams">S10, S11: each stream's module identities, order and state, and the blocks it held queued.</param>
