@@ -230,7 +230,39 @@ diff.SetAction(parse =>
     return 0;
 });
 
-var root = new RootCommand("Vios.Actors benchmarks (figures go to bench/README.md)") { downing, protocol, codec, shadow, diff, checkpoint };
+var kernelObjects = new Option<int[]>("--objects")
+{
+    Description = "IPC objects in the WPAR, a sixth of each kind (System V and POSIX queues, semaphores, shared memory)",
+    DefaultValueFactory = _ => [1_000, 10_000, 100_000],
+    AllowMultipleArgumentsPerToken = true,
+};
+var kernelPtys = new Option<int>("--ptys") { Description = "pty pairs in the WPAR", DefaultValueFactory = _ => 100 };
+var kernelRuns = new Option<int>("--runs") { Description = "checkpoints and restarts measured per size; the median is reported", DefaultValueFactory = _ => 5 };
+var kernel = new Command("kernel", "Guest kernel checkpoint (capture + encode) and restart (decode + validate + restore) of a WPAR with 100 pty pairs and 1,000 to 100,000 IPC objects")
+{
+    kernelObjects, kernelPtys, kernelRuns,
+};
+kernel.SetAction(parse =>
+{
+    var runCount = parse.GetValue(kernelRuns);
+    var results = parse.GetValue(kernelObjects)!.Select(n => KernelBenchmark.Run(n, parse.GetValue(kernelPtys), runCount, Console.Out)).ToList();
+    var load = File.Exists("/proc/loadavg") ? $", load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]} at the end" : "";
+
+    Console.WriteLine();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"Guest kernel checkpoint, {Environment.ProcessorCount} cores{load}, {DateTime.UtcNow:yyyy-MM-dd}, .NET {Environment.Version}; {parse.GetValue(kernelPtys)} pty pairs and 2 streams besides the IPC objects; median of {runCount} runs after one warm-up; µs per object counts IPC objects and pty pairs"));
+    Console.WriteLine();
+    Console.WriteLine("| IPC objects | image bytes | capture ms | encode ms | checkpoint ms | µs/object | decode ms | restore ms | restart ms | µs/object |");
+    Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+    foreach (var r in results)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {r.IpcObjects:#,0} | {r.ImageBytes:#,0} | {r.CaptureMs:0.0} | {r.EncodeMs:0.0} | {r.CheckpointMs:0.0} | {r.CheckpointMicrosPerObject:0.00} | {r.DecodeMs:0.0} | {r.RestoreMs:0.0} | {r.RestartMs:0.0} | {r.RestartMicrosPerObject:0.00} |"));
+    }
+    return 0;
+});
+
+var root = new RootCommand("Vios.Actors benchmarks (figures go to bench/README.md)") { downing, protocol, codec, shadow, diff, checkpoint, kernel };
 return await root.Parse(args).InvokeAsync();
 
 static string Size(int bytes) => bytes % 1024 == 0 ? $"{bytes / 1024} KiB" : $"{bytes} B";
