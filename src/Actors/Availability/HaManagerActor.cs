@@ -441,12 +441,21 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             var primary = summary.Definition.Node;
             if (primary == replica || _paired.GetValueOrDefault(record.Lpar) == (primary, replica)) continue;
             if (_inProgress.Contains(record.Lpar) || !_pairing.Add(record.Lpar)) continue;
-            var name = record.Lpar;
-            _partitions.Ask<object>(new ReplicateCheckpoints(name, replica, HotIntervalMs, Verify: true, TargetFirmware: null), AskTimeout)
-                .PipeTo(Self,
-                    success: reply => new PairingDone(name, primary, replica, reply is LparRefused refused ? refused.Reason : null),
-                    failure: e => new PairingDone(name, primary, replica, e.Message));
+            PairAsync(_partitions, record.Lpar, primary, replica).PipeTo(Self, failure: e => new PairingDone(record.Lpar, primary, replica, e.Message));
         }
+    }
+
+    /// <summary>
+    /// Pairs the partition with a replica on <paramref name="replica"/>, unless it already is (a new
+    /// HA manager after a handover finds the pairs its predecessor started, and keeps them).
+    /// </summary>
+    private static async Task<PairingDone> PairAsync(IActorRef partitions, string lpar, string primary, string replica)
+    {
+        if (await partitions.Ask<object>(new GetCheckpointStats(lpar), AskTimeout) is CheckpointStats stats
+            && stats.Mode.StartsWith($"replicating to {replica} ", StringComparison.Ordinal))
+            return new PairingDone(lpar, primary, replica, null);
+        var reply = await partitions.Ask<object>(new ReplicateCheckpoints(lpar, replica, HotIntervalMs, Verify: true, TargetFirmware: null), AskTimeout);
+        return new PairingDone(lpar, primary, replica, reply is LparRefused refused ? refused.Reason : null);
     }
 
     private static AvailabilityRequirement RequirementOf(SetAvailabilityRequirement requirement, LparDefinition definition) =>
