@@ -23,7 +23,7 @@ public sealed class LparActor : ReceiveActor, IWithTimers
 
     public LparActor(LparDefinition definition, string node, PartitionSettings settings)
     {
-        _lpar = new Lpar(definition, settings.Vmm, settings.DiskDirectory is null ? null : settings.DiskPath(definition.Name), settings.DiskBlocks);
+        _lpar = new Lpar(definition, settings.Vmm, settings.DiskDirectory is null ? null : settings.DiskPath(definition.Name), settings.DiskBlocks, node);
         _node = node;
         _settings = settings;
         _heartbeatMaster = Context.ActorSelection($"/user/{Availability.HeartbeatActor.Name}");
