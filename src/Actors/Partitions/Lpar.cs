@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.IO.Hashing;
 using System.Text;
 using Vios.Actors.Checkpoint;
+using Vios.Actors.Kernel;
 using Vios.Actors.Memory;
 
 namespace Vios.Actors.Partitions;
@@ -48,9 +49,15 @@ public sealed class Lpar : IDisposable
     private long _diskWrites;
 
     /// <param name="diskPath">The file of the partition's virtual disk (created on first start); null for none.</param>
-    public Lpar(LparDefinition definition, VmmSettings vmmSettings, string? diskPath = null, long diskBlocks = 16384)
+    /// <param name="node">
+    /// The node the partition runs on: its guest kernel hands out real ids from <see cref="KernelIdentity.For"/>
+    /// of it, so the same partition restored on another node gets other real ids (S7, S9).
+    /// </param>
+    public Lpar(LparDefinition definition, VmmSettings vmmSettings, string? diskPath = null, long diskBlocks = 16384, string node = "local")
     {
+        ArgumentException.ThrowIfNullOrEmpty(node);
         Definition = definition;
+        Node = node;
         _vmmSettings = vmmSettings;
         _diskPath = diskPath;
         _diskBlocks = diskBlocks;
@@ -63,6 +70,15 @@ public sealed class Lpar : IDisposable
     public long DiskWrites => _diskWrites;
 
     public LparDefinition Definition { get; }
+
+    /// <summary>The node this partition runs on (and its guest kernel's identity).</summary>
+    public string Node { get; }
+
+    /// <summary>
+    /// The guest kernel with the partition's WPARs while it is activated; null when defined, stopped
+    /// or failed. A fresh one at each start; a restore restarts the image's WPARs on a fresh one.
+    /// </summary>
+    public GuestKernel? Kernel { get; private set; }
 
     public LparState State { get; private set; } = LparState.Defined;
 
@@ -114,6 +130,7 @@ public sealed class Lpar : IDisposable
             Fail(diskProblem);
             return Note;
         }
+        Kernel = new GuestKernel(KernelIdentity.For(Node));
         Note = null;
         return Transition(LparTransition.ActivationCompleted);
     }
@@ -430,13 +447,19 @@ public sealed class Lpar : IDisposable
             Fail(diskProblem);
             return Note;
         }
+        IReadOnlyList<(string Name, byte[] Image)> wpars;
         try
         {
-            LoadVcpuState(image.VcpuState);
+            wpars = LoadVcpuState(image.VcpuState);
         }
         catch (FormatException e)
         {
             Fail($"the image's vCPU state cannot be loaded: {e.Message}");
+            return Note;
+        }
+        if (RestartWpars(wpars) is { } kernelProblem)
+        {
+            Fail(kernelProblem);
             return Note;
         }
         Note = null;
@@ -495,13 +518,25 @@ public sealed class Lpar : IDisposable
         return ImageChecksum.Of(Memory!, Vmm!.DirtyLog.TouchedFrames());
     }
 
-    /// <summary>Version 1: workload flag, rate, skew, processes, seed, owed writes, outputs counted, then the engine's own state.</summary>
+    /// <summary>The version <see cref="SaveVcpuState"/> writes.</summary>
+    public const byte VcpuStateVersion = 2;
+
+    /// <summary>
+    /// Version 2: workload flag, rate, skew, processes, seed, owed writes, outputs counted (42 bytes,
+    /// as version 1), the engine's state length (int32) and state, then the kernel section: the count
+    /// of WPARs (int32) and per WPAR its name (uint16 length, UTF-8) and its <see cref="WparImageCodec"/>
+    /// image (int32 length, bytes), which carries its own XxHash64. Version 1 ends with the engine's
+    /// state and has no kernel section. Checkpointing a WPAR freezes its streams and thaws them (S10).
+    /// </summary>
     private byte[] SaveVcpuState()
     {
         var engine = _engine?.SaveState() ?? [];
-        var state = new byte[1 + 1 + 4 + 8 + 4 + 8 + 8 + 8 + engine.Length];
+        var wpars = Kernel is { } kernel
+            ? kernel.ListWpars().Select(w => (Name: Encoding.UTF8.GetBytes(w.Name), Image: WparImageCodec.Encode(kernel.Checkpoint(w.Id)))).ToList()
+            : [];
+        var state = new byte[VcpuHeaderLength + 4 + engine.Length + 4 + wpars.Sum(w => 2 + w.Name.Length + 4 + w.Image.Length)];
         var span = state.AsSpan();
-        span[0] = 1;
+        span[0] = VcpuStateVersion;
         span[1] = (byte)(_engine is null ? 0 : 1);
         BinaryPrimitives.WriteInt32LittleEndian(span[2..], _workload?.WritesPerSecond ?? 0);
         BinaryPrimitives.WriteDoubleLittleEndian(span[6..], _workload?.Skew ?? 0);
@@ -509,23 +544,93 @@ public sealed class Lpar : IDisposable
         BinaryPrimitives.WriteUInt64LittleEndian(span[18..], _seed);
         BinaryPrimitives.WriteDoubleLittleEndian(span[26..], _owedWrites);
         BinaryPrimitives.WriteInt64LittleEndian(span[34..], _outputsCounted);
-        engine.CopyTo(span[42..]);
+        var at = VcpuHeaderLength;
+        BinaryPrimitives.WriteInt32LittleEndian(span[at..], engine.Length);
+        engine.CopyTo(span[(at += 4)..]);
+        at += engine.Length;
+        BinaryPrimitives.WriteInt32LittleEndian(span[at..], wpars.Count);
+        at += 4;
+        foreach (var (name, image) in wpars)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(span[at..], (ushort)name.Length);
+            name.CopyTo(span[(at += 2)..]);
+            at += name.Length;
+            BinaryPrimitives.WriteInt32LittleEndian(span[at..], image.Length);
+            image.CopyTo(span[(at += 4)..]);
+            at += image.Length;
+        }
         return state;
     }
 
-    private void LoadVcpuState(byte[] state)
+    private const int VcpuHeaderLength = 42;
+
+    /// <summary>Loads the workload state; returns the kernel section's WPAR images (none for version 1) for <see cref="RestartWpars"/>.</summary>
+    private List<(string Name, byte[] Image)> LoadVcpuState(byte[] state)
     {
-        if (state.Length < 42 || state[0] != 1) throw new FormatException($"unknown vCPU state (version {(state.Length > 0 ? state[0] : 0)}, {state.Length} bytes)");
+        if (state.Length < VcpuHeaderLength || state[0] is not (1 or VcpuStateVersion))
+            throw new FormatException($"unknown vCPU state (version {(state.Length > 0 ? state[0] : 0)}, {state.Length} bytes)");
         var span = state.AsSpan();
+        var engineState = (Offset: VcpuHeaderLength, Length: state.Length - VcpuHeaderLength);
+        var wpars = new List<(string, byte[])>();
+        if (state[0] == VcpuStateVersion)
+        {
+            var at = VcpuHeaderLength;
+            var engineLength = ReadLength(state, ref at, 4, "the engine state");
+            engineState = (at, Take(state, ref at, engineLength, "the engine state"));
+            var count = ReadLength(state, ref at, 4, "the kernel section's WPAR count");
+            for (var i = 0; i < count; i++)
+            {
+                var nameLength = ReadLength(state, ref at, 2, $"the name of WPAR {i + 1} of {count}");
+                var name = Encoding.UTF8.GetString(state, at, Take(state, ref at, nameLength, $"the name of WPAR {i + 1} of {count}"));
+                var imageLength = ReadLength(state, ref at, 4, $"the image of WPAR {name}");
+                wpars.Add((name, state.AsSpan(at, Take(state, ref at, imageLength, $"the image of WPAR {name}")).ToArray()));
+            }
+            if (at != state.Length) throw new FormatException($"{state.Length - at} bytes after the kernel section");
+        }
         _engine = null;
         _workload = null;
-        if (span[1] == 0) return;
+        if (span[1] == 0) return wpars;
         var workload = new RunWorkload(Definition.Name, BinaryPrimitives.ReadInt32LittleEndian(span[2..]), BinaryPrimitives.ReadDoubleLittleEndian(span[6..]),
             BinaryPrimitives.ReadInt32LittleEndian(span[14..]), BinaryPrimitives.ReadUInt64LittleEndian(span[18..]));
-        _engine = WorkloadEngine.Restore(Memory!, Vmm!, new WorkloadSettings(Processes: workload.Processes, HotWriteShare: workload.Skew), span[42..]);
+        _engine = WorkloadEngine.Restore(Memory!, Vmm!, new WorkloadSettings(Processes: workload.Processes, HotWriteShare: workload.Skew), span.Slice(engineState.Offset, engineState.Length));
         (_workload, _seed) = (workload, workload.Seed!.Value);
         _owedWrites = BinaryPrimitives.ReadDoubleLittleEndian(span[26..]);
         _outputsCounted = BinaryPrimitives.ReadInt64LittleEndian(span[34..]);
+        return wpars;
+
+        static int ReadLength(byte[] state, ref int at, int size, string what)
+        {
+            if (state.Length - at < size) throw new FormatException($"the vCPU state ends before the length of {what}");
+            var length = size == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(state.AsSpan(at)) : BinaryPrimitives.ReadInt32LittleEndian(state.AsSpan(at));
+            at += size;
+            if (length < 0) throw new FormatException($"the length of {what} is negative ({length})");
+            return length;
+        }
+
+        // Checks that the length is there and moves past it; returns the length. Callers read `at` in an
+        // earlier argument, which C# evaluates first, so they get the start of what was taken.
+        static int Take(byte[] state, ref int at, int length, string what)
+        {
+            if (state.Length - at < length) throw new FormatException($"{what} declares {length} bytes; {state.Length - at} remain");
+            at += length;
+            return length;
+        }
+    }
+
+    /// <summary>
+    /// A fresh kernel for this node with every WPAR of the image restarted on it (S6, S7, S9, S11): new
+    /// real ids, the same view. Returns why not, naming the WPAR and the refusal, when one is refused.
+    /// </summary>
+    private string? RestartWpars(IReadOnlyList<(string Name, byte[] Image)> wpars)
+    {
+        var kernel = new GuestKernel(KernelIdentity.For(Node));
+        foreach (var (name, image) in wpars)
+        {
+            if (kernel.Restart(image) is RestartRefused refused)
+                return $"the image's kernel section cannot be restored: WPAR {name} was refused ({refused.Refusal}: {refused.Reason})";
+        }
+        Kernel = kernel;
+        return null;
     }
 
     private string? Transition(LparTransition transition)
@@ -572,6 +677,7 @@ public sealed class Lpar : IDisposable
         _deferred = null;
         _engine = null;
         _workload = null;
+        Kernel = null;
         Vmm = null;
         Memory?.Dispose();
         Memory = null;

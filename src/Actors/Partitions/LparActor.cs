@@ -9,7 +9,7 @@ namespace Vios.Actors.Partitions;
 /// One partition on its node (a child of the firmware, named after the partition): a thin shell
 /// over <see cref="Lpar"/> that runs its workload on a timer and reports state changes upwards.
 /// </summary>
-public sealed class LparActor : ReceiveActor, IWithTimers
+public sealed partial class LparActor : ReceiveActor, IWithTimers
 {
     private readonly Lpar _lpar;
     private readonly string _node;
@@ -21,9 +21,12 @@ public sealed class LparActor : ReceiveActor, IWithTimers
     // Whether this node's master is watching the partition (it has had a heartbeat and no GuestGone since).
     private bool _watched;
 
-    public LparActor(LparDefinition definition, string node, PartitionSettings settings)
+    private readonly IActorRef _manager;
+
+    public LparActor(LparDefinition definition, string node, PartitionSettings settings, IActorRef? manager = null)
     {
-        _lpar = new Lpar(definition, settings.Vmm, settings.DiskDirectory is null ? null : settings.DiskPath(definition.Name), settings.DiskBlocks);
+        _manager = manager ?? ActorRefs.Nobody;
+        _lpar = new Lpar(definition, settings.Vmm, settings.DiskDirectory is null ? null : settings.DiskPath(definition.Name), settings.DiskBlocks, node);
         _node = node;
         _settings = settings;
         _heartbeatMaster = Context.ActorSelection($"/user/{Availability.HeartbeatActor.Name}");
@@ -136,6 +139,7 @@ public sealed class LparActor : ReceiveActor, IWithTimers
             _lpar.ReleaseAllOutputs();
             _checkpoint.Forward(new StatsQuery(true, _lpar.OutputsHeld, _lpar.OutputsReleased));
         });
+        ReceiveWparCommands();
         Receive<Tick>(_ =>
         {
             _lpar.Advance(_clock.Elapsed);
@@ -146,8 +150,9 @@ public sealed class LparActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(LparDefinition definition, string node, PartitionSettings settings) =>
-        Akka.Actor.Props.Create(() => new LparActor(definition, node, settings));
+    /// <param name="manager">The partition manager (its proxy), for commands this partition sends to others (<c>wpar migrate</c>).</param>
+    public static Props Props(LparDefinition definition, string node, PartitionSettings settings, IActorRef? manager = null) =>
+        Akka.Actor.Props.Create(() => new LparActor(definition, node, settings, manager));
 
     protected override void PostStop()
     {

@@ -134,7 +134,7 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
     private void Host(LparDefinition definition)
     {
         if (!Context.Child(definition.Name).IsNobody()) return;
-        Context.ActorOf(LparActor.Props(definition, _node, _settings), definition.Name);
+        Context.ActorOf(LparActor.Props(definition, _node, _settings, _manager), definition.Name);
         _states.TryAdd(definition.Name, LparState.Defined);
         _log.Debug("hosting partition {0}", definition.Name);
     }

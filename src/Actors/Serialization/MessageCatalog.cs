@@ -27,7 +27,8 @@ public sealed class MessageCatalog
         Checkpoint.CheckpointMessages.Manifests,
         Checkpoint.ReplicaMessages.Manifests,
         Availability.HeartbeatMessages.Manifests,
-        Availability.AvailabilityMessages.Manifests);
+        Availability.AvailabilityMessages.Manifests,
+        Kernel.WparMessages.Manifests);
 
     private readonly FrozenDictionary<string, MessageManifest> _byManifest;
     private readonly FrozenDictionary<Type, MessageManifest> _byType;

@@ -32,6 +32,7 @@ public static class DemoRunner
         new VkeBroadcastEchoStep(),
         new PartitionsStep(),
         new CheckpointsStep(),
+        new WparMigrationStep(),
         new FailoverStep(),
         .. options.KeepRunning ? [new WaitForCtrlCStep()] : Array.Empty<IDemoStep>(),
         new LeaveGracefullyStep(),

@@ -16,6 +16,7 @@ public sealed class PaletteRegistry
         LparPalette.Palette,
         CheckpointPalette.Palette,
         HaPalette.Palette,
+        WparPalette.Palette,
     ]);
 
     public PaletteRegistry(IReadOnlyList<OpsPalette> palettes)

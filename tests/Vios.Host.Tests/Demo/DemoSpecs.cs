@@ -30,6 +30,10 @@ public sealed class DemoSpecs : IDisposable
         Assert.Matches(@"db: copy-on-write epoch 1, stun [\d.]+ ms, then [\d,]+ pages saved while the guest ran \(S24\)", stdout);
         Assert.Matches(@"batch → replica on vios-[0-9a-f]{8}: [1-9][\d,]* epochs in 1\.0 s", stdout);
         Assert.Matches(@"web restored into web-copy on vios-[0-9a-f]{8} from epoch 3 \(3 images\): checksum [0-9a-f]{16}, equal to web's memory at the stun", stdout);
+        // A WPAR's kernel state moved to another node's kernel: same view, other real ids.
+        Assert.Matches(@"WPAR demo: web on vios-[0-9a-f]{8} → web-copy on vios-[0-9a-f]{8}, image [\d,]+ bytes; view from inside identical: yes", stdout);
+        Assert.Matches(@"[1-9]\d* of [1-9]\d* real ids changed; the WPAR's own ids did not \(S7, S9\)", stdout);
+        Assert.Contains("ldterm", stdout);
         // The failover: one node stopped abruptly; its partitions back elsewhere, one from its hot replica.
         Assert.Matches(@"stopping vios-[0-9a-f]{8} abruptly", stdout);
         Assert.Matches(@"\S+ back on vios-[0-9a-f]{8} from its hot replica, \d+\.\d\d s after the stop\n +promoted its replica at epoch \d+, memory checksum [0-9a-f]{16} \(equal to the image's\)", stdout);
