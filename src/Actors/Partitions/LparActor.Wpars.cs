@@ -64,9 +64,17 @@ public sealed partial class LparActor
                 replyTo.Tell(new LparRefused(request.Name, $"the checkpoint of WPAR {request.Wpar} cannot be read: {error!.Kind}: {error.Message}"));
             else
             {
-                // The checkpoint replaces the WPAR if it runs here (restarted from its image, it has new real ids).
-                if (kernel.FindWpar(request.Wpar) is { } existing) kernel.RemoveWpar(existing.Id);
-                replyTo.Tell(Restarted(request.Name, request.Wpar, kernel, kernel.Restart(decoded!, new RestartOptions(request.Wpar))));
+                // The checkpoint replaces the WPAR if it runs here (restarted from its image, it has new real
+                // ids). It is tried on a scratch kernel first: an image the kernel refuses leaves the running WPAR alone.
+                var options = new RestartOptions(request.Wpar);
+                if (kernel.FindWpar(request.Wpar) is not null
+                    && new GuestKernel(KernelIdentity.For(_node)).Restart(decoded!, options) is RestartRefused refused)
+                {
+                    replyTo.Tell(new LparRefused(request.Name, $"the checkpoint of WPAR {request.Wpar} was refused ({refused.Refusal}: {refused.Reason}); the running WPAR is unchanged"));
+                    return;
+                }
+                if (kernel.FindWpar(request.Wpar) is { } running) kernel.RemoveWpar(running.Id);
+                replyTo.Tell(Restarted(request.Name, request.Wpar, kernel, kernel.Restart(decoded!, options)));
             }
         });
         Receive<RestartWparImage>(restart =>
