@@ -39,8 +39,17 @@ public sealed record WparList(string Name, string Node, IReadOnlyList<WparSummar
 /// </summary>
 public sealed record WparShown(string Name, string Node, string Wpar, IReadOnlyList<string> View, IReadOnlyList<IdMapping> RealIds) : IViosMessage
 {
-    public static WparShown Of(string lpar, GuestKernel kernel, Wpar wpar) =>
-        new(lpar, kernel.Identity.Node, wpar.Name, kernel.View(wpar.Id).Render().Split('\n', StringSplitOptions.RemoveEmptyEntries), kernel.RealIds(wpar.Id));
+    /// <summary>XxHash64 of every field the WPAR can observe (<see cref="WparView.RenderFull"/>): equal views, equal fingerprints.</summary>
+    public ulong Fingerprint { get; init; }
+
+    public static WparShown Of(string lpar, GuestKernel kernel, Wpar wpar)
+    {
+        var view = kernel.View(wpar.Id);
+        return new(lpar, kernel.Identity.Node, wpar.Name, view.Render().Split('\n', StringSplitOptions.RemoveEmptyEntries), kernel.RealIds(wpar.Id))
+        {
+            Fingerprint = XxHash64.HashToUInt64(System.Text.Encoding.UTF8.GetBytes(view.RenderFull())),
+        };
+    }
 }
 
 /// <summary>A WPAR image kept in the cluster-wide journal: its size, XxHash64 and what it holds.</summary>
@@ -52,8 +61,13 @@ public sealed record WparMigrated(
     string Name, string ToLpar, string Wpar, string FromNode, string ToNode, int ImageBytes,
     IReadOnlyList<string> ViewBefore, IReadOnlyList<string> ViewAfter, IReadOnlyList<IdMapping> RealIdsBefore, IReadOnlyList<IdMapping> RealIdsAfter) : IViosMessage
 {
+    /// <summary>Fingerprints of everything the WPAR could observe, before and after (<see cref="WparShown.Fingerprint"/>).</summary>
+    public ulong FingerprintBefore { get; init; }
+
+    public ulong FingerprintAfter { get; init; }
+
     [JsonIgnore]
-    public bool Identical => ViewBefore.SequenceEqual(ViewAfter);
+    public bool Identical => FingerprintBefore == FingerprintAfter && ViewBefore.SequenceEqual(ViewAfter);
 }
 
 /// <summary>Event of <c>wpar-&lt;lpar&gt;-&lt;wpar&gt;</c>: one encoded WPAR image (it carries its own XxHash64).</summary>

@@ -24,28 +24,55 @@ public sealed record WparView(
     EquatableArray<StreamView> Streams)
 {
     /// <summary>The view as text, one object a line (for <c>wpar show</c> and for test failures).</summary>
-    public string Render()
+    /// <summary>Every field of every object, as the records print themselves: what comparisons across the wire use.</summary>
+    public string RenderFull() => Render(full: true);
+
+    /// <summary>The view as an operator reads it, one short line per object.</summary>
+    public string Render() => Render(full: false);
+
+    private string Render(bool full)
     {
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"WPAR {Name}, clock {Clock}\n");
-        Section(text, "processes", Processes);
-        Section(text, "System V message queues", MessageQueues);
-        Section(text, "System V semaphore sets", SemaphoreSets);
-        Section(text, "System V shared memory", SharedMemorySegments);
-        Section(text, "POSIX message queues", PosixQueues);
-        Section(text, "POSIX semaphores", PosixSemaphores);
-        Section(text, "POSIX shared memory", PosixSharedMemory);
-        Section(text, "ptys", Ptys);
-        Section(text, "streams", Streams);
+        Section(text, "processes", Processes, full);
+        Section(text, "System V message queues", MessageQueues, full);
+        Section(text, "System V semaphore sets", SemaphoreSets, full);
+        Section(text, "System V shared memory", SharedMemorySegments, full);
+        Section(text, "POSIX message queues", PosixQueues, full);
+        Section(text, "POSIX semaphores", PosixSemaphores, full);
+        Section(text, "POSIX shared memory", PosixSharedMemory, full);
+        Section(text, "ptys", Ptys, full);
+        Section(text, "streams", Streams, full);
         return text.ToString();
     }
 
-    private static void Section<T>(StringBuilder text, string title, EquatableArray<T> items)
+    private static void Section<T>(StringBuilder text, string title, EquatableArray<T> items, bool full)
     {
         if (items.Count == 0) return;
         text.Append(CultureInfo.InvariantCulture, $"{title}:\n");
-        foreach (var item in items) text.Append("  ").Append(item).Append('\n');
+        foreach (var item in items) text.Append("  ").Append(full ? item?.ToString() : Line(item)).Append('\n');
     }
+
+    /// <summary>One object as an operator reads it; the record's own text for anything not listed.</summary>
+    private static string Line(object? item) => item switch
+    {
+        ProcessView p => $"pid {p.Pid} {p.Command} (uid {p.Uid}){(p.Exited ? ", exited" : "")}: fds {string.Join(", ", p.Descriptors)}"
+            + (p.Attachments.Count > 0 ? $"; attached {string.Join(", ", p.Attachments)}" : "")
+            + (p.OpenSemaphores.Count > 0 ? $"; semaphores {string.Join(", ", p.OpenSemaphores)}" : ""),
+        MessageQueueView q => $"msgq {q.Id} key {q.Permissions.Key} mode {Octal(q.Permissions.Mode)}: {q.Messages.Count} message(s), {q.Bytes} bytes"
+            + (q.Messages.Count > 0 ? $": {string.Join("; ", q.Messages.Select(m => $"type {m.Type} {m.Data}"))}" : ""),
+        SemaphoreSetView set => $"semset {set.Id} key {set.Permissions.Key} mode {Octal(set.Permissions.Mode)}: values {set.Values}",
+        SharedMemoryView shm => $"shm {shm.Id} key {shm.Permissions.Key} mode {Octal(shm.Permissions.Mode)}: {shm.Bytes.Length} bytes, {shm.Attachments} attached{(shm.Removed ? ", removed" : "")}",
+        PosixQueueView q => $"mq {q.Name}{(q.Unlinked ? " (unlinked)" : "")}: {q.Messages.Count} message(s){(q.Messages.Count > 0 ? $": {string.Join("; ", q.Messages.Select(m => $"prio {m.Priority} {m.Data}"))}" : "")}",
+        PosixSemaphoreView sem => $"sem {sem.Name}{(sem.Unlinked ? " (unlinked)" : "")} mode {Octal(sem.Mode)}: value {sem.Value}, {sem.Opens} open",
+        PosixSharedMemoryView shm => $"shm {shm.Name}{(shm.Unlinked ? " (unlinked)" : "")}: {shm.Bytes.Length} bytes, {shm.Opens} open",
+        PtyView pty => $"pty {pty.Number}: window {pty.Settings.Window}, speed {pty.Settings.Speed}; to slave {pty.ToSlave}, to master {pty.ToMaster}",
+        StreamView stream => $"stream {stream.Id}{(stream.Frozen ? " (frozen)" : "")}: modules {string.Join(" over ", stream.Modules.Select(m => $"{m.Identity} ({m.Description})"))}"
+            + (stream.Queued.Count > 0 ? $"; queued {string.Join(", ", stream.Queued)}" : "") + $"; readable {stream.Readable}",
+        _ => item?.ToString() ?? "",
+    };
+
+    private static string Octal(int mode) => Convert.ToString(mode, 8);
 }
 
 /// <summary>A process: pid, owner, command, and its per-process data described as the process sees it.</summary>

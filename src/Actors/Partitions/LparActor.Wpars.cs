@@ -111,7 +111,7 @@ public sealed partial class LparActor
             // Only now that it runs in the target is it removed here.
             if (_lpar.Kernel?.FindWpar(migrate.Wpar) is { } wpar) _lpar.Kernel.RemoveWpar(wpar.Id);
             answered.ReplyTo.Tell(new WparMigrated(migrate.Name, migrate.ToLpar, migrate.Wpar, before.Node, after.Node, answered.ImageBytes,
-                before.View, after.View, before.RealIds, after.RealIds));
+                before.View, after.View, before.RealIds, after.RealIds) { FingerprintBefore = before.Fingerprint, FingerprintAfter = after.Fingerprint });
         });
     }
 
