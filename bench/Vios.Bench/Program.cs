@@ -262,7 +262,109 @@ kernel.SetAction(parse =>
     return 0;
 });
 
-var root = new RootCommand("Vios.Actors benchmarks (figures go to bench/README.md)") { downing, protocol, codec, shadow, diff, checkpoint, kernel };
+var kills = new Option<int>("--kills") { Description = "kills per standby mode, never of the singletons' host", DefaultValueFactory = _ => 10 };
+var singletonKills = new Option<int>("--singleton-kills") { Description = "kills of the singletons' host per mode, reported apart", DefaultValueFactory = _ => 3 };
+var modes = new Option<string[]>("--modes")
+{
+    Description = "standby modes to measure: cold, hot",
+    DefaultValueFactory = _ => ["cold", "hot"],
+    AllowMultipleArgumentsPerToken = true,
+};
+var keepData = new Option<bool>("--keep") { Description = "keep the nodes' data directories and logs (always kept when a round fails)" };
+var extraHocon = new Option<string[]>("--hocon")
+{
+    Description = "extra lines for the nodes' --config file, e.g. \"vios.availability.startup-grace = 2s\"",
+    DefaultValueFactory = _ => [],
+    AllowMultipleArgumentsPerToken = true,
+};
+var recovery = new Command("recovery", "SIGKILL the node a partition runs on; time until it runs on another node (cold and hot standby) and committed epochs lost")
+{
+    kills, singletonKills, modes, keepData, extraHocon,
+};
+recovery.SetAction(async parse =>
+{
+    var all = new List<RecoveryBenchmark.Kill>();
+    foreach (var mode in parse.GetValue(modes)!.Select(m => Enum.Parse<RecoveryBenchmark.Standby>(m, ignoreCase: true)))
+    {
+        Console.WriteLine($"{mode.ToString().ToLowerInvariant()} standby:");
+        all.AddRange(await RecoveryBenchmark.RunAsync(mode,
+            new RecoveryBenchmark.Options(parse.GetValue(kills), parse.GetValue(singletonKills), parse.GetValue(keepData), parse.GetValue(extraHocon)!), Console.Out));
+    }
+    var load = File.Exists("/proc/loadavg") ? $", load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]} at the end" : "";
+
+    Console.WriteLine();
+    var settings = parse.GetValue(extraHocon)! is { Length: > 0 } extra ? $"; with {string.Join(", ", extra)}" : "";
+    Console.WriteLine($"Recovery after SIGKILL, {Environment.ProcessorCount} cores{load}, {DateTime.UtcNow:yyyy-MM-dd}, .NET {Environment.Version}; lighthouse + 3 vios node processes on SQLite, 16 MB partition at 20,000 writes/s{settings} (seconds from the kill to `lpar show` running on another node)");
+    Console.WriteLine();
+    Console.WriteLine("| mode | kills | not back in 60 s | p50 s | max s | epochs lost (max) | image |");
+    Console.WriteLine("|---|---|---|---|---|---|---|");
+    foreach (var group in all.GroupBy(k => (k.Mode, k.SingletonHost)))
+    {
+        var back = group.Where(k => k.RecoverySeconds is not null).ToList();
+        var label = (group.Key.Mode == RecoveryBenchmark.Standby.Cold ? "cold standby (checkpoints every 200 ms)" : "hot standby (replica, epochs every 100 ms)")
+            + (group.Key.SingletonHost ? ", **singleton host killed**" : "");
+        var lost = back.Where(k => k.LostEpochs is not null).Select(k => k.LostEpochs!.Value).DefaultIfEmpty(-1).Max();
+        var unknownLost = back.Count(k => k.LostEpochs is null);
+        var images = string.Join(", ", group.GroupBy(k => k.Image ?? "none").Select(i => $"{i.Key} x{i.Count()}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {label} | {group.Count()} | {group.Count() - back.Count} | {Median(back.Select(k => k.RecoverySeconds!.Value)):0.00} | {(back.Count == 0 ? double.NaN : back.Max(k => k.RecoverySeconds!.Value)):0.00} | {(lost < 0 ? "?" : lost.ToString(CultureInfo.InvariantCulture))}{(unknownLost > 0 ? $" ({unknownLost} unknown)" : "")} | {images} |"));
+    }
+    Console.WriteLine("| baseline: Akka.NET defaults, the cluster downing the node alone (bench/README.md \"Downing\", akka-defaults: downed p50, removed max) | 5 | | 26.0 | 28.6 | | |");
+    Console.WriteLine("| baseline: vSphere HA declares a host dead | | | 15 | | | |");
+
+    Console.WriteLine();
+    Console.WriteLine("Where the time goes (HA manager's own timestamps; same machine clock)");
+    Console.WriteLine();
+    Console.WriteLine("| mode | failure recorded p50 s | failure recorded max s | restart p50 s | restart max s | restored epoch - committed epoch (min..max) |");
+    Console.WriteLine("|---|---|---|---|---|---|");
+    foreach (var group in all.Where(k => k.RecoverySeconds is not null).GroupBy(k => (k.Mode, k.SingletonHost)))
+    {
+        var label = group.Key.Mode.ToString().ToLowerInvariant() + (group.Key.SingletonHost ? ", singleton host killed" : "");
+        var ahead = group.Where(k => k.Restored is not null && k.Committed is not null).Select(k => k.Restored!.Value - k.Committed!.Value).DefaultIfEmpty().ToList();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {label} | {Median(group.Select(k => k.DetectedSeconds!.Value)):0.00} | {group.Max(k => k.DetectedSeconds!.Value):0.00} | {Median(group.Select(k => k.RestartSeconds!.Value)):0.00} | {group.Max(k => k.RestartSeconds!.Value):0.00} | {ahead.Min()}..{ahead.Max()} |"));
+    }
+    return all.Any(k => k.RecoverySeconds is null) ? 1 : 0;
+});
+
+var heartbeatNodes = new Option<int>("--nodes") { Description = "vios nodes", DefaultValueFactory = _ => 4 };
+var guestsPerNode = new Option<int>("--guests-per-node") { Description = "simulated partitions (guest agents) per node", DefaultValueFactory = _ => 250 };
+var heartbeatSeconds = new Option<double>("--seconds") { Description = "measured seconds per scheme", DefaultValueFactory = _ => 10.0 };
+var heartbeats = new Command("heartbeats", "S16 aggregated heartbeats against one heartbeat per guest: node-to-node messages and bytes per second, 1,000 partitions on 4 nodes")
+{
+    heartbeatNodes, guestsPerNode, heartbeatSeconds,
+};
+heartbeats.SetAction(async parse =>
+{
+    var (nodes, perNode) = (parse.GetValue(heartbeatNodes), parse.GetValue(guestsPerNode));
+    var (results, interval, model) = await HeartbeatBenchmark.RunAsync(nodes, perNode, TimeSpan.FromSeconds(parse.GetValue(heartbeatSeconds)), Console.Out);
+    var load = File.Exists("/proc/loadavg") ? $", load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]} at the end" : "";
+    string Label(HeartbeatBenchmark.Scheme scheme) => scheme switch
+    {
+        HeartbeatBenchmark.Scheme.Aggregated => "S16: one aggregated heartbeat per node pair and interval",
+        HeartbeatBenchmark.Scheme.PerGuestToStandby => "one heartbeat per guest, to its standby's node",
+        HeartbeatBenchmark.Scheme.PerGuestToEveryNode => "one heartbeat per guest, to every other node",
+        _ => "no guests (the S16 masters' own exchange)",
+    };
+    var aggregated = results.First(r => r.Scheme == HeartbeatBenchmark.Scheme.Aggregated);
+
+    Console.WriteLine();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"Heartbeats, {nodes * perNode:N0} partitions on {nodes} vios nodes ({perNode} guest agents each), interval {interval.TotalMilliseconds:0} ms, {Environment.ProcessorCount} cores{load}, {DateTime.UtcNow:yyyy-MM-dd}, .NET {Environment.Version}; {parse.GetValue(heartbeatSeconds):0} s per scheme, one after the other on the same in-process cluster"));
+    Console.WriteLine();
+    Console.WriteLine("| scheme | node-to-node messages/s | received/s | payload B/message | payload B/s | wire B/s (est.) | vs S16 (messages) | local guest heartbeats/s | process CPU (cores) |");
+    Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+    foreach (var r in results)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {Label(r.Scheme)} | {r.MessagesPerSecond:#,0.0} | {r.Delivered / r.Seconds:#,0.0} | {r.PayloadBytesPerMessage:#,0} | {r.PayloadBytesPerSecond:#,0} | {r.WireBytesPerSecond:#,0} | {r.MessagesPerSecond / aggregated.MessagesPerSecond:0.0}x | {r.LocalGuestHeartbeats / r.Seconds:#,0} | {r.CpuCores:0.00} |"));
+    }
+    Console.WriteLine();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Pure model (HeartbeatNetwork, same placement): {model:0.0} node-to-node messages/s for S16."));
+    return 0;
+});
+
+var root = new RootCommand("Vios.Actors benchmarks (figures go to bench/README.md)") { downing, protocol, codec, shadow, diff, checkpoint, recovery, heartbeats, kernel };
 return await root.Parse(args).InvokeAsync();
 
 static string Size(int bytes) => bytes % 1024 == 0 ? $"{bytes / 1024} KiB" : $"{bytes} B";
