@@ -48,11 +48,11 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     // Node names removed from the cluster while this instance ran: failed (downed), or left on purpose.
     private readonly HashSet<string> _removed = new(StringComparer.Ordinal);
     private readonly HashSet<string> _left = new(StringComparer.Ordinal);
+    // Nodes the masters fenced, by name: the address to tell the partition manager about.
+    private readonly Dictionary<string, string> _fencedAt = new(StringComparer.Ordinal);
     // S17: the hot pairs this instance has started, partition → (primary node, replica node).
     private readonly Dictionary<string, (string Primary, string Replica)> _paired = new(StringComparer.Ordinal);
     private readonly HashSet<string> _pairing = new(StringComparer.Ordinal);
-    private readonly StandbyPlanner _planner = new();
-    private string _plannedNodes = "";
     private TimeSpan? _measuredCold;
     private TimeSpan? _measuredHot;
     private LparList? _lastList;
@@ -88,7 +88,9 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         Command<ClusterEvent.CurrentClusterState>(_ => { });
         Command<NodeSilent>(silent =>
         {
-            if (_silentNodes.TryAdd(silent.Node, silent)) _log.Warning("ha-manager: {0} reports {1} silent", silent.ReportedBy, silent.Node);
+            // The masters repeat their reports for a while (for a successor of an HA manager that died with the node).
+            if (!_silentNodes.TryAdd(silent.Node, silent)) return;
+            _log.Warning("ha-manager: {0} reports {1} silent", silent.ReportedBy, silent.Node);
             // Its partitions fail once it is fenced (downed); look again now and shortly after.
             Self.Tell(Survey.Instance);
             Timers.StartSingleTimer("fast-survey", Survey.Instance, RetryDelay);
@@ -189,9 +191,18 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             _registry.Apply(declared);
             declarations.Add(declared);
         }
-        declarations.AddRange(Replan(list));
         if (declarations.Count > 0) PersistAll(declarations, _ => { });
-        CheckFailures(list);
+        // A list that lacks live nodes (a new partition manager hears from the firmwares one by one)
+        // would fail partitions over, and move replicas, away from nodes that are merely late.
+        var dead = DeadNodes(list);
+        if (!Complete(list, dead))
+        {
+            Timers.StartSingleTimer("fast-survey", Survey.Instance, RetryDelay);
+            return;
+        }
+        CheckFailures(list, dead);
+        var changes = Replan(list);
+        if (changes.Count > 0) PersistAll(changes, _ => { });
         EnsurePairs(list);
     }
 
@@ -227,15 +238,23 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     {
         var dead = new HashSet<string>(_removed, StringComparer.Ordinal);
         var members = _cluster.State.Members.ToDictionary(m => m.Address.ToString(), m => m.Status);
+        var fenced = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (address, silent) in _silentNodes)
         {
-            var fenced = !members.TryGetValue(address, out var status) || status is MemberStatus.Down or MemberStatus.Removed or MemberStatus.Exiting;
-            if (!fenced) continue;
-            if (_nodeAt.TryGetValue(address, out var node)) dead.Add(node);
+            var gone = !members.TryGetValue(address, out var status) || status is MemberStatus.Down or MemberStatus.Removed or MemberStatus.Exiting;
+            if (!gone) continue;
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            if (_nodeAt.TryGetValue(address, out var known)) names.Add(known);
             // A new instance may not know the address: the partitions the node last listed live tell where they ran.
             foreach (var lpar in silent.LastLiveLpars)
-                if (list.Lpars.FirstOrDefault(l => l.Definition.Name == lpar) is { } summary && !list.NodeAddresses.ContainsKey(summary.Definition.Node))
-                    dead.Add(summary.Definition.Node);
+                if (list.Lpars.FirstOrDefault(l => l.Definition.Name == lpar) is { } summary) names.Add(summary.Definition.Node);
+            // Fenced (downed) while still registered: dead now, not once the cluster removes it, unless
+            // a node of that name registered again from another address (a new incarnation).
+            foreach (var node in names.Where(n => !list.NodeAddresses.TryGetValue(n, out var at) || at == address))
+            {
+                fenced.Add(node);
+                _fencedAt[node] = address;
+            }
         }
         var registered = list.Nodes.Select(n => n.Node).ToHashSet(StringComparer.Ordinal);
         if (DateTimeOffset.UtcNow - _started >= _settings.StartupGrace)
@@ -251,8 +270,21 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
                 dead.Add(node);
             }
         dead.ExceptWith(registered);
+        dead.UnionWith(fenced);
         dead.ExceptWith(_left);
         return dead;
+    }
+
+    /// <summary>
+    /// Whether the partition list has every live vios node registered: a new partition manager (after
+    /// a handover) hears from the firmwares one by one, and a failover decided on half a list would
+    /// take a designated node that is merely late for a gone one.
+    /// </summary>
+    private bool Complete(LparList list, HashSet<string> dead)
+    {
+        var members = _cluster.State.Members.Count(m => m.HasRole("vios") && m.Status is MemberStatus.Up or MemberStatus.WeaklyUp
+            && !_silentNodes.ContainsKey(m.Address.ToString()));
+        return list.Nodes.Count(n => !dead.Contains(n.Node)) >= members;
     }
 
     /// <summary>
@@ -260,9 +292,8 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     /// guest agent fell silent while its node lives. A partition with a restart planned or under way
     /// is not failed again; a report about a node the partition has since left is stale.
     /// </summary>
-    private void CheckFailures(LparList list)
+    private void CheckFailures(LparList list, HashSet<string> dead)
     {
-        var dead = DeadNodes(list);
         var live = list.Nodes.Select(n => n.Node).Where(n => !dead.Contains(n)).ToList();
         var pending = _registry.PendingRestarts.Select(p => p.Lpar).ToHashSet(StringComparer.Ordinal);
         var events = new List<IViosMessage>();
@@ -302,7 +333,8 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         var fenceFirst = failed is not null && _lastList?.Nodes.Any(n => n.Node == failed) == true && DeadNodes(_lastList).Contains(failed) == false;
         _log.Warning("ha-manager: restarting {0} on {1} from {2}: {3}", plan.Lpar, plan.TargetNode, Describe(plan.Image), plan.Reason);
         _paired.Remove(plan.Lpar);
-        _ = RestartAsync(plan, _partitions, fenceFirst).PipeTo(Self);
+        var fence = failed is not null && _fencedAt.TryGetValue(failed, out var address) ? new FenceNode(failed, address) : null;
+        _ = RestartAsync(plan, _partitions, fenceFirst, fence).PipeTo(Self);
     }
 
     private static string Describe(FailoverImage image) => image switch
@@ -312,11 +344,13 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         _ => "its consistency image",
     };
 
-    private static async Task<object> RestartAsync(RestartPlanned plan, IActorRef partitions, bool fenceFirst)
+    private static async Task<object> RestartAsync(RestartPlanned plan, IActorRef partitions, bool fenceFirst, FenceNode? fence)
     {
         var started = DateTimeOffset.UtcNow;
         // A guest that stopped heartbeating on a live node is stopped there first, so it never runs twice.
         if (fenceFirst) await partitions.Ask<object>(new StopLpar(plan.Lpar), AskTimeout);
+        // A fenced node is out of the partition manager's placement at once, not when the cluster removes it.
+        if (fence is not null) await partitions.Ask<object>(fence, AskTimeout);
         var moved = await partitions.Ask<object>(new MoveLpar(plan.Lpar, plan.TargetNode, plan.Reason), AskTimeout);
         if (moved is LparRefused { Reason: var moveRefusal } && !moveRefusal.Contains("already placed on", StringComparison.Ordinal))
             return new RestartFailed(plan.Lpar, moveRefusal);
@@ -367,8 +401,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         {
             _registry.Apply(e);
             _log.Info("ha-manager: {0} is running again on {1}, {2}", done.Lpar, done.Node, done.Detail);
-            // Its node changed: a hot standby needs a replica elsewhere again.
-            _plannedNodes = "";
+            // Its node changed: a hot standby needs a replica elsewhere again (the next survey re-plans).
             Self.Tell(Survey.Instance);
         });
     }
@@ -386,7 +419,9 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             Sender.Tell(new HaRefused(requirement.Lpar, $"'{requirement.Lpar}' is not in the partition manager's list yet; try again"));
             return;
         }
-        var choice = Chosen(_planner.Require(RequirementOf(requirement, summary.Definition), Estimate()));
+        var (planner, _) = Planner(_lastList);
+        planner.Replan(StandbyNodes(_lastList));
+        var choice = Chosen(planner.Require(RequirementOf(requirement, summary.Definition), Estimate()));
         var replyTo = Sender;
         PersistAll(new IViosMessage[] { requirement, choice }, e =>
         {
@@ -399,30 +434,19 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     }
 
     /// <summary>
-    /// S17: re-plans every partition with a requirement when the live nodes changed (or on a new
-    /// instance); returns the choices that changed, to persist.
+    /// S17: re-plans every partition with a requirement on the nodes and room there are now, from the
+    /// choices on record (so a replica stays where it is while its node has room for it); returns the
+    /// choices that changed, to persist.
     /// </summary>
     private List<IViosMessage> Replan(LparList list)
     {
-        var nodes = list.Nodes.Select(n => n.Node).Order(StringComparer.Ordinal).ToList();
-        var key = string.Join(",", nodes);
+        var (planner, _) = Planner(list);
         var changes = new List<IViosMessage>();
-        if (key == _plannedNodes) return changes;
-        _plannedNodes = key;
-
-        var definitions = list.Lpars.ToDictionary(l => l.Definition.Name, l => l.Definition, StringComparer.Ordinal);
-        var standbyNodes = list.Nodes.Select(n =>
+        foreach (var change in planner.Replan(StandbyNodes(list)))
         {
-            var placed = list.Lpars.Where(l => l.Definition.Node == n.Node).Select(l => l.Definition).ToList();
-            return new StandbyNode(n.Node, n.Cpus.Count - placed.Sum(d => d.Vcpus), n.Memory.Sum(m => m.SizeMb) - placed.Sum(d => d.MemoryMb));
-        }).ToList();
-        _planner.Replan(standbyNodes);
-        foreach (var record in _registry.Records)
-        {
-            if (record.Requirement is not { } requirement || !definitions.TryGetValue(record.Lpar, out var definition)) continue;
-            var choice = _planner.Require(RequirementOf(requirement, definition), Estimate());
-            var chosen = Chosen(choice);
-            if (record.Standby is { } before && before.Mode == chosen.Mode && before.ReplicaNode == chosen.ReplicaNode && before.RequirementMet == chosen.RequirementMet)
+            var chosen = Chosen(change.After);
+            if (_registry.Find(chosen.Lpar)?.Standby is { } before
+                && before.Mode == chosen.Mode && before.ReplicaNode == chosen.ReplicaNode && before.RequirementMet == chosen.RequirementMet)
                 continue;
             _log.Info("ha-manager: {0}: {1}", chosen.Lpar, chosen.Reason);
             _registry.Apply(chosen);
@@ -430,6 +454,28 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         }
         return changes;
     }
+
+    /// <summary>A planner holding every partition's requirement and its choice on record.</summary>
+    private (StandbyPlanner Planner, Dictionary<string, LparDefinition> Definitions) Planner(LparList list)
+    {
+        var planner = new StandbyPlanner();
+        var definitions = list.Lpars.ToDictionary(l => l.Definition.Name, l => l.Definition, StringComparer.Ordinal);
+        foreach (var record in _registry.Records)
+        {
+            if (record.Requirement is not { } requirement || !definitions.TryGetValue(record.Lpar, out var definition)) continue;
+            var before = record.Standby is { } s ? new StandbyChoice(s.Lpar, s.Mode, s.ReplicaNode, s.RequirementMet, s.Reason) : null;
+            planner.Restore(RequirementOf(requirement, definition), Estimate(), before);
+        }
+        return (planner, definitions);
+    }
+
+    /// <summary>The registered nodes with the vCPUs and memory their partitions leave free.</summary>
+    private static List<StandbyNode> StandbyNodes(LparList list) =>
+        list.Nodes.Select(n =>
+        {
+            var placed = list.Lpars.Where(l => l.Definition.Node == n.Node).Select(l => l.Definition).ToList();
+            return new StandbyNode(n.Node, n.Cpus.Count - placed.Sum(d => d.Vcpus), n.Memory.Sum(m => m.SizeMb) - placed.Sum(d => d.MemoryMb));
+        }).ToList();
 
     /// <summary>Starts the replication of each running hot-standby partition to its replica node, where it is not running yet.</summary>
     private void EnsurePairs(LparList list)

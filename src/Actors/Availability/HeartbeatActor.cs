@@ -23,6 +23,10 @@ public sealed class HeartbeatActor : ReceiveActor, IWithTimers
     private readonly Akka.Cluster.Cluster _cluster;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<string> _fenced = [];
+    // Silent nodes reported to the HA manager, repeated every interval for a while: a report sent to
+    // an HA manager that died with the silent node reaches its successor through the proxy's buffer.
+    private readonly Dictionary<string, (NodeSilent Report, DateTimeOffset Until)> _reported = new(StringComparer.Ordinal);
+    private static readonly TimeSpan RepeatReportsFor = TimeSpan.FromSeconds(30);
 
     public HeartbeatActor(AvailabilitySettings settings, IActorRef haManager)
     {
@@ -33,9 +37,17 @@ public sealed class HeartbeatActor : ReceiveActor, IWithTimers
 
         Receive<GuestAlive>(alive => _master.GuestHeartbeat(alive.Lpar, DateTimeOffset.UtcNow));
         Receive<GuestGone>(gone => _master.ForgetGuest(gone.Lpar));
-        Receive<AggregatedHeartbeat>(heartbeat => _master.Receive(heartbeat, DateTimeOffset.UtcNow));
+        Receive<AggregatedHeartbeat>(heartbeat =>
+        {
+            // From a node this master does not know yet (joining) it is dropped: it is heard next interval.
+            _master.Receive(heartbeat, DateTimeOffset.UtcNow);
+        });
         Receive<Tick>(_ => Round());
-        Receive<ClusterEvent.MemberUp>(up => AddPeer(up.Member));
+        Receive<ClusterEvent.MemberUp>(up =>
+        {
+            _reported.Remove(up.Member.Address.ToString());
+            AddPeer(up.Member);
+        });
         Receive<ClusterEvent.MemberRemoved>(removed => _master.RemovePeer(removed.Member.Address.ToString()));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<GetHeartbeatStats>(_ => Sender.Tell(new HeartbeatStats(
@@ -63,7 +75,8 @@ public sealed class HeartbeatActor : ReceiveActor, IWithTimers
 
     private void Round()
     {
-        var round = _master.Tick(DateTimeOffset.UtcNow);
+        var now = DateTimeOffset.UtcNow;
+        var round = _master.Tick(now);
         foreach (var peer in round.To) Context.ActorSelection($"{peer}/user/{Name}").Tell(round.Heartbeat);
         foreach (var silent in round.SilentGuests)
         {
@@ -74,7 +87,12 @@ public sealed class HeartbeatActor : ReceiveActor, IWithTimers
         {
             _log.Warning("heartbeat: the master of {0} has been silent since {1:HH:mm:ss.fff} ({2} partition(s) were live there)",
                 silent.Node, silent.LastHeard, silent.LastLiveLpars.Count);
-            _haManager.Tell(silent);
+            _reported[silent.Node] = (silent, now + RepeatReportsFor);
+        }
+        foreach (var (node, (report, until)) in _reported.ToList())
+        {
+            if (now > until || _master.IsPeerAlive(node)) _reported.Remove(node);
+            else _haManager.Tell(report);
         }
         if (_settings.FenceSilentNodes) Fence();
     }

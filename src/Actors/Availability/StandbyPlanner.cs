@@ -62,6 +62,18 @@ public sealed class StandbyPlanner
         return choice;
     }
 
+    /// <summary>
+    /// Takes back a partition's requirement and the choice made for it before (by a predecessor, from
+    /// the journal) without choosing again: the next <see cref="Replan"/> keeps its replica where it is
+    /// if that node still has room, instead of moving it to where a fresh choice would put it.
+    /// </summary>
+    public void Restore(AvailabilityRequirement requirement, RecoveryEstimate estimate, StandbyChoice? choice)
+    {
+        _partitions[requirement.Lpar] = (requirement, estimate);
+        if (choice is null) _choices.Remove(requirement.Lpar);
+        else _choices[requirement.Lpar] = choice;
+    }
+
     /// <summary>Drops a partition; its replica's room is free again (call <see cref="Replan"/> to give it to others).</summary>
     public bool Forget(string lpar) => _partitions.Remove(lpar) | _choices.Remove(lpar);
 

@@ -57,6 +57,23 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
             _log.Info("partition firmware of {0} is gone; nothing new is placed there", node);
         });
         Command<LparStateChanged>(changed => _registry.Report(changed.Name, changed.State));
+        Command<FenceNode>(fence =>
+        {
+            // Only the firmware at the fenced address: a node of that name that registered again
+            // from a new address (a restart) is a new incarnation and stays.
+            var fenced = _firmware.Where(f => f.Value == fence.Node && f.Key.Path.Address.ToString() == fence.Address).Select(f => f.Key).ToList();
+            foreach (var firmware in fenced)
+            {
+                _firmware.Remove(firmware);
+                Context.Unwatch(firmware);
+            }
+            if (fenced.Count > 0 && !_firmware.ContainsValue(fence.Node))
+            {
+                _registry.Unregister(fence.Node);
+                _log.Warning("vios node {0} was fenced; nothing is placed there and its partitions may move", fence.Node);
+            }
+            Sender.Tell(new NodeFenced(fence.Node, fenced.Count > 0));
+        });
 
         Command<CreateLpar>(create =>
         {

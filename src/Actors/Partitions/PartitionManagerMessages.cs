@@ -73,6 +73,16 @@ public sealed record HostLpar(LparDefinition Definition) : IViosMessage;
 /// <summary>The manager tells a node's firmware that a partition was deleted.</summary>
 public sealed record UnhostLpar(string Name) : IViosMessage;
 
+/// <summary>
+/// From the HA manager: vios node <paramref name="Node"/> at <paramref name="Address"/> was fenced
+/// (downed after the heartbeat masters found it silent). Nothing is placed there any more, and its
+/// partitions may move at once, before the cluster gets round to removing it. Answered with
+/// <see cref="NodeFenced"/>.
+/// </summary>
+public sealed record FenceNode(string Node, string Address) : IViosMessage;
+
+public sealed record NodeFenced(string Node, bool WasRegistered) : IViosMessage;
+
 /// <summary>A partition changed state on its node (firmware → manager).</summary>
 public sealed record LparStateChanged(string Name, LparState State) : IViosMessage;
 
@@ -111,6 +121,8 @@ public sealed record PartitionManagerSnapshot(IReadOnlyList<LparDefinition> Defi
 [JsonSerializable(typeof(PartitionManagerOnline))]
 [JsonSerializable(typeof(HostLpar))]
 [JsonSerializable(typeof(UnhostLpar))]
+[JsonSerializable(typeof(FenceNode))]
+[JsonSerializable(typeof(NodeFenced))]
 [JsonSerializable(typeof(LparStateChanged))]
 [JsonSerializable(typeof(LparDefined))]
 [JsonSerializable(typeof(LparRemoved))]
@@ -143,6 +155,8 @@ public static class PartitionMessages
         MessageManifest.Json("lpar.manager-online", PartitionJsonContext.Default.PartitionManagerOnline),
         MessageManifest.Json("lpar.host", PartitionJsonContext.Default.HostLpar),
         MessageManifest.Json("lpar.unhost", PartitionJsonContext.Default.UnhostLpar),
+        MessageManifest.Json("lpar.fence-node", PartitionJsonContext.Default.FenceNode),
+        MessageManifest.Json("lpar.node-fenced", PartitionJsonContext.Default.NodeFenced),
         MessageManifest.Json("lpar.state-changed", PartitionJsonContext.Default.LparStateChanged),
         MessageManifest.Json("lpar.defined", PartitionJsonContext.Default.LparDefined),
         MessageManifest.Json("lpar.removed", PartitionJsonContext.Default.LparRemoved),

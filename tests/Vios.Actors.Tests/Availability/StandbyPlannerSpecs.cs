@@ -123,4 +123,26 @@ public sealed class StandbyPlannerSpecs
         Assert.Empty(changes);
         Assert.Equal("vios2", _planner.Choices["db"].ReplicaNode);
     }
+
+    [Fact]
+    public void A_restored_choice_keeps_its_replica_where_it_is_although_a_fresh_choice_would_go_elsewhere()
+    {
+        var roomy = new StandbyNode("vios4", 16, 65536);
+        var need = Needs("db", 3, fullPerformance: true, vcpus: 2, mb: 2048);
+        var planner = new StandbyPlanner();
+        // A predecessor put the replica on vios3 (the journal says so); vios4 has more room now.
+        var onRecord = StandbyPlanner.Choose(need, Typical, [Vios3]);
+        Assert.Equal("vios3", onRecord.ReplicaNode);
+        planner.Restore(need, Typical, onRecord);
+
+        var changes = planner.Replan([Vios1, Vios2, Vios3, roomy]);
+
+        Assert.Empty(changes);
+        Assert.Equal("vios3", planner.Choices["db"].ReplicaNode);
+        Assert.Equal("vios4", StandbyPlanner.Choose(need, Typical, [Vios1, Vios2, Vios3, roomy]).ReplicaNode);
+
+        // Once vios3 is gone the replica moves, and the change is reported.
+        var moved = Assert.Single(planner.Replan([Vios1, Vios2, roomy]));
+        Assert.Equal(("vios3", "vios4"), (moved.Before!.ReplicaNode, moved.After.ReplicaNode));
+    }
 }
