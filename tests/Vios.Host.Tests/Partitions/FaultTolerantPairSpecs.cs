@@ -50,6 +50,7 @@ public sealed class FaultTolerantPairSpecs(ClusterFixture cluster) : Akka.TestKi
         await AwaitAssertAsync(async () => Assert.InRange((await StatsAsync(primary, name)).Pair!.Lag, 0, setpoints.LowerAboveLag),
             Wait, TimeSpan.FromMilliseconds(50));
         var settled = await SampleAsync(primary, name, TimeSpan.FromSeconds(3));
+        Assert.True(settled.Samples.Count >= 20, $"{settled.Samples.Count} samples in 3 s");
 
         // After convergence the lag swings between the setpoints; what overshoots lower-above-lag is
         // the pipeline's epochs captured before the last lowering, bounded by as much again.
@@ -139,15 +140,61 @@ public sealed class FaultTolerantPairSpecs(ClusterFixture cluster) : Akka.TestKi
     /// <summary>The pair's counters every 50 ms for <paramref name="duration"/>, and the guest's writes a second over it.</summary>
     private static async Task<(List<FaultTolerantPairStats> Samples, double WritesPerSecond)> SampleAsync(ViosNode primary, string name, TimeSpan duration)
     {
-        var samples = new List<FaultTolerantPairStats>();
         var (start, clock) = (await WritesAsync(primary, name), Stopwatch.StartNew());
-        while (clock.Elapsed < duration)
-        {
-            samples.Add((await StatsAsync(primary, name)).Pair!);
-            // The pace of a measurement, not a wait for something to happen.
-            await Task.Delay(50);
-        }
+        // The samples are paced by an actor's timer: a measurement window, not a wait for something to happen.
+        var sampler = primary.System.ActorOf(Props.Create(() => new Sampler(primary.PartitionManager!, name, TimeSpan.FromMilliseconds(50), duration)));
+        var samples = await sampler.Ask<List<FaultTolerantPairStats>>(Sampler.Collect.Instance, duration + Wait);
         var writes = await WritesAsync(primary, name) - start;
         return (samples, writes / clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Asks for the pair's counters on a timer until the window closes, then answers with them.</summary>
+    private sealed class Sampler : ReceiveActor, IWithTimers
+    {
+        private readonly List<FaultTolerantPairStats> _samples = [];
+        private readonly TimeSpan _every;
+        private readonly TimeSpan _window;
+        private IActorRef? _replyTo;
+        private bool _closed;
+
+        public Sampler(IActorRef manager, string name, TimeSpan every, TimeSpan window)
+        {
+            (_every, _window) = (every, window);
+            Receive<Collect>(_ =>
+            {
+                _replyTo = Sender;
+                Timers.StartPeriodicTimer("sample", Tick.Instance, TimeSpan.Zero, _every);
+                Timers.StartSingleTimer("close", Close.Instance, _window);
+            });
+            Receive<Tick>(_ => manager.Tell(new GetCheckpointStats(name)));
+            Receive<CheckpointStats>(stats =>
+            {
+                if (!_closed && stats.Pair is { } pair) _samples.Add(pair);
+            });
+            Receive<Close>(_ =>
+            {
+                _closed = true;
+                Timers.CancelAll();
+                _replyTo!.Tell(_samples);
+                Context.Stop(Self);
+            });
+        }
+
+        public ITimerScheduler Timers { get; set; } = null!;
+
+        public sealed record Collect
+        {
+            public static Collect Instance { get; } = new();
+        }
+
+        private sealed record Tick
+        {
+            public static Tick Instance { get; } = new();
+        }
+
+        private sealed record Close
+        {
+            public static Close Instance { get; } = new();
+        }
     }
 }
