@@ -100,7 +100,29 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             _silentGuests[silent.Lpar] = silent;
             Self.Tell(Survey.Instance);
         });
-        Command<SetAvailabilityRequirement>(Require);
+        Command<SetAvailabilityRequirement>(requirement =>
+        {
+            if (requirement.MaxRecovery <= TimeSpan.Zero)
+            {
+                Sender.Tell(new HaRefused(requirement.Lpar, $"the maximum recovery time of '{requirement.Lpar}' must be positive"));
+                return;
+            }
+            // On a fresh list: a partition created a moment ago gets its availability record first.
+            var replyTo = Sender;
+            _partitions.Ask<LparList>(ListLpars.Instance, AskTimeout).PipeTo(Self,
+                success: list => new RequireOn(requirement, list, replyTo),
+                failure: e => new RequireOn(requirement, null, replyTo));
+        });
+        Command<RequireOn>(on =>
+        {
+            if (on.List is null)
+            {
+                on.ReplyTo.Tell(new HaRefused(on.Requirement.Lpar, "the partition manager did not answer; try again"));
+                return;
+            }
+            Surveyed(on.List);
+            Require(on.Requirement, on.ReplyTo);
+        });
         Command<RestartDone>(Completed);
         Command<RestartFailed>(failed =>
         {
@@ -407,22 +429,21 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     }
 
     /// <summary>S17: records the requirement, chooses hot or cold standby for it, and answers with the choice.</summary>
-    private void Require(SetAvailabilityRequirement requirement)
+    private void Require(SetAvailabilityRequirement requirement, IActorRef replyTo)
     {
         if (_registry.Check(requirement) is { } refusal)
         {
-            Sender.Tell(new HaRefused(requirement.Lpar, refusal));
+            replyTo.Tell(new HaRefused(requirement.Lpar, refusal));
             return;
         }
         if (_lastList?.Lpars.FirstOrDefault(l => l.Definition.Name == requirement.Lpar) is not { } summary)
         {
-            Sender.Tell(new HaRefused(requirement.Lpar, $"'{requirement.Lpar}' is not in the partition manager's list yet; try again"));
+            replyTo.Tell(new HaRefused(requirement.Lpar, $"no partition named '{requirement.Lpar}'"));
             return;
         }
         var (planner, _) = Planner(_lastList);
         planner.Replan(StandbyNodes(_lastList));
         var choice = Chosen(planner.Require(RequirementOf(requirement, summary.Definition), Estimate()));
-        var replyTo = Sender;
         PersistAll(new IViosMessage[] { requirement, choice }, e =>
         {
             _registry.Apply(e);
@@ -534,6 +555,8 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     private sealed record RestartFailed(string Lpar, string Reason);
 
     private sealed record Retry(RestartPlanned Plan);
+
+    private sealed record RequireOn(SetAvailabilityRequirement Requirement, LparList? List, IActorRef ReplyTo);
 
     private sealed record PairingDone(string Lpar, string Primary, string Replica, string? Refusal);
 }
