@@ -4,6 +4,7 @@ using Akka.Event;
 using Akka.Pattern;
 using Akka.Persistence;
 using Vios.Actors.Checkpoint;
+using Vios.Actors.Operations;
 using Vios.Actors.Partitions;
 
 namespace Vios.Actors.Availability;
@@ -31,6 +32,9 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     private static readonly TimeSpan SurveyInterval = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(250);
     private const int MaxAttempts = 40;
+    private const string PublishTimer = "publish-view";
+    private const string PublishChangeTimer = "publish-view-on-change";
+    private static readonly TimeSpan PublishChangeCheck = TimeSpan.FromMilliseconds(100);
 
     private readonly HaRegistry _registry;
     private readonly AvailabilitySettings _settings;
@@ -56,6 +60,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     private TimeSpan? _measuredCold;
     private TimeSpan? _measuredHot;
     private LparList? _lastList;
+    private string? _published;
 
     public HaManagerActor(IActorRef partitionManager, AvailabilitySettings settings)
     {
@@ -149,12 +154,16 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             }
             else _log.Warning("ha-manager: the hot replica of {0} on {1} did not start: {2}", done.Lpar, done.Replica, done.Refusal);
         });
-        Command<GetHaStatus>(_ => Sender.Tell(new HaStatus(_registry.Records.ToList(), _registry.PendingRestarts.ToList())
+        Command<GetHaStatus>(_ => Sender.Tell(Status()));
+        // Issue 12: every node's control view holds the last status, so `ha status` answers when this manager cannot.
+        Command<PublishStatusTick>(tick =>
         {
-            Estimates = Estimate(),
-            SilentNodes = _silentNodes.Keys.Order(StringComparer.Ordinal).ToList(),
-            Window = _settings.Policy.FailureWindow,
-        }));
+            var status = Status();
+            var fingerprint = Fingerprint(status);
+            if (!tick.Periodic && fingerprint == _published) return;
+            _published = fingerprint;
+            ControlViewPublisher.Publish(Context.System, new HaStatusPublished(status, ControlViewPublisher.SelfAddress(Context.System)));
+        });
         Command<GetFailures>(get =>
         {
             if (_registry.Find(get.Lpar) is { } record) Sender.Tell(record);
@@ -186,6 +195,8 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberDowned));
         Self.Tell(Survey.Instance);
         Timers.StartPeriodicTimer("survey", Survey.Instance, SurveyInterval);
+        Timers.StartPeriodicTimer(PublishTimer, PublishStatusTick.Every, ControlViewSettings.FromConfig(Context.System.Settings.Config).PublishInterval);
+        Timers.StartPeriodicTimer(PublishChangeTimer, PublishStatusTick.OnChange, PublishChangeCheck);
         // Restarts planned by a predecessor and not completed: carry them out (they are not planned again).
         foreach (var pending in _registry.PendingRestarts) Execute(pending);
     }
@@ -541,6 +552,26 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         return new RecoveryEstimate(
             _measuredCold is { } cold ? cold + detection : _settings.Estimates.ColdRestart,
             _measuredHot is { } hot ? hot + detection : _settings.Estimates.HotPromotion);
+    }
+
+    private HaStatus Status() => new(_registry.Records.ToList(), _registry.PendingRestarts.ToList())
+    {
+        Estimates = Estimate(),
+        SilentNodes = _silentNodes.Keys.Order(StringComparer.Ordinal).ToList(),
+        Window = _settings.Policy.FailureWindow,
+    };
+
+    /// <summary>What a reader of the status would see change: records, failures and their progress, restarts pending, silent nodes.</summary>
+    private static string Fingerprint(HaStatus status) => string.Join('|',
+        status.Records.Select(r => $"{r.Lpar}@{r.Node}:{r.Failures.Count}:{r.Failures.Count(f => f.Completed)}:{r.Standby?.Mode}:{r.Standby?.ReplicaNode}")
+            .Concat(status.Pending.Select(p => $"pending {p.FailureId}"))
+            .Concat(status.SilentNodes));
+
+    /// <summary>Published when something changed (checked this often), and at least every publish interval.</summary>
+    private sealed record PublishStatusTick(bool Periodic)
+    {
+        public static PublishStatusTick Every { get; } = new(true);
+        public static PublishStatusTick OnChange { get; } = new(false);
     }
 
     private sealed record Survey

@@ -3,6 +3,7 @@ using Akka.Cluster;
 using Akka.Event;
 using Akka.Pattern;
 using Akka.Persistence;
+using Vios.Actors.Operations;
 
 namespace Vios.Actors.Partitions;
 
@@ -13,7 +14,7 @@ namespace Vios.Actors.Partitions;
 /// <c>/user/partition-manager-proxy</c> on every vios node. Commands for one partition go on to the
 /// firmware of the node it is placed on.
 /// </summary>
-public sealed class PartitionManagerActor : ReceivePersistentActor
+public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
 {
     public const string PersistenceIdValue = "partition-manager";
     public const string ClusterJournalPluginId = "vios.persistence.cluster.journal";
@@ -22,9 +23,14 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
     /// <summary>A snapshot every this many events keeps recovery short.</summary>
     private const int SnapshotEvery = 100;
 
+    /// <summary>Timer key of the periodic publication of the partition list to every node's control view.</summary>
+    private const string PublishTimer = "publish-view";
+
     private readonly PartitionRegistry _registry = new();
     private readonly Dictionary<IActorRef, string> _firmware = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
+    private readonly ControlViewSettings _viewSettings = ControlViewSettings.FromConfig(Context.System.Settings.Config);
 
     /// <summary>Who waits for the event being persisted, told why if the journal fails it.</summary>
     private (IActorRef ReplyTo, string Name)? _persisting;
@@ -48,6 +54,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
             _registry.Register(register.Resources, register.States);
             if (_firmware.TryAdd(Sender, register.Resources.Node)) Context.Watch(Sender);
             Sender.Tell(new FirmwareRegistered(_registry.PlacedOn(register.Resources.Node).ToList()));
+            PublishView();
         });
         Command<Terminated>(terminated =>
         {
@@ -55,8 +62,13 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
             if (_firmware.ContainsValue(node)) return;
             _registry.Unregister(node);
             _log.Info("partition firmware of {0} is gone; nothing new is placed there", node);
+            PublishView();
         });
-        Command<LparStateChanged>(changed => _registry.Report(changed.Name, changed.State));
+        Command<LparStateChanged>(changed =>
+        {
+            _registry.Report(changed.Name, changed.State);
+            PublishView();
+        });
         Command<FenceNode>(fence =>
         {
             // Only the firmware at the fenced address: a node of that name that registered again
@@ -73,6 +85,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
                 _log.Warning("vios node {0} was fenced; nothing is placed there and its partitions may move", fence.Node);
             }
             Sender.Tell(new NodeFenced(fence.Node, fenced.Count > 0));
+            PublishView();
         });
 
         Command<CreateLpar>(create =>
@@ -91,6 +104,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
                 _registry.Apply(e);
                 FirmwareOf(e.Definition.Node)?.Tell(new HostLpar(e.Definition));
                 replyTo.Tell(new LparCreated(e.Definition));
+                PublishView();
                 MaybeSnapshot();
             });
         });
@@ -112,6 +126,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
                 FirmwareOf(e.FromNode)?.Tell(new UnhostLpar(e.Definition.Name));
                 FirmwareOf(e.Definition.Node)?.Tell(new HostLpar(e.Definition));
                 replyTo.Tell(e);
+                PublishView();
                 MaybeSnapshot();
             });
         });
@@ -132,16 +147,12 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
                 _registry.Apply(e);
                 FirmwareOf(node)?.Tell(new UnhostLpar(e.Name));
                 replyTo.Tell(new LparDeleted(e.Name));
+                PublishView();
                 MaybeSnapshot();
             });
         });
-        Command<ListLpars>(_ =>
-        {
-            var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
-            var addresses = _firmware.GroupBy(f => f.Value)
-                .ToDictionary(g => g.Key, g => (g.Last().Key.Path.Address.HasGlobalScope ? g.Last().Key.Path.Address : self).ToString());
-            Sender.Tell(_registry.List() with { NodeAddresses = addresses });
-        });
+        Command<ListLpars>(_ => Sender.Tell(List()));
+        Command<PublishViewTick>(_ => PublishView());
         Command<Checkpoint.ReplicateCheckpoints>(replicate =>
         {
             if (_registry.Find(replicate.Name) is not { } definition)
@@ -150,6 +161,8 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
                 Sender.Tell(new LparRefused(replicate.Name, $"'{replicate.Name}' runs on {replicate.ToNode}: its replica must be on another node"));
             else if (FirmwareOf(replicate.ToNode) is not { } target)
                 Sender.Tell(new LparRefused(replicate.Name, $"no vios node '{replicate.ToNode}' is in the cluster"));
+            else if ((Unavailable(replicate.Name, definition.Node) ?? Unavailable(replicate.Name, replicate.ToNode)) is { } unavailable)
+                Sender.Tell(unavailable);
             else if (FirmwareOf(definition.Node) is not { } firmware)
                 Sender.Tell(new LparRefused(replicate.Name, $"'{replicate.Name}' is placed on {definition.Node}, which is not in the cluster"));
             else
@@ -160,6 +173,9 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
         {
             if (_registry.Find(command.Name) is not { } definition)
                 Sender.Tell(new LparRefused(command.Name, $"no partition named '{command.Name}'"));
+            else if (Unavailable(command.Name, definition.Node) is { } unavailable)
+                // Never forwarded to a node that cannot answer: whoever asked hears at once what is known.
+                Sender.Tell(unavailable);
             else if (FirmwareOf(definition.Node) is not { } firmware)
                 Sender.Tell(new LparRefused(command.Name, $"'{command.Name}' is placed on {definition.Node}, which is not in the cluster"));
             else if (IntentOf(command) is { } running)
@@ -170,7 +186,8 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
                 {
                     _registry.Apply(e);
                     firmware.Tell(command, sender);
-                    MaybeSnapshot();
+                    PublishView();
+                MaybeSnapshot();
                 });
             }
             else
@@ -185,6 +202,8 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
     }
 
     public override string PersistenceId => PersistenceIdValue;
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>The message the singleton manager sends to hand over: finish what is being persisted, then stop.</summary>
     public sealed record HandOver
@@ -212,6 +231,9 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
         var cluster = Akka.Cluster.Cluster.Get(Context.System);
         foreach (var member in cluster.State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole("vios")))
             Context.ActorSelection(new RootActorPath(member.Address) / "user" / PartitionFirmwareActor.Name).Tell(PartitionManagerOnline.Instance);
+        // Issue 12: every node's control view hears the list at least every interval, so it can answer when this manager cannot.
+        PublishView();
+        Timers.StartPeriodicTimer(PublishTimer, PublishViewTick.Instance, _viewSettings.PublishInterval);
     }
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
@@ -238,6 +260,41 @@ public sealed class PartitionManagerActor : ReceivePersistentActor
     };
 
     private IActorRef? FirmwareOf(string node) => _firmware.FirstOrDefault(f => f.Value == node).Key;
+
+    private LparList List()
+    {
+        var self = _cluster.SelfAddress;
+        var addresses = _firmware.GroupBy(f => f.Value)
+            .ToDictionary(g => g.Key, g => (g.Last().Key.Path.Address.HasGlobalScope ? g.Last().Key.Path.Address : self).ToString());
+        return _registry.List() with { NodeAddresses = addresses };
+    }
+
+    private void PublishView() => ControlViewPublisher.Publish(Context.System, new PartitionListPublished(List(), ControlViewPublisher.SelfAddress(Context.System)));
+
+    /// <summary>
+    /// Why a command for <paramref name="name"/> is not passed to the firmware of <paramref name="node"/>: it
+    /// is not registered (fenced, gone), or this node's failure detector finds it unreachable or it is
+    /// downed. Null when it can be asked.
+    /// </summary>
+    private LparNodeUnavailable? Unavailable(string name, string node)
+    {
+        var state = _registry.StateOf(name);
+        if (FirmwareOf(node) is not { } firmware)
+            return new LparNodeUnavailable(name, node, state, $"'{name}' is placed on {node}, which is not in the cluster (fenced, downed or gone)");
+        var address = firmware.Path.Address;
+        if (!address.HasGlobalScope) return null;
+        if (_cluster.State.Unreachable.Any(m => m.Address.Equals(address)))
+            return new LparNodeUnavailable(name, node, state, $"'{name}' is placed on {node}, which is unreachable from the partition manager");
+        var member = _cluster.State.Members.FirstOrDefault(m => m.Address.Equals(address));
+        return member is null || member.Status is MemberStatus.Down or MemberStatus.Exiting or MemberStatus.Removed
+            ? new LparNodeUnavailable(name, node, state, $"'{name}' is placed on {node}, which is {(member is null ? "no longer a member" : member.Status.ToString().ToLowerInvariant())}")
+            : null;
+    }
+
+    private sealed record PublishViewTick
+    {
+        public static PublishViewTick Instance { get; } = new();
+    }
 
     private void MaybeSnapshot()
     {

@@ -37,6 +37,13 @@ public sealed record LparDeleted(string Name) : IViosMessage;
 /// <summary>A command on a partition was refused; <paramref name="Reason"/> says why, for the operator.</summary>
 public sealed record LparRefused(string Name, string Reason) : IViosMessage;
 
+/// <summary>
+/// A command on a partition was not passed on: its node <paramref name="Node"/> is unreachable, downed
+/// or not registered (fenced, gone), so it would never answer. <paramref name="LastKnownState"/> is the
+/// state that node last reported. A reader answers from what is known; a change fails at once.
+/// </summary>
+public sealed record LparNodeUnavailable(string Name, string Node, LparState LastKnownState, string Reason) : IViosMessage;
+
 public sealed record ListLpars : IViosMessage
 {
     public static ListLpars Instance { get; } = new();
@@ -114,6 +121,7 @@ public sealed record PartitionManagerSnapshot(IReadOnlyList<LparDefinition> Defi
 [JsonSerializable(typeof(DeleteLpar))]
 [JsonSerializable(typeof(LparDeleted))]
 [JsonSerializable(typeof(LparRefused))]
+[JsonSerializable(typeof(LparNodeUnavailable))]
 [JsonSerializable(typeof(ListLpars))]
 [JsonSerializable(typeof(LparList))]
 [JsonSerializable(typeof(RegisterFirmware))]
@@ -148,6 +156,7 @@ public static class PartitionMessages
         MessageManifest.Json("lpar.delete", PartitionJsonContext.Default.DeleteLpar),
         MessageManifest.Json("lpar.deleted", PartitionJsonContext.Default.LparDeleted),
         MessageManifest.Json("lpar.refused", PartitionJsonContext.Default.LparRefused),
+        MessageManifest.Json("lpar.node-unavailable", PartitionJsonContext.Default.LparNodeUnavailable),
         MessageManifest.Json("lpar.list-request", PartitionJsonContext.Default.ListLpars),
         MessageManifest.Json("lpar.list", PartitionJsonContext.Default.LparList),
         MessageManifest.Json("lpar.register-firmware", PartitionJsonContext.Default.RegisterFirmware),

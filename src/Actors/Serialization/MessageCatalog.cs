@@ -28,6 +28,7 @@ public sealed class MessageCatalog
         Checkpoint.ReplicaMessages.Manifests,
         Availability.HeartbeatMessages.Manifests,
         Availability.AvailabilityMessages.Manifests,
+        Operations.ControlViewMessages.Manifests,
         Kernel.WparMessages.Manifests);
 
     private readonly FrozenDictionary<string, MessageManifest> _byManifest;

@@ -6,6 +6,7 @@ using Vios.Actors;
 using Vios.Actors.Cluster;
 using Vios.Actors.Cluster.Daemons;
 using Vios.Actors.Availability;
+using Vios.Actors.Operations;
 using Vios.Actors.Partitions;
 using Akka.Cluster.Tools.Singleton;
 using Vios.Host.Logging;
@@ -66,6 +67,12 @@ public sealed class ViosNode : IAsyncDisposable
 
     /// <summary>The node's S16 heartbeat master, at <c>/user/heartbeat</c>; null on a lighthouse.</summary>
     public IActorRef? Heartbeat { get; private set; }
+
+    /// <summary>
+    /// This node's control view at <c>/user/control-view</c> (vios nodes only): the last lists the
+    /// singletons published and this node's view of reachability, for reads that cannot wait (issue 12).
+    /// </summary>
+    public IActorRef? ControlView { get; private set; }
 
     /// <summary>This node's partition firmware at <c>/user/firmware</c> (vios nodes only).</summary>
     public IActorRef? Firmware { get; private set; }
@@ -185,6 +192,9 @@ public sealed class ViosNode : IAsyncDisposable
             Vke = VkeSystemCalls.Get(System).Endpoint;
             System.ActorOf(EchoDaemon.Props(Vke), "daemon-echo");
             System.ActorOf(StatsDaemon.Props(Vke), "daemon-stats");
+
+            // Before the singletons, so that their first publication finds it.
+            ControlView = System.ActorOf(ControlViewActor.Props(), ControlViewActor.Name);
 
             // The partition manager: a persistent singleton on the oldest vios node, a proxy on each.
             System.ActorOf(ClusterSingletonManager.Props(

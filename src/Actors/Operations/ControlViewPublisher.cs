@@ -1,0 +1,22 @@
+using Akka.Actor;
+using Akka.Cluster;
+
+namespace Vios.Actors.Operations;
+
+/// <summary>
+/// How a singleton pushes what it holds to every Up vios member's control view: one
+/// <see cref="ActorSelection"/> per member, as the partition manager reaches the firmwares on recovery.
+/// A member that is gone loses the message; the next publication reaches the ones there are then.
+/// </summary>
+public static class ControlViewPublisher
+{
+    public static void Publish(ActorSystem system, object message)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        foreach (var member in cluster.State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole("vios")))
+            system.ActorSelection(new RootActorPath(member.Address) / "user" / ControlViewActor.Name).Tell(message, ActorRefs.NoSender);
+    }
+
+    /// <summary>The cluster address the view names as the publisher (a local actor's own address has no host).</summary>
+    public static string SelfAddress(ActorSystem system) => Akka.Cluster.Cluster.Get(system).SelfAddress.ToString();
+}
