@@ -50,7 +50,7 @@ public static class CheckpointPalette
             ],
         }, ReplicateAsync),
         new(new CommandSpec("stop", "stop continuous checkpointing and replication; held outputs are released") { Arguments = [Name] },
-            c => StatsAsync(c, new StopCheckpointing(c.Arg("name")!))),
+            c => ChangeStatsAsync(c, new StopCheckpointing(c.Arg("name")!))),
         new(new CommandSpec("stats", "epochs, stun p50/p99, dirty bytes, bytes sent, diff hit rate, outputs held and released; for a replicated pair its lag, the primary's CPU share and the decisions that set it (S22)") { Arguments = [Name] },
             c => StatsAsync(c, new GetCheckpointStats(c.Arg("name")!))),
     ]);
@@ -67,6 +67,7 @@ public static class CheckpointPalette
             interval = ms;
         }
         var name = context.Arg("name")!;
+        if (await LiveAnswers.RefuseOnImpairedNodeAsync(context, name) is { } impaired) return impaired;
         if (!context.Json) await context.WriteLineAsync($"checkpointing {name} ({mode.ToString().ToLowerInvariant()})...");
         var reply = await PartitionManagerClient.AskAsync(context, new TakeCheckpoint(name, mode, interval) { Verify = context.Args.ContainsKey("verify") }, AskTimeout);
         if (reply is not CheckpointTaken taken) return PartitionManagerClient.Refused(reply);
@@ -87,6 +88,8 @@ public static class CheckpointPalette
         if (context.Arg("interval") is { } intervalText && (!int.TryParse(intervalText, out interval) || interval < 1))
             return CommandOutcome.BadUsage("--interval needs a number of milliseconds");
         var name = context.Arg("name")!;
+        if ((await LiveAnswers.RefuseOnImpairedNodeAsync(context, name) ?? await LiveAnswers.RefuseOnImpairedNodeAsync(context, name, context.Arg("to"))) is { } impaired)
+            return impaired;
         if (!context.Json) await context.WriteLineAsync($"starting a replica of {name} on {context.Arg("to")}...");
         var reply = await PartitionManagerClient.AskAsync(context, new ReplicateCheckpoints(name, context.Arg("to")!, interval, context.Args.ContainsKey("verify"), null), AskTimeout);
         if (reply is not CheckpointStats stats) return PartitionManagerClient.Refused(reply);
@@ -96,8 +99,9 @@ public static class CheckpointPalette
 
     private static async Task<CommandOutcome> ListAsync(CommandContext context)
     {
-        var reply = await PartitionManagerClient.AskAsync(context, new ListCheckpoints(context.Arg("name")!), AskTimeout);
-        if (reply is not CheckpointList list) return PartitionManagerClient.Refused(reply);
+        var read = await LiveAnswers.ReadPartitionAsync(context, new ListCheckpoints(context.Arg("name")!));
+        if (read.Live is null) return LiveAnswers.Unanswered(read, $"the checkpoints of {context.Arg("name")}");
+        if (read.Live is not CheckpointList list) return PartitionManagerClient.Refused(read.Live);
         await context.WriteAsync(list, CheckpointOpsJsonContext.Default.CheckpointList, ListLines);
         return CommandOutcome.Success;
     }
@@ -112,6 +116,7 @@ public static class CheckpointPalette
         }
         var source = context.Arg("name")!;
         var target = context.Arg("into") ?? source;
+        if (await LiveAnswers.RefuseOnImpairedNodeAsync(context, target) is { } impaired) return impaired;
         if (!context.Json)
             await context.WriteLineAsync($"reading the images of {source}{(epoch is { } e ? $" up to epoch {e}" : "")} into {target}...");
         var reply = await PartitionManagerClient.AskAsync(context, new RestoreCheckpoint(target, source, epoch), AskTimeout);
@@ -126,6 +131,16 @@ public static class CheckpointPalette
 
     private static async Task<CommandOutcome> StatsAsync(CommandContext context, ILparCommand command)
     {
+        var read = await LiveAnswers.ReadPartitionAsync(context, command);
+        if (read.Live is null) return LiveAnswers.Unanswered(read, $"the checkpoint counters of {command.Name}");
+        if (read.Live is not CheckpointStats stats) return PartitionManagerClient.Refused(read.Live);
+        await context.WriteAsync(stats, CheckpointOpsJsonContext.Default.CheckpointStats, StatsLines);
+        return CommandOutcome.Success;
+    }
+
+    private static async Task<CommandOutcome> ChangeStatsAsync(CommandContext context, ILparCommand command)
+    {
+        if (await LiveAnswers.RefuseOnImpairedNodeAsync(context, command.Name) is { } impaired) return impaired;
         var reply = await PartitionManagerClient.AskAsync(context, command, AskTimeout);
         if (reply is not CheckpointStats stats) return PartitionManagerClient.Refused(reply);
         await context.WriteAsync(stats, CheckpointOpsJsonContext.Default.CheckpointStats, StatsLines);

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Akka.Actor;
 using Vios.Actors.Availability;
 using Vios.Actors.Checkpoint;
+using Vios.Actors.Operations;
 using Vios.Actors.Partitions;
 
 namespace Vios.Host.Ops.Palettes;
@@ -59,18 +60,40 @@ public static class HaPalette
 
     private static async Task<CommandOutcome> StatusAsync(CommandContext context)
     {
-        var reply = await AskHaAsync(context, GetHaStatus.Instance);
-        if (reply is not HaStatus status) return Refused(reply);
-        var list = await PartitionManagerClient.AskAsync(context, ListLpars.Instance, AskTimeout) as LparList;
-        var now = DateTimeOffset.UtcNow;
+        // Both sources at once, within one budget for the whole answer; what does not answer in time comes from the view.
+        var deadline = DateTimeOffset.UtcNow + LiveAnswers.Budget(context);
+        var haReply = LiveAnswers.AskWithinAsync(context, context.Node.HaManager, GetHaStatus.Instance, LiveAnswers.Budget(context), ControlPlaneView.HaManagerSource);
+        var listReply = LiveAnswers.AskWithinAsync(context, context.Node.PartitionManager, ListLpars.Instance, LiveAnswers.Budget(context), ControlPlaneView.PartitionManagerSource);
+        var (reply, listed) = (await haReply, await listReply);
+        var known = await LiveAnswers.ViewAsync(context);
+        var now = LiveAnswers.Now;
+        HaStatus status;
+        AnswerOrigin origin;
+        switch (reply)
+        {
+            case HaStatus live:
+                (status, origin) = (live, AnswerOrigin.Live(ControlPlaneView.HaManagerSource));
+                break;
+            case NoLiveAnswer none when known.Availability is { } last:
+                (status, origin) = (last.Value, AnswerOrigin.FromView(known.AvailabilityAge(now)!, now, none.Reason));
+                break;
+            case NoLiveAnswer none:
+                return CommandOutcome.Failed($"{none.Reason}, and this node has not received an HA status yet");
+            default:
+                return Refused(reply);
+        }
+        var list = listed as LparList ?? known.Partitions?.Value;
+        var images = await Task.WhenAll(status.Records.Select(r => LastImageAsync(context, r, r.Standby?.Mode ?? StandbyMode.Cold, list, deadline, known)));
         var rows = new List<HaLparView>();
-        foreach (var record in status.Records)
+        foreach (var (record, lastImage) in status.Records.Zip(images))
         {
             var summary = list?.Lpars.FirstOrDefault(l => l.Definition.Name == record.Lpar);
             var mode = record.Standby?.Mode ?? StandbyMode.Cold;
+            var node = summary?.Definition.Node ?? record.Node;
+            var reach = known.Node(node);
             rows.Add(new HaLparView(
                 record.Lpar,
-                summary?.Definition.Node ?? record.Node,
+                node,
                 summary is null ? "unknown" : PartitionManagerClient.Lower(summary.State),
                 PartitionManagerClient.Lower(mode),
                 record.Standby?.ReplicaNode,
@@ -79,35 +102,59 @@ public static class HaPalette
                 record.Requirement?.MaxRecovery.TotalSeconds,
                 record.Requirement?.FullPerformance ?? false,
                 record.Standby?.Reason,
-                await LastImageAsync(context, record, mode, list),
-                record.Failures.Count(f => now - f.At <= status.Window)));
+                lastImage,
+                record.Failures.Count(f => now - f.At <= status.Window))
+            {
+                NodeCondition = reach.Impaired ? reach.Describe(now) : null,
+                Failover = FailoverView.From(status.Pending.FirstOrDefault(p => p.Lpar == record.Lpar)),
+            });
         }
-        var view = new HaStatusView(rows, status.Pending.Select(p => $"{p.Lpar} → {p.TargetNode}: {p.Reason}").ToList(), status.SilentNodes,
-            status.Estimates?.ColdRestart.TotalSeconds, status.Estimates?.HotPromotion.TotalSeconds, status.Window.TotalMinutes);
+        var view = new HaStatusView(rows, status.Pending.Select(p => $"{p.Lpar} → {p.TargetNode} from its {PartitionKnown.ImageName(p.Image)}: {p.Reason}").ToList(),
+            status.SilentNodes, status.Estimates?.ColdRestart.TotalSeconds, status.Estimates?.HotPromotion.TotalSeconds, status.Window.TotalMinutes)
+        {
+            Source = origin.Source,
+            Stale = origin.Stale,
+            AsOf = origin.AsOf,
+            AgeSeconds = origin.AgeSeconds,
+            StaleReason = origin.Reason,
+        };
         await context.WriteAsync(view, HaOpsJsonContext.Default.HaStatusView, StatusLines);
         return CommandOutcome.Success;
     }
 
-    /// <summary>A hot partition's replica epoch, or a cold one's latest committed image.</summary>
-    private static async Task<string> LastImageAsync(CommandContext context, AvailabilityRecord record, StandbyMode mode, LparList? list)
+    /// <summary>
+    /// A hot partition's replica epoch, or a cold one's latest committed image, asked within what is
+    /// left of the answer's budget; a partition whose node is impaired is not asked.
+    /// </summary>
+    private static async Task<string> LastImageAsync(CommandContext context, AvailabilityRecord record, StandbyMode mode, LparList? list, DateTimeOffset deadline,
+        ControlPlaneView known)
     {
         if (mode == StandbyMode.Hot && record.Standby?.ReplicaNode is { } node && list?.NodeAddresses.GetValueOrDefault(node) is { } address)
         {
+            if (known.Node(node).Impaired) return $"replica on {node}, which is unreachable";
+            var selection = context.Node.System.ActorSelection($"{address}/user/{PartitionFirmwareActor.Name}");
             try
             {
-                var reply = await context.Node.System.ActorSelection($"{address}/user/{PartitionFirmwareActor.Name}")
-                    .Ask<object>(new GetReplicaStatus(record.Lpar), AskTimeout, context.Cancellation);
-                if (reply is ReplicaStatus replica) return $"replica epoch {replica.AppliedEpoch} on {node}";
+                var left = deadline - DateTimeOffset.UtcNow;
+                if (left > TimeSpan.Zero && await selection.Ask<object>(new GetReplicaStatus(record.Lpar), left, context.Cancellation) is ReplicaStatus replica)
+                    return $"replica epoch {replica.AppliedEpoch} on {node}";
             }
             catch (AskTimeoutException)
             {
-                return $"replica on {node} not answering";
             }
+            return $"replica on {node} not answering";
         }
-        var images = await PartitionManagerClient.AskAsync(context, new ListCheckpoints(record.Lpar), AskTimeout);
-        return images is CheckpointList { Epochs.Count: > 0 } checkpoints
-            ? $"epoch {checkpoints.Epochs[^1].Epoch} at {checkpoints.Epochs[^1].At.ToString("HH:mm:ss", CultureInfo.InvariantCulture)}"
-            : "boot image only";
+        if (known.Partition(record.Lpar, DateTimeOffset.UtcNow) is PartitionKnown { NodeImpaired: true } impaired)
+            return $"not asked: {impaired.Node.Describe(DateTimeOffset.UtcNow)}";
+        var images = await LiveAnswers.AskWithinAsync(context, context.Node.PartitionManager, new ListCheckpoints(record.Lpar), deadline - DateTimeOffset.UtcNow,
+            ControlPlaneView.PartitionManagerSource);
+        return images switch
+        {
+            CheckpointList { Epochs.Count: > 0 } checkpoints =>
+                $"epoch {checkpoints.Epochs[^1].Epoch} at {checkpoints.Epochs[^1].At.ToString("HH:mm:ss", CultureInfo.InvariantCulture)}",
+            CheckpointList => "boot image only",
+            _ => "not known in time",
+        };
     }
 
     private static IEnumerable<string> StatusLines(HaStatusView view)
@@ -118,6 +165,7 @@ public static class HaPalette
             var standby = l.Mode == "hot" ? $"hot, replica on {l.ReplicaNode}" : "cold";
             yield return $"{l.Lpar} on {l.Node} ({l.State}): {standby}; consistency image node {l.ConsistencyNode}, boot image node {l.BootNode}; last image: {l.LastImage}; "
                 + $"{l.FailuresInWindow} failure(s) in the last {view.WindowMinutes:0.#} min";
+            if (l.NodeCondition is { } condition) yield return $"  node {condition}";
             if (l.MaxRecoverySeconds is { } max)
                 yield return $"  requirement: back within {max:0.#} s{(l.FullPerformance ? ", full performance during failover" : "")}; {l.Reason}";
         }
@@ -125,14 +173,40 @@ public static class HaPalette
         foreach (var silent in view.SilentNodes) yield return $"silent node: {silent}";
         if (view.EstimatedColdSeconds is { } cold && view.EstimatedHotSeconds is { } hot)
             yield return $"recovery estimates: cold {cold:0.0} s, hot {hot:0.0} s";
+        if (view.Stale) yield return $"answered from this node's control view: {view.StaleReason}";
     }
 
     private static async Task<CommandOutcome> FailuresAsync(CommandContext context)
     {
-        var reply = await AskHaAsync(context, new GetFailures(context.Arg("name")!));
-        if (reply is not AvailabilityRecord record) return Refused(reply);
-        await context.WriteAsync(record, HaOpsJsonContext.Default.AvailabilityRecord, FailureLines);
+        var name = context.Arg("name")!;
+        var reply = await LiveAnswers.AskWithinAsync(context, context.Node.HaManager, new GetFailures(name), LiveAnswers.Budget(context), ControlPlaneView.HaManagerSource);
+        var known = await LiveAnswers.ViewAsync(context);
+        var now = LiveAnswers.Now;
+        HaFailuresView view;
+        switch (reply)
+        {
+            case AvailabilityRecord live:
+                view = HaFailuresView.From(live, AnswerOrigin.Live(ControlPlaneView.HaManagerSource), known, now);
+                break;
+            case NoLiveAnswer none when known.Availability is { } last:
+                if (last.Value.Records.FirstOrDefault(r => r.Lpar == name) is not { } record)
+                    return CommandOutcome.Failed($"{none.Reason}, and '{name}' has no availability record in the HA status of {last.At.UtcDateTime:HH:mm:ss.fff}");
+                view = HaFailuresView.From(record, AnswerOrigin.FromView(known.AvailabilityAge(now)!, now, none.Reason), known, now);
+                break;
+            case NoLiveAnswer none:
+                return CommandOutcome.Failed($"{none.Reason}, and this node has not received an HA status yet");
+            default:
+                return Refused(reply);
+        }
+        await context.WriteAsync(view, HaOpsJsonContext.Default.HaFailuresView, FailureLines);
         return CommandOutcome.Success;
+    }
+
+    private static IEnumerable<string> FailureLines(HaFailuresView view)
+    {
+        foreach (var line in FailureLines(view.Record)) yield return line;
+        if (view.NodeCondition is { } condition) yield return $"  node {condition}";
+        if (view.Stale) yield return $"answered from this node's control view: {view.StaleReason}";
     }
 
     private static IEnumerable<string> FailureLines(AvailabilityRecord record)
@@ -180,6 +254,7 @@ public static class HaPalette
     private static async Task<CommandOutcome> SilenceAsync(CommandContext context)
     {
         var silent = !context.Args.ContainsKey("resume");
+        if (await LiveAnswers.RefuseOnImpairedNodeAsync(context, context.Arg("name")!) is { } impaired) return impaired;
         var reply = await PartitionManagerClient.AskAsync(context, new SilenceGuestAgent(context.Arg("name")!, silent), AskTimeout);
         if (reply is not GuestAgentState state) return PartitionManagerClient.Refused(reply);
         await context.WriteAsync(state, HaOpsJsonContext.Default.GuestAgentState, s =>
@@ -205,7 +280,14 @@ public sealed record HaLparView(
     bool FullPerformance,
     string? Reason,
     string LastImage,
-    int FailuresInWindow);
+    int FailuresInWindow)
+{
+    /// <summary>Set when this node finds the partition's node unreachable, downed or held silent.</summary>
+    public string? NodeCondition { get; init; }
+
+    /// <summary>The failover in progress, if the HA manager has planned one and not completed it.</summary>
+    public FailoverView? Failover { get; init; }
+}
 
 /// <summary>What <c>ha status</c> shows.</summary>
 public sealed record HaStatusView(
@@ -214,7 +296,46 @@ public sealed record HaStatusView(
     IReadOnlyList<string> SilentNodes,
     double? EstimatedColdSeconds,
     double? EstimatedHotSeconds,
-    double WindowMinutes);
+    double WindowMinutes)
+{
+    /// <summary><c>HA manager</c> for a live answer, <c>control view</c> for one from this node's view.</summary>
+    public string Source { get; init; } = ControlPlaneView.HaManagerSource;
+
+    public bool Stale { get; init; }
+
+    public DateTimeOffset? AsOf { get; init; }
+
+    public double? AgeSeconds { get; init; }
+
+    public string? StaleReason { get; init; }
+}
+
+/// <summary>What <c>ha failures</c> prints: the availability record's fields, its node's condition, and where the answer came from.</summary>
+public sealed record HaFailuresView(
+    string Lpar,
+    string Node,
+    string ConsistencyNode,
+    string BootNode,
+    IReadOnlyList<FailureEntry> Failures,
+    SetAvailabilityRequirement? Requirement,
+    StandbyChosen? Standby,
+    string? NodeCondition,
+    string Source,
+    bool Stale,
+    DateTimeOffset? AsOf,
+    double? AgeSeconds,
+    string? StaleReason)
+{
+    [JsonIgnore]
+    public AvailabilityRecord Record => new(Lpar, Node, ConsistencyNode, BootNode, Failures) { Requirement = Requirement, Standby = Standby };
+
+    public static HaFailuresView From(AvailabilityRecord r, AnswerOrigin origin, ControlPlaneView known, DateTimeOffset now)
+    {
+        var reach = known.Node(r.Node);
+        return new(r.Lpar, r.Node, r.ConsistencyNode, r.BootNode, r.Failures, r.Requirement, r.Standby, reach.Impaired ? reach.Describe(now) : null,
+            origin.Source, origin.Stale, origin.AsOf, origin.AgeSeconds, origin.Reason);
+    }
+}
 
 /// <summary>Enum values as operators type them: <c>hot</c>, <c>consistency</c>.</summary>
 internal sealed class LowerCaseEnumConverter<T>() : JsonStringEnumConverter<T>(System.Text.Json.JsonNamingPolicy.CamelCase)
@@ -225,6 +346,7 @@ internal sealed class LowerCaseEnumConverter<T>() : JsonStringEnumConverter<T>(S
     Converters = [typeof(LowerCaseEnumConverter<StandbyMode>), typeof(LowerCaseEnumConverter<FailoverImage>)])]
 [JsonSerializable(typeof(HaStatusView))]
 [JsonSerializable(typeof(AvailabilityRecord))]
+[JsonSerializable(typeof(HaFailuresView))]
 [JsonSerializable(typeof(StandbyChosen))]
 [JsonSerializable(typeof(GuestAgentState))]
 internal sealed partial class HaOpsJsonContext : JsonSerializerContext;

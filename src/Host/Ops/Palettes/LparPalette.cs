@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
 using Akka.Actor;
+using Vios.Actors.Operations;
 using Vios.Actors.Partitions;
 
 namespace Vios.Host.Ops.Palettes;
@@ -59,6 +60,8 @@ public static class LparPalette
         if (context.Arg("policy") is { } policyText && !Enum.TryParse(policyText, ignoreCase: true, out policy))
             return CommandOutcome.BadUsage($"--policy '{policyText}' is not one of locality, spread, balanced");
         var adapters = (context.Arg("adapters") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (context.Arg("node") is { } pinned && await LiveAnswers.RefuseOnImpairedNodeAsync(context, context.Arg("name")!, pinned) is { } impaired)
+            return impaired;
 
         var reply = await PartitionManagerClient.AskAsync(context, new CreateLpar(context.Arg("name")!, vcpus, memoryMb, policy, adapters, context.Arg("node")), AskTimeout);
         if (reply is not LparCreated created) return PartitionManagerClient.Refused(reply);
@@ -70,20 +73,55 @@ public static class LparPalette
 
     private static async Task<CommandOutcome> ListAsync(CommandContext context)
     {
-        var reply = await PartitionManagerClient.AskAsync(context, ListLpars.Instance, AskTimeout);
-        if (reply is not LparList list) return PartitionManagerClient.Refused(reply);
-        var view = new LparListView(
-            list.Lpars.Select(s => LparView.From(s.Definition) with { State = s.NodeOnline ? PartitionManagerClient.Lower(s.State) : "unknown (node offline)" }).ToList(),
-            list.Nodes.Select(n => new NodeResourcesView(n.Node, n.Cpus.Count, n.Memory.Sum(m => m.SizeMb), n.Adapters.Select(a => a.Kind).ToList())).ToList());
-        await context.WriteAsync(view, LparOpsJsonContext.Default.LparListView, ListLines);
+        var reply = await LiveAnswers.AskWithinAsync(context, context.Node.PartitionManager, ListLpars.Instance, LiveAnswers.Budget(context),
+            ControlPlaneView.PartitionManagerSource);
+        var view = await LiveAnswers.ViewAsync(context);
+        var now = LiveAnswers.Now;
+        LparList list;
+        AnswerOrigin origin;
+        switch (reply)
+        {
+            case LparList live:
+                (list, origin) = (live, AnswerOrigin.Live(ControlPlaneView.PartitionManagerSource));
+                break;
+            case NoLiveAnswer none when view.Partitions is { } last:
+                (list, origin) = (last.Value, AnswerOrigin.FromView(view.PartitionsAge(now)!, now, none.Reason));
+                break;
+            case NoLiveAnswer none:
+                return CommandOutcome.Failed($"{none.Reason}, and this node has not received a partition list yet");
+            default:
+                return PartitionManagerClient.Refused(reply);
+        }
+        await context.WriteAsync(ListView(list, origin, view, now), LparOpsJsonContext.Default.LparListView, ListLines);
         return CommandOutcome.Success;
     }
 
+    /// <summary>The list, each partition's node as this node sees it beside the state its node last reported.</summary>
+    internal static LparListView ListView(LparList list, AnswerOrigin origin, ControlPlaneView view, DateTimeOffset now) =>
+        new(list.Lpars.Select(s =>
+            {
+                var reach = view.Node(s.Definition.Node);
+                var state = !origin.Stale && !s.NodeOnline ? "unknown (node offline)" : PartitionManagerClient.Lower(s.State);
+                return LparView.From(s.Definition) with { State = state, NodeCondition = reach.Impaired ? reach.Describe(now) : null };
+            }).ToList(),
+            list.Nodes.Select(n => new NodeResourcesView(n.Node, n.Cpus.Count, n.Memory.Sum(m => m.SizeMb), n.Adapters.Select(a => a.Kind).ToList())).ToList())
+        {
+            Source = origin.Source,
+            Stale = origin.Stale,
+            AsOf = origin.AsOf,
+            AgeSeconds = origin.AgeSeconds,
+            StaleReason = origin.Reason,
+        };
+
     private static async Task<CommandOutcome> ShowAsync(CommandContext context)
     {
-        var reply = await PartitionManagerClient.AskAsync(context, new ShowLpar(context.Arg("name")!), AskTimeout);
-        if (reply is not LparStatus status) return PartitionManagerClient.Refused(reply);
-        await context.WriteAsync(status, LparOpsJsonContext.Default.LparStatus, StatusLines);
+        var read = await LiveAnswers.ReadPartitionAsync(context, new ShowLpar(context.Arg("name")!));
+        LparShowView view;
+        if (read.Viewed is { } known) view = LparShowView.FromView(known, read.At, read.LiveProblem);
+        else if (read.Error is { } error) return CommandOutcome.Failed(error);
+        else if (read.Live is LparStatus status) view = LparShowView.Live(status, read.View.Node(status.Node), read.At);
+        else return PartitionManagerClient.Refused(read.Live!);
+        await context.WriteAsync(view, LparOpsJsonContext.Default.LparShowView, ShowLines);
         return CommandOutcome.Success;
     }
 
@@ -117,6 +155,7 @@ public static class LparPalette
     /// <summary>A command for one partition: the manager passes it to the partition's node, which answers with its status.</summary>
     private static async Task<CommandOutcome> ForwardAsync(CommandContext context, ILparCommand command)
     {
+        if (await LiveAnswers.RefuseOnImpairedNodeAsync(context, command.Name) is { } impaired) return impaired;
         var reply = await PartitionManagerClient.AskAsync(context, command, AskTimeout);
         if (reply is not LparStatus status) return PartitionManagerClient.Refused(reply);
         await context.WriteAsync(status, LparOpsJsonContext.Default.LparStatus, StatusLines);
@@ -138,6 +177,19 @@ public static class LparPalette
             foreach (var line in Columns(["NAME", "STATE", "NODE", "VCPUS", "MEMORY", "POLICY", "DOMAINS"], rows)) yield return line;
         }
         yield return $"nodes with resources: {(view.Nodes.Count == 0 ? "none" : string.Join(", ", view.Nodes.Select(n => $"{n.Node} ({n.Cpus} CPUs, {n.MemoryMb} MB)")))}";
+        foreach (var impaired in view.Lpars.Where(l => l.NodeCondition is not null).Select(l => l.NodeCondition).Distinct()) yield return $"node {impaired}";
+        if (view.Stale) yield return $"answered from this node's control view: {view.StaleReason}";
+    }
+
+    private static IEnumerable<string> ShowLines(LparShowView v)
+    {
+        var lines = StatusLines(v.Status).ToList();
+        if (v.Stale) lines[0] = $"lpar {v.Name} on {v.Node}: {PartitionManagerClient.Lower(v.State)} (last known)";
+        yield return lines[0];
+        if (v.NodeCondition is { } condition) yield return $"  node {condition}";
+        if (v.Failover is { } f) yield return $"  failover in progress: to {f.TargetNode} from its {f.Image}, planned at {f.PlannedAt.UtcDateTime:HH:mm:ss.fff}: {f.Reason}";
+        foreach (var line in lines.Skip(1)) yield return line;
+        if (v.Stale) yield return $"  answered from this node's control view: {v.StaleReason}";
     }
 
     public static IEnumerable<string> StatusLines(LparStatus s)
@@ -172,16 +224,84 @@ public static class LparPalette
 /// <summary>A partition's definition and placement as <c>lpar create</c> and <c>lpar list</c> show it.</summary>
 public sealed record LparView(string Name, string State, string Node, int Vcpus, long MemoryMb, string Policy, IReadOnlyList<string> Domains, IReadOnlyList<string> Adapters)
 {
+    /// <summary>Set when this node finds the partition's node unreachable, downed or held silent: how, and since when.</summary>
+    public string? NodeCondition { get; init; }
+
     public static LparView From(LparDefinition d) => new(d.Name, "defined", d.Node, d.Vcpus, d.MemoryMb, d.Policy.ToString().ToLowerInvariant(),
         d.Allocation.Domains.Order(StringComparer.Ordinal).ToList(), d.Allocation.Adapters.Select(a => $"{a.Kind}@{a.Position}").ToList());
 }
 
 public sealed record NodeResourcesView(string Node, int Cpus, long MemoryMb, IReadOnlyList<string> Adapters);
 
-public sealed record LparListView(IReadOnlyList<LparView> Lpars, IReadOnlyList<NodeResourcesView> Nodes);
+public sealed record LparListView(IReadOnlyList<LparView> Lpars, IReadOnlyList<NodeResourcesView> Nodes)
+{
+    /// <summary><c>partition manager</c> for a live answer, <c>control view</c> for one from this node's view.</summary>
+    public string Source { get; init; } = ControlPlaneView.PartitionManagerSource;
+
+    public bool Stale { get; init; }
+
+    /// <summary>When the list answered from the view was received.</summary>
+    public DateTimeOffset? AsOf { get; init; }
+
+    public double? AgeSeconds { get; init; }
+
+    /// <summary>Why the answer is from the view and how old it is.</summary>
+    public string? StaleReason { get; init; }
+}
+
+/// <summary>A failover the HA manager has planned and not completed: where to, from which image.</summary>
+public sealed record FailoverView(string TargetNode, string Image, DateTimeOffset PlannedAt, string Reason)
+{
+    public static FailoverView? From(Vios.Actors.Availability.RestartPlanned? plan) =>
+        plan is null ? null : new FailoverView(plan.TargetNode, PartitionKnown.ImageName(plan.Image), plan.At, plan.Reason);
+}
+
+/// <summary>
+/// What <c>lpar show</c> prints: the partition's status (from its node, or its last known state from
+/// this node's control view), its node's condition as this node sees it, the failover in progress, and
+/// where the answer came from. The same fields, live or not.
+/// </summary>
+public sealed record LparShowView(
+    string Name,
+    string Node,
+    LparState State,
+    int Vcpus,
+    long MemoryMb,
+    PlacementPolicy Policy,
+    IReadOnlyList<GuestResource> Resources,
+    ShadowCacheCounters? Shadow,
+    long DirtyPages,
+    LparWorkloadStatus? Workload,
+    string? Note,
+    string Source,
+    bool Stale,
+    DateTimeOffset? AsOf,
+    double? AgeSeconds,
+    string? StaleReason,
+    string? NodeCondition,
+    DateTimeOffset? UnreachableSince,
+    FailoverView? Failover)
+{
+    [System.Text.Json.Serialization.JsonIgnore]
+    public LparStatus Status => new(Name, Node, State, Vcpus, MemoryMb, Policy, Resources, Shadow, DirtyPages, Workload, Note);
+
+    public static LparShowView Live(LparStatus s, NodeReach node, DateTimeOffset now) =>
+        new(s.Name, s.Node, s.State, s.Vcpus, s.MemoryMb, s.Policy, s.Resources, s.Shadow, s.DirtyPages, s.Workload, s.Note,
+            ControlPlaneView.PartitionManagerSource, false, null, null, null, node.Impaired ? node.Describe(now) : null, node.UnreachableSince, null);
+
+    public static LparShowView FromView(PartitionKnown known, DateTimeOffset now, string? liveProblem)
+    {
+        var d = known.Definition;
+        var origin = AnswerOrigin.FromView(known.List, now, liveProblem);
+        return new LparShowView(d.Name, d.Node, known.LastKnownState, d.Vcpus, d.MemoryMb, d.Policy, d.Allocation.GuestView(), null, 0, null, null,
+            origin.Source, true, origin.AsOf, origin.AgeSeconds, origin.Reason,
+            known.NodeImpaired ? known.Node.Describe(now) : null, known.Node.UnreachableSince, FailoverView.From(known.Failover));
+    }
+}
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(LparStatus))]
 [JsonSerializable(typeof(LparView))]
 [JsonSerializable(typeof(LparListView))]
+[JsonSerializable(typeof(LparShowView))]
 internal sealed partial class LparOpsJsonContext : JsonSerializerContext;

@@ -27,6 +27,8 @@ internal static class PartitionManagerClient
     public static CommandOutcome Refused(object reply) => reply switch
     {
         LparRefused refused => CommandOutcome.Failed(refused.Reason),
+        LparNodeUnavailable unavailable => CommandOutcome.Failed($"{unavailable.Reason}; it was not sent (last known state {Lower(unavailable.LastKnownState)})"),
+        NoLiveAnswer none => CommandOutcome.Failed(none.Reason),
         _ => CommandOutcome.Failed($"unexpected reply {reply.GetType().Name}"),
     };
 

@@ -67,9 +67,11 @@ public static class VkePalette
     private static async Task<CommandOutcome> StatsAsync(CommandContext context)
     {
         if (Vke(context) is not { } vke) return NoVke;
+        // Issue 12: a node that does not answer within the live-answer budget is listed as missing, not waited for.
+        var budget = LiveAnswers.Budget(context);
         var outcome = await OneShotSender.SendAsync(context.Node.System, vke,
-            (self, daemon) => Frames.Broadcast(self, daemon, StatsDaemon.Id, ReadOnlyMemory<byte>.Empty, responseRequired: true, DefaultTimeout),
-            DefaultTimeout + ViewTimeout);
+            (self, daemon) => Frames.Broadcast(self, daemon, StatsDaemon.Id, ReadOnlyMemory<byte>.Empty, responseRequired: true, budget),
+            budget + ViewTimeout);
         if (outcome.Reply is not ResponsesCollected collected) return Refused(outcome.Reply);
 
         var stats = collected.Responses.Where(r => !r.IsError)

@@ -23,7 +23,7 @@ public static class WparPalette
         {
             Arguments = [Lpar, Wpar],
             Options = [new OptionSpec("demo", null, "fill it with the scripted demo session")],
-        }, c => ShowAsync(c, new CreateWpar(c.Arg("lpar")!, c.Arg("wpar")!, c.Args.ContainsKey("demo")))),
+        }, c => ChangeAsync(c, new CreateWpar(c.Arg("lpar")!, c.Arg("wpar")!, c.Args.ContainsKey("demo")))),
         new(new CommandSpec("show", "a WPAR as its processes see it (processes, ptys, IPC objects, streams with their modules), with virtual and real ids")
         {
             Arguments = [Lpar, Wpar],
@@ -43,14 +43,25 @@ public static class WparPalette
 
     private static async Task<CommandOutcome> ListAsync(CommandContext context)
     {
-        var reply = await PartitionManagerClient.AskAsync(context, new ListWpars(context.Arg("lpar")!), AskTimeout);
-        if (reply is not WparList list) return PartitionManagerClient.Refused(reply);
+        var read = await LiveAnswers.ReadPartitionAsync(context, new ListWpars(context.Arg("lpar")!));
+        if (read.Live is null) return LiveAnswers.Unanswered(read, $"the WPARs of {context.Arg("lpar")}");
+        if (read.Live is not WparList list) return PartitionManagerClient.Refused(read.Live);
         await context.WriteAsync(list, WparOpsJsonContext.Default.WparList, ListLines);
         return CommandOutcome.Success;
     }
 
     private static async Task<CommandOutcome> ShowAsync(CommandContext context, ILparCommand command)
     {
+        var read = await LiveAnswers.ReadPartitionAsync(context, command);
+        if (read.Live is null) return LiveAnswers.Unanswered(read, $"WPAR {context.Arg("wpar")} of {command.Name}");
+        if (read.Live is not WparShown shown) return PartitionManagerClient.Refused(read.Live);
+        await context.WriteAsync(shown, WparOpsJsonContext.Default.WparShown, ShowLines);
+        return CommandOutcome.Success;
+    }
+
+    private static async Task<CommandOutcome> ChangeAsync(CommandContext context, ILparCommand command)
+    {
+        if (await LiveAnswers.RefuseOnImpairedNodeAsync(context, command.Name) is { } impaired) return impaired;
         var reply = await PartitionManagerClient.AskAsync(context, command, AskTimeout);
         if (reply is not WparShown shown) return PartitionManagerClient.Refused(reply);
         await context.WriteAsync(shown, WparOpsJsonContext.Default.WparShown, ShowLines);
@@ -59,6 +70,7 @@ public static class WparPalette
 
     private static async Task<CommandOutcome> CheckpointAsync(CommandContext context)
     {
+        if (await LiveAnswers.RefuseOnImpairedNodeAsync(context, context.Arg("lpar")!) is { } impaired) return impaired;
         var reply = await PartitionManagerClient.AskAsync(context, new CheckpointWpar(context.Arg("lpar")!, context.Arg("wpar")!), AskTimeout);
         if (reply is not WparCheckpointed c) return PartitionManagerClient.Refused(reply);
         await context.WriteAsync(c, WparOpsJsonContext.Default.WparCheckpointed, c =>
@@ -72,12 +84,14 @@ public static class WparPalette
     private static async Task<CommandOutcome> RestartAsync(CommandContext context)
     {
         if (string.IsNullOrEmpty(context.Arg("on-node"))) return CommandOutcome.BadUsage("'on-node' is required: --on-node NODE");
-        return await ShowAsync(context, new RestartWpar(context.Arg("lpar")!, context.Arg("wpar")!, context.Arg("on-node")!));
+        return await ChangeAsync(context, new RestartWpar(context.Arg("lpar")!, context.Arg("wpar")!, context.Arg("on-node")!));
     }
 
     private static async Task<CommandOutcome> MigrateAsync(CommandContext context)
     {
         if (string.IsNullOrEmpty(context.Arg("to"))) return CommandOutcome.BadUsage("'to' is required: --to LPAR2");
+        if ((await LiveAnswers.RefuseOnImpairedNodeAsync(context, context.Arg("lpar")!) ?? await LiveAnswers.RefuseOnImpairedNodeAsync(context, context.Arg("to")!)) is { } impaired)
+            return impaired;
         var reply = await PartitionManagerClient.AskAsync(context, new MigrateWpar(context.Arg("lpar")!, context.Arg("wpar")!, context.Arg("to")!), AskTimeout);
         if (reply is not WparMigrated migrated) return PartitionManagerClient.Refused(reply);
         await context.WriteAsync(migrated, WparOpsJsonContext.Default.WparMigrated, MigratedLines);

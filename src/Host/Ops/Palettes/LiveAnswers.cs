@@ -1,0 +1,127 @@
+using Akka.Actor;
+using Vios.Actors.Operations;
+using Vios.Actors.Partitions;
+
+namespace Vios.Host.Ops.Palettes;
+
+/// <summary>A live source gave no answer within the budget; <paramref name="Reason"/> says which and how long.</summary>
+internal sealed record NoLiveAnswer(string Reason);
+
+/// <summary>Where an answer came from, for the operator and for <c>--json</c> (<c>source</c>, <c>stale</c>, <c>asOf</c>).</summary>
+public sealed record AnswerOrigin(string Source, bool Stale, DateTimeOffset? AsOf, double? AgeSeconds, string? Reason)
+{
+    public const string ViewSource = "control view";
+
+    public static AnswerOrigin Live(string source) => new(source, false, null, null, null);
+
+    public static AnswerOrigin FromView(SourceAge age, DateTimeOffset now, string? liveProblem) =>
+        new(ViewSource, true, age.AsOf, Math.Round(age.AgeSeconds, 1), age.Describe(now, liveProblem));
+
+    /// <summary>The line a text answer from the view ends with; none for a live answer.</summary>
+    public IEnumerable<string> Lines() => Stale ? [$"answered from this node's control view: {Reason}"] : [];
+}
+
+/// <summary>What a read of one partition got: the live reply, or what the view knows, or nothing.</summary>
+internal sealed record PartitionRead(object? Live, PartitionKnown? Viewed, string? LiveProblem, string? Error, ControlPlaneView View, DateTimeOffset At);
+
+/// <summary>
+/// Issue 12, the control plane never goes blind: every read asks its live source within the node's
+/// live-answer budget, and when the source does not answer in time, or the partition's node is
+/// unreachable, downed or fenced as this node sees it, it answers at once from the node's control view.
+/// </summary>
+internal static class LiveAnswers
+{
+    /// <summary>The local control view answers in microseconds; more than this means the node itself is in trouble.</summary>
+    private static readonly TimeSpan LocalViewTimeout = TimeSpan.FromMilliseconds(200);
+
+    public static TimeSpan Budget(CommandContext context) => context.Node.Settings.Ops.LiveAnswerBudget;
+
+    public static DateTimeOffset Now => DateTimeOffset.UtcNow;
+
+    public static async Task<ControlPlaneView> ViewAsync(CommandContext context)
+    {
+        if (context.Node.ControlView is not { } view) return ControlPlaneView.Empty;
+        try
+        {
+            return await view.Ask<ControlPlaneView>(GetControlView.Instance, LocalViewTimeout, context.Cancellation);
+        }
+        catch (AskTimeoutException)
+        {
+            return ControlPlaneView.Empty;
+        }
+    }
+
+    /// <summary>Asks <paramref name="target"/> and waits at most <paramref name="within"/>; no answer is a <see cref="NoLiveAnswer"/>.</summary>
+    public static async Task<object> AskWithinAsync(CommandContext context, IActorRef? target, object message, TimeSpan within, string source)
+    {
+        if (target is null) return new NoLiveAnswer($"this node has no {source} proxy: it is a lighthouse; ask a vios node");
+        if (within <= TimeSpan.Zero) return new NoLiveAnswer($"the {source} was not asked: the answer's budget was spent");
+        try
+        {
+            return await target.Ask<object>(message, within, context.Cancellation);
+        }
+        catch (AskTimeoutException)
+        {
+            return new NoLiveAnswer($"the {source} did not answer within {within.TotalMilliseconds:0} ms");
+        }
+    }
+
+    /// <summary>
+    /// A read of one partition: from the view at once when its node is impaired, else from the
+    /// partition manager within the budget, falling back to the view when it does not answer or
+    /// reports the node unavailable.
+    /// </summary>
+    public static async Task<PartitionRead> ReadPartitionAsync(CommandContext context, ILparCommand command)
+    {
+        var view = await ViewAsync(context);
+        var now = Now;
+        if (view.Partition(command.Name, now) is PartitionKnown { NodeImpaired: true } impaired)
+            return new PartitionRead(null, impaired, $"{impaired.Node.Node} was not asked", null, view, now);
+        var reply = await AskWithinAsync(context, context.Node.PartitionManager, command, Budget(context), ControlPlaneView.PartitionManagerSource);
+        var problem = reply switch
+        {
+            NoLiveAnswer none => none.Reason,
+            LparNodeUnavailable unavailable => unavailable.Reason,
+            _ => null,
+        };
+        if (problem is null) return new PartitionRead(reply, null, null, null, view, now);
+        // Look again: the view may have heard of the node or the failover while the manager was asked.
+        view = await ViewAsync(context);
+        now = Now;
+        return view.Partition(command.Name, now) switch
+        {
+            PartitionKnown known when reply is LparNodeUnavailable u && known.Definition.Node == u.Node && !known.NodeImpaired =>
+                new PartitionRead(null, known with { LastKnownState = u.LastKnownState }, problem, null, view, now),
+            PartitionKnown known => new PartitionRead(null, known, problem, null, view, now),
+            PartitionUnknown unknown when reply is LparNodeUnavailable u2 => new PartitionRead(null, null, problem, u2.Reason, view, now),
+            PartitionUnknown unknown => new PartitionRead(null, null, problem, $"{problem}, and {unknown.Reason}", view, now),
+            _ => throw new InvalidOperationException("a partition answer is known or unknown"),
+        };
+    }
+
+    /// <summary>
+    /// For a command that changes a partition: fails at once when its node is impaired as this node
+    /// sees it, instead of waiting for a node that will not answer. Null when it may be sent.
+    /// </summary>
+    public static async Task<CommandOutcome?> RefuseOnImpairedNodeAsync(CommandContext context, string lpar, string? node = null)
+    {
+        var view = await ViewAsync(context);
+        var now = Now;
+        if (node is not null)
+        {
+            var reach = view.Node(node);
+            return reach.Impaired ? CommandOutcome.Failed($"not sent: {reach.Describe(now)}") : null;
+        }
+        return view.Partition(lpar, now) is PartitionKnown { NodeImpaired: true } known
+            ? CommandOutcome.Failed($"not sent: {known.Summary(now)}")
+            : null;
+    }
+
+    /// <summary>A read the view cannot answer in full (checkpoint, WPAR counters): what is known, as the one error line.</summary>
+    public static CommandOutcome Unanswered(PartitionRead read, string what)
+    {
+        if (read.Viewed is not { } known) return CommandOutcome.Failed($"{what}: {read.Error}");
+        var origin = AnswerOrigin.FromView(known.List, read.At, read.LiveProblem);
+        return CommandOutcome.Failed($"{what}: no live answer; {known.Summary(read.At)} ({origin.Reason})");
+    }
+}
