@@ -4,13 +4,17 @@ using Akka.Configuration;
 namespace Vios.Host.Node;
 
 /// <summary>
-/// The ops endpoint a node serves to `vios ctl`. <paramref name="LiveAnswerBudget"/> is how long a read
-/// waits for its live source (a singleton, a partition's node) before it answers from the node's
-/// control view (issue 12: every command answers within a second).
+/// The ops endpoint a node serves to `vios ctl`.
 /// </summary>
-public sealed record OpsSettings(string Host, int Port, string? Token, TimeSpan LiveAnswerBudget)
+public sealed record OpsSettings(string Host, int Port, string? Token)
 {
-    public static readonly TimeSpan DefaultLiveAnswerBudget = TimeSpan.FromMilliseconds(700);
+    public static readonly TimeSpan DefaultLiveAnswerBudget = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// How long a read waits for its live source (a singleton, a partition's node) before it answers
+    /// from the node's control view (issue 12: every command answers within a second).
+    /// </summary>
+    public TimeSpan LiveAnswerBudget { get; init; } = DefaultLiveAnswerBudget;
 
     /// <summary>Bound to anything but loopback, the endpoint only answers requests that carry the token.</summary>
     public bool RequiresToken => !IsLoopback(Host);
@@ -38,8 +42,10 @@ public sealed record NodeSettings(
         var ops = new OpsSettings(
             config.GetString("vios.ops.host", "127.0.0.1"),
             config.GetInt("vios.ops.port", 9110),
-            string.IsNullOrEmpty(token) ? null : token,
-            config.GetTimeSpan("vios.ops.live-answer-budget", OpsSettings.DefaultLiveAnswerBudget, allowInfinite: false));
+            string.IsNullOrEmpty(token) ? null : token)
+        {
+            LiveAnswerBudget = config.GetTimeSpan("vios.ops.live-answer-budget", OpsSettings.DefaultLiveAnswerBudget, allowInfinite: false),
+        };
         var name = config.GetString("vios.node.name", "");
         return new NodeSettings(
             role,

@@ -22,6 +22,9 @@ public sealed record CommandContext(
     ICommandOutput Output,
     CancellationToken Cancellation)
 {
+    /// <summary>When the command started (a <see cref="System.Diagnostics.Stopwatch"/> timestamp): a read's budget counts from here.</summary>
+    public long Started { get; init; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
     public string? Arg(string name) => Args.GetValueOrDefault(name);
 
     public ValueTask WriteLineAsync(string line) => Output.WriteLineAsync(line, Cancellation);

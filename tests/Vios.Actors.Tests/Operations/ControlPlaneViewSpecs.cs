@@ -123,8 +123,8 @@ public sealed class ControlPlaneViewSpecs
         Assert.Equal("the partition manager is moving to another node (vios-b unreachable since 18:40:01.000 (0.4 s ago)); as of 1.4 s ago",
             age.Describe(T0.AddSeconds(1.4)));
         // A reachable publisher that did not answer is said to be late, with what the caller saw.
-        Assert.Equal("the partition manager did not answer within 700 ms; as of 1.4 s ago",
-            Published().PartitionsAge(T0.AddSeconds(1.4))!.Describe(T0.AddSeconds(1.4), "the partition manager did not answer within 700 ms"));
+        Assert.Equal("the partition manager did not answer within 500 ms; as of 1.4 s ago",
+            Published().PartitionsAge(T0.AddSeconds(1.4))!.Describe(T0.AddSeconds(1.4), "the partition manager did not answer within 500 ms"));
     }
 
     [Fact]

@@ -10,7 +10,11 @@ namespace Vios.Host.Ops.Palettes;
 /// </summary>
 public sealed class ActorHierarchyActor : ReceiveActor
 {
-    public static readonly TimeSpan QuietPeriod = TimeSpan.FromMilliseconds(500);
+    /// <summary>
+    /// Local <c>Identify</c> replies come within milliseconds; 300 ms without one ends the walk, so that
+    /// the whole command answers within a second (issue 12) even on a loaded machine.
+    /// </summary>
+    public static readonly TimeSpan QuietPeriod = TimeSpan.FromMilliseconds(300);
 
     private readonly IReadOnlyList<string> _roots;
     private readonly ActorHierarchyWalk _walk;

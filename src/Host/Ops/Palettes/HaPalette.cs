@@ -54,6 +54,12 @@ public static class HaPalette
         }
     }
 
+    /// <summary>Asks a singleton within the budget, unless the view finds its node impaired: then its proxy would only buffer.</summary>
+    private static Task<object> Ask(CommandContext context, SourceAge? published, IActorRef? target, object message, string source) =>
+        LiveAnswers.PublisherImpaired(published, LiveAnswers.Now) is { } moving
+            ? Task.FromResult<object>(new NoLiveAnswer(moving))
+            : LiveAnswers.AskWithinAsync(context, target, message, LiveAnswers.Budget(context), source);
+
     private static CommandOutcome Refused(object reply) => reply is HaRefused refused
         ? CommandOutcome.Failed(refused.Reason)
         : PartitionManagerClient.Refused(reply);
@@ -62,8 +68,9 @@ public static class HaPalette
     {
         // Both sources at once, within one budget for the whole answer; what does not answer in time comes from the view.
         var deadline = DateTimeOffset.UtcNow + LiveAnswers.Budget(context);
-        var haReply = LiveAnswers.AskWithinAsync(context, context.Node.HaManager, GetHaStatus.Instance, LiveAnswers.Budget(context), ControlPlaneView.HaManagerSource);
-        var listReply = LiveAnswers.AskWithinAsync(context, context.Node.PartitionManager, ListLpars.Instance, LiveAnswers.Budget(context), ControlPlaneView.PartitionManagerSource);
+        var before = await LiveAnswers.ViewAsync(context);
+        var haReply = Ask(context, before.AvailabilityAge(LiveAnswers.Now), context.Node.HaManager, GetHaStatus.Instance, ControlPlaneView.HaManagerSource);
+        var listReply = Ask(context, before.PartitionsAge(LiveAnswers.Now), context.Node.PartitionManager, ListLpars.Instance, ControlPlaneView.PartitionManagerSource);
         var (reply, listed) = (await haReply, await listReply);
         var known = await LiveAnswers.ViewAsync(context);
         var now = LiveAnswers.Now;
@@ -146,6 +153,8 @@ public static class HaPalette
         }
         if (known.Partition(record.Lpar, DateTimeOffset.UtcNow) is PartitionKnown { NodeImpaired: true } impaired)
             return $"not asked: {impaired.Node.Describe(DateTimeOffset.UtcNow)}";
+        if (LiveAnswers.PublisherImpaired(known.PartitionsAge(DateTimeOffset.UtcNow), DateTimeOffset.UtcNow) is not null)
+            return "not asked: the partition manager is moving to another node";
         var images = await LiveAnswers.AskWithinAsync(context, context.Node.PartitionManager, new ListCheckpoints(record.Lpar), deadline - DateTimeOffset.UtcNow,
             ControlPlaneView.PartitionManagerSource);
         return images switch
@@ -179,7 +188,8 @@ public static class HaPalette
     private static async Task<CommandOutcome> FailuresAsync(CommandContext context)
     {
         var name = context.Arg("name")!;
-        var reply = await LiveAnswers.AskWithinAsync(context, context.Node.HaManager, new GetFailures(name), LiveAnswers.Budget(context), ControlPlaneView.HaManagerSource);
+        var before = await LiveAnswers.ViewAsync(context);
+        var reply = await Ask(context, before.AvailabilityAge(LiveAnswers.Now), context.Node.HaManager, new GetFailures(name), ControlPlaneView.HaManagerSource);
         var known = await LiveAnswers.ViewAsync(context);
         var now = LiveAnswers.Now;
         HaFailuresView view;

@@ -34,7 +34,22 @@ internal static class LiveAnswers
     /// <summary>The local control view answers in microseconds; more than this means the node itself is in trouble.</summary>
     private static readonly TimeSpan LocalViewTimeout = TimeSpan.FromMilliseconds(200);
 
-    public static TimeSpan Budget(CommandContext context) => context.Node.Settings.Ops.LiveAnswerBudget;
+    /// <summary>A live source is given at least this much, so that a slow start does not skip it altogether.</summary>
+    private static readonly TimeSpan MinimumLiveWait = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>What is left of the node's live-answer budget for this command, counted from its start.</summary>
+    public static TimeSpan Budget(CommandContext context)
+    {
+        var left = context.Node.Settings.Ops.LiveAnswerBudget - System.Diagnostics.Stopwatch.GetElapsedTime(context.Started);
+        return left > MinimumLiveWait ? left : MinimumLiveWait;
+    }
+
+    /// <summary>
+    /// Why the source that published <paramref name="age"/> is not worth asking: its node is impaired as
+    /// this node sees it (the singleton is moving; its proxy would only buffer). Null when it may be asked.
+    /// </summary>
+    public static string? PublisherImpaired(SourceAge? age, DateTimeOffset now) =>
+        age is { Publisher: { Impaired: true } publisher } ? $"the {age.Source} was not asked: {publisher.Describe(now)}" : null;
 
     public static DateTimeOffset Now => DateTimeOffset.UtcNow;
 
@@ -75,8 +90,11 @@ internal static class LiveAnswers
     {
         var view = await ViewAsync(context);
         var now = Now;
-        if (view.Partition(command.Name, now) is PartitionKnown { NodeImpaired: true } impaired)
+        var known = view.Partition(command.Name, now);
+        if (known is PartitionKnown { NodeImpaired: true } impaired)
             return new PartitionRead(null, impaired, $"{impaired.Node.Node} was not asked", null, view, now);
+        if (known is PartitionKnown { List: var age } && PublisherImpaired(age, now) is { } moving)
+            return new PartitionRead(null, (PartitionKnown)known, moving, null, view, now);
         var reply = await AskWithinAsync(context, context.Node.PartitionManager, command, Budget(context), ControlPlaneView.PartitionManagerSource);
         var problem = reply switch
         {
@@ -90,10 +108,10 @@ internal static class LiveAnswers
         now = Now;
         return view.Partition(command.Name, now) switch
         {
-            PartitionKnown known when reply is LparNodeUnavailable u && known.Definition.Node == u.Node && !known.NodeImpaired =>
-                new PartitionRead(null, known with { LastKnownState = u.LastKnownState }, problem, null, view, now),
-            PartitionKnown known => new PartitionRead(null, known, problem, null, view, now),
-            PartitionUnknown unknown when reply is LparNodeUnavailable u2 => new PartitionRead(null, null, problem, u2.Reason, view, now),
+            PartitionKnown again when reply is LparNodeUnavailable u && again.Definition.Node == u.Node && !again.NodeImpaired =>
+                new PartitionRead(null, again with { LastKnownState = u.LastKnownState }, problem, null, view, now),
+            PartitionKnown again => new PartitionRead(null, again, problem, null, view, now),
+            PartitionUnknown when reply is LparNodeUnavailable u => new PartitionRead(null, null, problem, u.Reason, view, now),
             PartitionUnknown unknown => new PartitionRead(null, null, problem, $"{problem}, and {unknown.Reason}", view, now),
             _ => throw new InvalidOperationException("a partition answer is known or unknown"),
         };

@@ -73,9 +73,13 @@ public static class LparPalette
 
     private static async Task<CommandOutcome> ListAsync(CommandContext context)
     {
-        var reply = await LiveAnswers.AskWithinAsync(context, context.Node.PartitionManager, ListLpars.Instance, LiveAnswers.Budget(context),
-            ControlPlaneView.PartitionManagerSource);
         var view = await LiveAnswers.ViewAsync(context);
+        var moving = LiveAnswers.PublisherImpaired(view.PartitionsAge(LiveAnswers.Now), LiveAnswers.Now);
+        var reply = moving is not null
+            ? new NoLiveAnswer(moving)
+            : await LiveAnswers.AskWithinAsync(context, context.Node.PartitionManager, ListLpars.Instance, LiveAnswers.Budget(context),
+                ControlPlaneView.PartitionManagerSource);
+        if (moving is null && reply is NoLiveAnswer) view = await LiveAnswers.ViewAsync(context);
         var now = LiveAnswers.Now;
         LparList list;
         AnswerOrigin origin;

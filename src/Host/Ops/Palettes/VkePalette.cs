@@ -67,8 +67,9 @@ public static class VkePalette
     private static async Task<CommandOutcome> StatsAsync(CommandContext context)
     {
         if (Vke(context) is not { } vke) return NoVke;
-        // Issue 12: a node that does not answer within the live-answer budget is listed as missing, not waited for.
-        var budget = LiveAnswers.Budget(context);
+        // Issue 12: a node that does not answer within what is left of the live-answer budget is listed as missing, not waited for.
+        // The wire carries whole milliseconds.
+        var budget = TimeSpan.FromMilliseconds(Math.Floor(LiveAnswers.Budget(context).TotalMilliseconds));
         var outcome = await OneShotSender.SendAsync(context.Node.System, vke,
             (self, daemon) => Frames.Broadcast(self, daemon, StatsDaemon.Id, ReadOnlyMemory<byte>.Empty, responseRequired: true, budget),
             budget + ViewTimeout);

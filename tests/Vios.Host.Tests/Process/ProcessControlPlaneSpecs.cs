@@ -1,0 +1,210 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+using Vios.Host.Ops;
+using Xunit.Abstractions;
+
+namespace Vios.Host.Tests.Process;
+
+/// <summary>
+/// Issue 12, the control plane never goes blind, with real `vios node` processes: a survivor's ops
+/// endpoint is polled with every palette's read commands (in-process, through <see cref="OpsClient"/>)
+/// from before a SIGKILL of the node running a partition until that partition runs elsewhere; then
+/// the same through a SIGKILL of the node that hosts the partition manager and HA manager (whose
+/// proxies buffer until the singletons start elsewhere). Every answer must arrive within 1 s.
+/// </summary>
+public sealed class ProcessControlPlaneSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit
+{
+    /// <summary>What the issue asks for: every `vios ctl` command answers within a second, always.</summary>
+    private static readonly TimeSpan AnswerLimit = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan RecoveryLimit = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Pacing of each poller between its rounds, so ten of them do not saturate a 2-core machine.</summary>
+    private static readonly TimeSpan PollerPace = TimeSpan.FromMilliseconds(100);
+
+    private sealed record Answer(DateTimeOffset Started, string Command, TimeSpan Took, int Exit, string? Error, JsonElement? Json);
+
+    [Fact]
+    public async Task Every_read_answers_within_a_second_through_the_kill_of_a_partitions_node_and_of_the_singletons_host()
+    {
+        await using var cluster = await ProcessCluster.StartAsync();
+        var nodes = new Dictionary<string, NodeProcess>();
+        // vios1 is the oldest vios node: it hosts the partition manager and the HA manager.
+        foreach (var name in new[] { "vios1", "vios2", "vios3" }) nodes[name] = await cluster.StartViosNodeAsync(name, name);
+        var survivor = nodes["vios3"].Ops;
+        await AwaitAssertAsync(async () => Assert.Equal(3, (await JsonAsync(survivor, "lpar", "list")).GetProperty("nodes").GetArrayLength()),
+            ProcessCluster.StartTimeout, Poll);
+        foreach (var (lpar, node) in new[] { ("p0", "vios2"), ("p1", "vios1") })
+        {
+            await CtlOkAsync(survivor, "lpar", "create", lpar, "--vcpus", "1", "--memory-mb", "16", "--node", node);
+            await CtlOkAsync(survivor, "lpar", "start", lpar);
+            await CtlOkAsync(survivor, "checkpoint", "take", lpar, "--mode", "full");
+        }
+        await AwaitAssertAsync(async () => Assert.Equal(2, (await JsonAsync(survivor, "ha", "status")).GetProperty("lpars").GetArrayLength()),
+            ProcessCluster.StartTimeout, Poll);
+
+        var answers = new ConcurrentQueue<Answer>();
+        using var stop = new CancellationTokenSource();
+        var endpoint = OpsEndpointAddress.TryParse(survivor, out var parsed) ? parsed : throw new InvalidOperationException(survivor);
+        string[][][] palettes =
+        [
+            [["cluster", "show"], ["cluster", "status"], ["cluster", "leader"]],
+            [["lpar", "list"]],
+            [["lpar", "show", "p0"]],
+            [["lpar", "show", "p1"]],
+            [["checkpoint", "list", "p0"], ["checkpoint", "stats", "p1"]],
+            [["wpar", "list", "p0"]],
+            [["ha", "status"]],
+            [["ha", "failures", "p0"], ["ha", "failures", "p1"]],
+            [["vke", "stats"]],
+            [["actor", "hierarchy"]],
+        ];
+        var pollers = palettes.Select(commands => Task.Run(() => PollAsync(new OpsClient(endpoint), commands, answers, stop.Token))).ToList();
+        try
+        {
+            // The partition's node, not the singletons' host.
+            var killedP0 = DateTimeOffset.UtcNow;
+            nodes["vios2"].Process.Kill();
+            var p0Back = await AwaitRunningElsewhereAsync(answers, "p0", "vios2", killedP0);
+            output.WriteLine($"SIGKILL vios2 (p0's node): p0 running on {p0Back.Node} {(p0Back.At - killedP0).TotalSeconds:0.0} s after the kill");
+
+            // The singletons' host, running p1.
+            var killedP1 = DateTimeOffset.UtcNow;
+            nodes["vios1"].Process.Kill();
+            var p1Back = await AwaitRunningElsewhereAsync(answers, "p1", "vios1", killedP1);
+            output.WriteLine($"SIGKILL vios1 (p1's node, singletons' host): p1 running on {p1Back.Node} {(p1Back.At - killedP1).TotalSeconds:0.0} s after the kill");
+
+            stop.Cancel();
+            await Task.WhenAll(pollers);
+
+            var all = answers.ToList();
+            Report(all, "kill of vios2", "p0", killedP0, p0Back.At);
+            Report(all, "kill of vios1 (singletons' host)", "p1", killedP1, p1Back.At);
+            var slowest = all.MaxBy(a => a.Took)!;
+            output.WriteLine($"{all.Count} answers; slowest {slowest.Took.TotalMilliseconds:0} ms: {slowest.Command} at {slowest.Started:HH:mm:ss.fff} (exit {slowest.Exit})");
+
+            // Every answer arrived within the second, whatever it said.
+            var late = all.Where(a => a.Took >= AnswerLimit).ToList();
+            Assert.True(late.Count == 0, string.Join('\n', late.Select(a => $"{a.Command} took {a.Took.TotalMilliseconds:0} ms at {a.Started:HH:mm:ss.fff}: {a.Error}")));
+            // During each failover the partition was reported on its dead node, unreachable (or downed), from the view.
+            AssertSaidUnreachable(all, "p0", "vios2", killedP0, p0Back.At);
+            AssertSaidUnreachable(all, "p1", "vios1", killedP1, p1Back.At);
+            // With the singletons' host gone, reads were answered from the view, saying so.
+            Assert.Contains(all, a => a.Started > killedP1 && a.Started < p1Back.At && a.Command is "lpar list" or "ha status"
+                && a.Json is { } json && json.GetProperty("stale").GetBoolean() && json.GetProperty("source").GetString() == "control view");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+        }
+    }
+
+    private static async Task PollAsync(OpsClient client, string[][] commands, ConcurrentQueue<Answer> answers, CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            foreach (var command in commands)
+            {
+                var args = command.Length > 2 ? new Dictionary<string, string> { [command[0] == "wpar" ? "lpar" : "name"] = command[2] } : null;
+                JsonElement? json = null;
+                var started = DateTimeOffset.UtcNow;
+                var clock = Stopwatch.StartNew();
+                // Not cancelled with the poll: an answer under way is awaited and counted.
+                var outcome = await client.SendAsync(new OpsRequest(command[0], command[1], args, Json: true), streams: false, reply =>
+                {
+                    if (reply.Json is { } element) json = element.Clone();
+                    return ValueTask.CompletedTask;
+                }, CancellationToken.None);
+                clock.Stop();
+                answers.Enqueue(new Answer(started, string.Join(' ', command), clock.Elapsed, outcome.ExitCode, outcome.Error, json));
+            }
+            try
+            {
+                await Task.Delay(PollerPace, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Waits until a live `lpar show` answer of the pollers has the partition running on another node.</summary>
+    private async Task<(string Node, DateTimeOffset At)> AwaitRunningElsewhereAsync(ConcurrentQueue<Answer> answers, string lpar, string dead, DateTimeOffset since)
+    {
+        (string, DateTimeOffset) found = default;
+        await AwaitAssertAsync(() =>
+        {
+            var running = answers.FirstOrDefault(a => a.Started > since && a.Command == $"lpar show {lpar}" && a.Json is { } json
+                && !json.GetProperty("stale").GetBoolean() && json.GetProperty("node").GetString() != dead
+                && json.GetProperty("state").GetString()!.Equals("running", StringComparison.OrdinalIgnoreCase));
+            Assert.True(running is not null, $"{lpar} not running elsewhere yet");
+            found = (running.Json!.Value.GetProperty("node").GetString()!, running.Started);
+            return Task.CompletedTask;
+        }, RecoveryLimit, Poll);
+        return found;
+    }
+
+    /// <summary>
+    /// Some answer about the partition between the kill and its recovery named its node impaired:
+    /// `lpar show` (answered from the view), or its row in `lpar list` or `ha status` (a live list,
+    /// with the node's condition as the survivor sees it).
+    /// </summary>
+    private static void AssertSaidUnreachable(List<Answer> all, string lpar, string dead, DateTimeOffset from, DateTimeOffset to)
+    {
+        var during = all.Where(a => a.Started > from && a.Started < to && a.Json is not null).ToList();
+        Assert.True(during.SelectMany(a => About(a, lpar)).Any(p => p.Node == dead && p.Condition?.StartsWith(dead, StringComparison.Ordinal) == true),
+            $"no answer between the kill and the recovery said {lpar}'s node {dead} was unreachable; answers: "
+            + string.Join('\n', during.Where(a => a.Command.StartsWith("lpar show " + lpar, StringComparison.Ordinal)).Select(a => a.Json.ToString())));
+    }
+
+    /// <summary>What an answer says of the partition: its node, that node's condition, the failover in progress.</summary>
+    private static IEnumerable<(string? Node, string? Condition, JsonElement? Failover)> About(Answer answer, string lpar)
+    {
+        var json = answer.Json!.Value;
+        IEnumerable<JsonElement> rows = answer.Command switch
+        {
+            var c when c == $"lpar show {lpar}" => [json],
+            "lpar list" => json.GetProperty("lpars").EnumerateArray().Where(l => l.GetProperty("name").GetString() == lpar),
+            "ha status" => json.GetProperty("lpars").EnumerateArray().Where(l => l.GetProperty("lpar").GetString() == lpar),
+            _ => [],
+        };
+        foreach (var row in rows)
+        {
+            var condition = row.TryGetProperty("nodeCondition", out var c2) && c2.ValueKind == JsonValueKind.String ? c2.GetString() : null;
+            var failover = row.TryGetProperty("failover", out var f) && f.ValueKind == JsonValueKind.Object ? f : (JsonElement?)null;
+            yield return (row.GetProperty("node").GetString(), condition, failover);
+        }
+    }
+
+    private void Report(List<Answer> all, string what, string lpar, DateTimeOffset from, DateTimeOffset to)
+    {
+        var during = all.Where(a => a.Started >= from && a.Started <= to).ToList();
+        var slowest = during.MaxBy(a => a.Took);
+        var shows = during.Where(a => a.Command.StartsWith("lpar show", StringComparison.Ordinal) && a.Json is not null).ToList();
+        output.WriteLine($"{what}: {during.Count} answers in {(to - from).TotalSeconds:0.0} s, slowest {slowest?.Took.TotalMilliseconds:0} ms ({slowest?.Command}); "
+            + $"from the view {during.Count(a => a.Json is { } j && j.TryGetProperty("stale", out var s) && s.GetBoolean())}, "
+            + $"answers naming {lpar}'s node impaired {during.Count(a => a.Json is not null && About(a, lpar).Any(p => p.Condition is not null))}, "
+            + $"naming its failover in progress {during.Count(a => a.Json is not null && About(a, lpar).Any(p => p.Failover is not null))}");
+        foreach (var group in during.GroupBy(a => a.Command).OrderBy(g => g.Key))
+            output.WriteLine($"  {group.Key,-22} {group.Count(),4} answers, max {group.Max(a => a.Took.TotalMilliseconds),5:0} ms, failed {group.Count(a => a.Exit != 0)}");
+        foreach (var sample in shows.Where(a => a.Json!.Value.GetProperty("nodeCondition").ValueKind == JsonValueKind.String).Take(1))
+            output.WriteLine($"  e.g. {sample.Command}: {sample.Json}");
+    }
+
+    private static async Task CtlOkAsync(string ops, params string[] command)
+    {
+        var (exitCode, stdout, error) = await ProcessCluster.CtlAsync(ops, command);
+        Assert.True(exitCode == 0, $"vios ctl {string.Join(' ', command)} failed ({exitCode}): {error}{stdout}");
+    }
+
+    private static async Task<JsonElement> JsonAsync(string ops, params string[] command)
+    {
+        var (exitCode, stdout, error) = await ProcessCluster.CtlAsync(ops, ["--json", .. command]);
+        Assert.True(exitCode == 0, $"vios ctl {string.Join(' ', command)} failed ({exitCode}): {error}");
+        using var document = JsonDocument.Parse(stdout);
+        return document.RootElement.Clone();
+    }
+}
