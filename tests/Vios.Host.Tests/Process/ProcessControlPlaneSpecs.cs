@@ -149,8 +149,8 @@ public sealed class ProcessControlPlaneSpecs(ITestOutputHelper output) : Akka.Te
 
     /// <summary>
     /// Some answer about the partition between the kill and its recovery named its node impaired:
-    /// `lpar show` (answered from the view), or its row in `lpar list` or `ha status` (a live list,
-    /// with the node's condition as the survivor sees it).
+    /// `lpar show` (answered from the view), its row in `lpar list` or `ha status`, or `ha failures`
+    /// (live lists, with the node's condition as the survivor sees it).
     /// </summary>
     private static void AssertSaidUnreachable(List<Answer> all, string lpar, string dead, DateTimeOffset from, DateTimeOffset to)
     {
@@ -169,12 +169,17 @@ public sealed class ProcessControlPlaneSpecs(ITestOutputHelper output) : Akka.Te
             var c when c == $"lpar show {lpar}" => [json],
             "lpar list" => json.GetProperty("lpars").EnumerateArray().Where(l => l.GetProperty("name").GetString() == lpar),
             "ha status" => json.GetProperty("lpars").EnumerateArray().Where(l => l.GetProperty("lpar").GetString() == lpar),
+            var c when c == $"ha failures {lpar}" => [json],
             _ => [],
         };
         foreach (var row in rows)
         {
             var condition = row.TryGetProperty("nodeCondition", out var c2) && c2.ValueKind == JsonValueKind.String ? c2.GetString() : null;
             var failover = row.TryGetProperty("failover", out var f) && f.ValueKind == JsonValueKind.Object ? f : (JsonElement?)null;
+            // `ha failures`: a failure restarted and not completed is the failover in progress.
+            if (row.TryGetProperty("failures", out var failures))
+                failover = failures.EnumerateArray().Where(e => e.GetProperty("targetNode").ValueKind == JsonValueKind.String && !e.GetProperty("completed").GetBoolean())
+                    .Select(e => (JsonElement?)e).FirstOrDefault();
             yield return (row.GetProperty("node").GetString(), condition, failover);
         }
     }
