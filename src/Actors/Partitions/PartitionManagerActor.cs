@@ -162,7 +162,8 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
             else if (FirmwareOf(replicate.ToNode) is not { } target)
                 Sender.Tell(new LparRefused(replicate.Name, $"no vios node '{replicate.ToNode}' is in the cluster"));
             else if ((Unavailable(replicate.Name, definition.Node) ?? Unavailable(replicate.Name, replicate.ToNode)) is { } unavailable)
-                Sender.Tell(unavailable);
+                // A refusal, as every other reason not to pair: the HA manager pairs again on its next survey.
+                Sender.Tell(new LparRefused(replicate.Name, unavailable.Reason));
             else if (FirmwareOf(definition.Node) is not { } firmware)
                 Sender.Tell(new LparRefused(replicate.Name, $"'{replicate.Name}' is placed on {definition.Node}, which is not in the cluster"));
             else

@@ -98,6 +98,9 @@ internal static class LiveAnswers
         var reply = await AskWithinAsync(context, context.Node.PartitionManager, command, Budget(context), ControlPlaneView.PartitionManagerSource);
         var problem = reply switch
         {
+            // The manager passes the command on: a busy node or its journal is as likely as the manager itself.
+            NoLiveAnswer none when known is PartitionKnown { Node.Node: var node } =>
+                $"{none.Reason.Replace("the partition manager did not answer", $"neither the partition manager nor {node} answered", StringComparison.Ordinal)}",
             NoLiveAnswer none => none.Reason,
             LparNodeUnavailable unavailable => unavailable.Reason,
             _ => null,
