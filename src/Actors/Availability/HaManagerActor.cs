@@ -159,7 +159,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         Command<PublishStatusTick>(tick =>
         {
             var status = Status();
-            var fingerprint = Fingerprint(status);
+            var fingerprint = ControlViewPublisher.Fingerprint(status);
             if (!tick.Periodic && fingerprint == _published) return;
             _published = fingerprint;
             ControlViewPublisher.Publish(Context.System, new HaStatusPublished(status, ControlViewPublisher.SelfAddress(Context.System)));
@@ -560,12 +560,6 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         SilentNodes = _silentNodes.Keys.Order(StringComparer.Ordinal).ToList(),
         Window = _settings.Policy.FailureWindow,
     };
-
-    /// <summary>What a reader of the status would see change: records, failures and their progress, restarts pending, silent nodes.</summary>
-    private static string Fingerprint(HaStatus status) => string.Join('|',
-        status.Records.Select(r => $"{r.Lpar}@{r.Node}:{r.Failures.Count}:{r.Failures.Count(f => f.Completed)}:{r.Standby?.Mode}:{r.Standby?.ReplicaNode}")
-            .Concat(status.Pending.Select(p => $"pending {p.FailureId}"))
-            .Concat(status.SilentNodes));
 
     /// <summary>Published when something changed (checked this often), and at least every publish interval.</summary>
     private sealed record PublishStatusTick(bool Periodic)

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
+using Vios.Actors.Availability;
 
 namespace Vios.Actors.Operations;
 
@@ -16,6 +17,15 @@ public static class ControlViewPublisher
         foreach (var member in cluster.State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole("vios")))
             system.ActorSelection(new RootActorPath(member.Address) / "user" / ControlViewActor.Name).Tell(message, ActorRefs.NoSender);
     }
+
+    /// <summary>
+    /// What a reader of an HA status would see change (records and where they are, failures and their
+    /// completion, standby choices, restarts pending, silent nodes): the HA manager publishes when it differs.
+    /// </summary>
+    public static string Fingerprint(HaStatus status) => string.Join('|',
+        status.Records.Select(r => $"{r.Lpar}@{r.Node}:{r.Failures.Count}:{r.Failures.Count(f => f.Completed)}:{r.Standby?.Mode}:{r.Standby?.ReplicaNode}")
+            .Concat(status.Pending.Select(p => $"pending {p.FailureId}"))
+            .Concat(status.SilentNodes));
 
     /// <summary>The cluster address the view names as the publisher (a local actor's own address has no host).</summary>
     public static string SelfAddress(ActorSystem system) => Akka.Cluster.Cluster.Get(system).SelfAddress.ToString();

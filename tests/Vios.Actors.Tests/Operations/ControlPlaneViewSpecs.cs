@@ -128,6 +128,20 @@ public sealed class ControlPlaneViewSpecs
     }
 
     [Fact]
+    public void The_HA_status_is_published_again_when_a_failover_is_planned_or_completes_and_not_when_nothing_changed()
+    {
+        var record = new AvailabilityRecord("p0", "vios-a", "vios-b", "vios-b", []);
+        var failure = new FailureEntry("p0@vios-a#0", "vios-a", "vios-a is no longer in the cluster", T0, "vios-b", FailoverImage.Consistency, "why", T0, false);
+        var plan = new RestartPlanned("p0", failure.FailureId, "vios-b", FailoverImage.Consistency, "why", T0);
+        var quiet = ControlViewPublisher.Fingerprint(new HaStatus([record], []));
+        var planned = ControlViewPublisher.Fingerprint(new HaStatus([record with { Failures = [failure] }], [plan]) { SilentNodes = [AddressA] });
+        var completed = ControlViewPublisher.Fingerprint(new HaStatus([record with { Node = "vios-b", Failures = [failure with { Completed = true }] }], []));
+
+        Assert.Equal(quiet, ControlViewPublisher.Fingerprint(new HaStatus([record], [])));
+        Assert.Equal(3, new[] { quiet, planned, completed }.Distinct().Count());
+    }
+
+    [Fact]
     public void What_is_published_crosses_the_wire_through_our_serializer()
     {
         var status = new HaStatus([new AvailabilityRecord("p0", "vios-a", "vios-b", "vios-b", [])],
