@@ -83,7 +83,9 @@ internal sealed class OpsConnection(TcpClient client, OpsDispatcher dispatcher, 
     /// <summary>
     /// Reads (and ignores) whatever follows the request until the client hangs up, then cancels the
     /// command: the client keeps its side open while it wants the answer, so that a tail ends when it
-    /// disconnects. It is also the drain <see cref="LingerAsync"/> waits on.
+    /// disconnects. However the client goes (a half-close, a reset, a socket error), the command is
+    /// cancelled: a reset used to end the drain without it, and a quiet tail then held its slot for
+    /// ever. It is also the drain <see cref="LingerAsync"/> waits on.
     /// </summary>
     private static async Task CancelOnHangUpAsync(NetworkStream stream, CancellationTokenSource connection)
     {
@@ -93,11 +95,14 @@ internal sealed class OpsConnection(TcpClient client, OpsDispatcher dispatcher, 
             while (await stream.ReadAsync(scratch, connection.Token) > 0)
             {
             }
-            await connection.CancelAsync();
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
         {
-            // Cancelled by the connection itself, or the socket is already gone.
+            // Cancelled by the connection itself, or the client reset the connection.
+        }
+        finally
+        {
+            await connection.CancelAsync();
         }
     }
 
