@@ -8,19 +8,22 @@ namespace Vios.Actors.Availability;
 /// <param name="FenceSilentNodes">Whether the masters have a node downed once a majority of them hold it silent.</param>
 /// <param name="StartupGrace">How long a new HA manager waits before it takes a node missing from the partition list for a failed one.</param>
 /// <param name="Estimates">S17: recovery times assumed until some are measured.</param>
+/// <param name="RestartDeadline">How long one attempt at a failover may take before the HA manager gives it up and tries again.</param>
 public sealed record AvailabilitySettings(
     FailoverPolicy Policy,
     HeartbeatSettings Heartbeat,
     bool FenceSilentNodes,
     TimeSpan StartupGrace,
-    RecoveryEstimate Estimates)
+    RecoveryEstimate Estimates,
+    TimeSpan RestartDeadline)
 {
     public static AvailabilitySettings Default { get; } = new(
         FailoverPolicy.Default,
         HeartbeatSettings.Default,
         true,
         TimeSpan.FromSeconds(10),
-        new RecoveryEstimate(TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(2)));
+        new RecoveryEstimate(TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(2)),
+        TimeSpan.FromSeconds(90));
 
     /// <exception cref="ConfigurationException">A value is missing its unit or makes no sense; the message says which.</exception>
     public static AvailabilitySettings FromConfig(Config config)
@@ -50,6 +53,7 @@ public sealed record AvailabilitySettings(
             Positive("startup-grace", defaults.StartupGrace),
             new RecoveryEstimate(
                 Positive("estimated-cold-restart", defaults.Estimates.ColdRestart),
-                Positive("estimated-hot-promotion", defaults.Estimates.HotPromotion)));
+                Positive("estimated-hot-promotion", defaults.Estimates.HotPromotion)),
+            Positive("restart-deadline", defaults.RestartDeadline));
     }
 }

@@ -215,6 +215,14 @@ public sealed class HaRegistry(FailoverPolicy policy)
         }
     }
 
+    /// <summary>A registry of its own with the same records: a draft to decide several events against before any is persisted.</summary>
+    public HaRegistry Copy()
+    {
+        var copy = new HaRegistry(Policy);
+        copy.Apply(Snapshot());
+        return copy;
+    }
+
     public HaSnapshot Snapshot() => new(_records.Values.Select(r => r.ToRecord()).ToList());
 
     private static RestartPlanned PlanOf(string lpar, FailureEntry f) =>

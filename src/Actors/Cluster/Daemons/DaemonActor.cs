@@ -71,17 +71,22 @@ public sealed class StatsDaemon : DaemonActor
 {
     public const string Id = "stats";
 
+    /// <summary>How long the daemon waits for its VKE's counters.</summary>
+    private static readonly TimeSpan StatsTimeout = TimeSpan.FromSeconds(5);
+
     public StatsDaemon(IActorRef vke) : base(Id, vke)
     {
         Receive<DeliverPacket>(delivered =>
-            Vke.Ask<VkeStats>(GetVkeStats.Instance, TimeSpan.FromSeconds(5))
-                .PipeTo(Self, success: stats => new StatsReady(delivered.Frame, stats)));
+            Vke.Ask<VkeStats>(GetVkeStats.Instance, StatsTimeout)
+                .PipeTo(Self, success: stats => new StatsReady(delivered.Frame, stats), failure: e => new StatsUnavailable(e.Message)));
         Receive<StatsReady>(ready =>
             Respond(ready.Request, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(ready.Stats, VkeJsonContext.Default.VkeStats)));
-        Receive<Status.Failure>(failure => Log.Warning("stats daemon: no counters from the VKE: {0}", failure.Cause.Message));
+        Receive<StatsUnavailable>(unavailable => Log.Warning("stats daemon: no counters from the VKE: {0}", unavailable.Reason));
     }
 
     public static Props Props(IActorRef vke) => Akka.Actor.Props.Create(() => new StatsDaemon(vke));
 
     private sealed record StatsReady(ViosFrame Request, VkeStats Stats);
+
+    private sealed record StatsUnavailable(string Reason);
 }
