@@ -139,6 +139,14 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         });
         Receive<RestoreCheckpoint>(restore =>
         {
+            // One restore at a time: a second one would take the first's reply, and its requester
+            // (an operator, or the HA manager's failover) would wait for an answer that never comes.
+            if (_pendingRestore is var (pending, _))
+            {
+                Sender.Tell(new LparRefused(restore.Name,
+                    $"a restore of '{restore.Name}' from '{pending.Source}'{(pending.Epoch is { } e ? $" at epoch {e}" : "")} is under way; try again once it is done"));
+                return;
+            }
             var pid = restore.Epoch == 0
                 ? CheckpointStoreActor.BootPersistenceIdFor(restore.Source)
                 : CheckpointStoreActor.PersistenceIdFor(restore.Source);
