@@ -58,8 +58,8 @@ public static class CheckpointPalette
     private static async Task<CommandOutcome> TakeAsync(CommandContext context)
     {
         var mode = CheckpointMode.Incremental;
-        if (context.Arg("mode") is { } modeText && !Enum.TryParse(modeText, ignoreCase: true, out mode))
-            return CommandOutcome.BadUsage($"--mode '{modeText}' is not one of full, incremental, cow");
+        if (context.Arg("mode") is { } modeText && !EnumArgument.TryParse(modeText, out mode))
+            return CommandOutcome.BadUsage(EnumArgument.NotOneOf<CheckpointMode>("--mode", modeText));
         int? interval = null;
         if (context.Arg("interval") is { } intervalText)
         {

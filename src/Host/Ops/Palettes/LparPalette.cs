@@ -57,8 +57,8 @@ public static class LparPalette
         if (!long.TryParse(context.Arg("memory-mb"), out var memoryMb) || memoryMb < 1)
             return CommandOutcome.BadUsage("--memory-mb needs a memory size in MB, at least 1");
         var policy = PlacementPolicy.Locality;
-        if (context.Arg("policy") is { } policyText && !Enum.TryParse(policyText, ignoreCase: true, out policy))
-            return CommandOutcome.BadUsage($"--policy '{policyText}' is not one of locality, spread, balanced");
+        if (context.Arg("policy") is { } policyText && !EnumArgument.TryParse(policyText, out policy))
+            return CommandOutcome.BadUsage(EnumArgument.NotOneOf<PlacementPolicy>("--policy", policyText));
         var adapters = (context.Arg("adapters") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (context.Arg("node") is { } pinned && await LiveAnswers.RefuseOnImpairedNodeAsync(context, context.Arg("name")!, pinned) is { } impaired)
             return impaired;
