@@ -20,6 +20,9 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, LparState> _states = new(StringComparer.Ordinal);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, IActorRef> _replicas = new(StringComparer.Ordinal);
+    // Partitions whose actor threw and was stopped: Failed until an operator (or failover) starts or restores them.
+    private readonly Dictionary<string, LparDefinition> _failed = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, LparDefinition> _hosted = new(StringComparer.Ordinal);
     private int _replicaCount;
     private DateTimeOffset? _unansweredSince;
     private bool _warned;
@@ -42,16 +45,17 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
             // (Replicas of partitions hosted elsewhere are children too; they stay.)
             foreach (var child in Context.GetChildren().Where(c => !hosted.Contains(c.Path.Name) && !_replicas.ContainsValue(c)).ToList())
             {
-                _states.Remove(child.Path.Name);
+                Forget(child.Path.Name);
                 Context.Stop(child);
             }
+            foreach (var failed in _failed.Keys.Where(n => !hosted.Contains(n)).ToList()) Forget(failed);
         });
         Receive<PartitionManagerOnline>(_ => Register());
         Receive<RetryRegistration>(_ => Register());
         Receive<HostLpar>(host => Host(host.Definition));
         Receive<UnhostLpar>(unhost =>
         {
-            _states.Remove(unhost.Name);
+            Forget(unhost.Name);
             if (!Context.Child(unhost.Name).IsNobody()) Context.Stop(Context.Child(unhost.Name));
         });
         Receive<LparStateChanged>(changed =>
@@ -72,6 +76,7 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
         Receive<Terminated>(terminated =>
         {
             foreach (var (lpar, replica) in _replicas.Where(r => r.Value.Equals(terminated.ActorRef)).ToList()) _replicas.Remove(lpar);
+            PartitionStopped(terminated.ActorRef);
         });
         Receive<StopReplica>(stop =>
         {
@@ -103,6 +108,12 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
         });
         Receive<ILparCommand>(command =>
         {
+            // A failed partition comes back only when asked to run again: a fresh actor, started or restored.
+            if (command is StartLpar or RestoreCheckpoint && _failed.Remove(command.Name, out var failed))
+            {
+                _log.Info("partition {0} failed earlier; hosting it anew for {1}", command.Name, command.GetType().Name);
+                Host(failed);
+            }
             var child = Context.Child(command.Name);
             if (child.IsNobody()) Sender.Tell(new LparRefused(command.Name, $"'{command.Name}' is not hosted by {_node}'s firmware"));
             else child.Forward(command);
@@ -113,6 +124,14 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
 
     public static Props Props(string node, PartitionSettings settings, IActorRef manager) =>
         Akka.Actor.Props.Create(() => new PartitionFirmwareActor(node, settings, manager));
+
+    /// <summary>
+    /// An exception in a partition's actor stops it (the default would restart it: a running partition
+    /// silently back to Defined, its guest memory gone). The stop is logged with the exception, and
+    /// <see cref="PartitionStopped"/> marks the partition Failed and tells the partition manager.
+    /// Replicas are stopped too; their primary sees the replica gone and says so.
+    /// </summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
 
     protected override void PreStart() => Register();
 
@@ -133,10 +152,33 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
 
     private void Host(LparDefinition definition)
     {
-        if (!Context.Child(definition.Name).IsNobody()) return;
-        Context.ActorOf(LparActor.Props(definition, _node, _settings, _manager), definition.Name);
+        if (!Context.Child(definition.Name).IsNobody() || _failed.ContainsKey(definition.Name)) return;
+        Context.Watch(Context.ActorOf(LparActor.Props(definition, _node, _settings, _manager), definition.Name));
+        _hosted[definition.Name] = definition;
         _states.TryAdd(definition.Name, LparState.Defined);
         _log.Debug("hosting partition {0}", definition.Name);
+    }
+
+    /// <summary>Not hosted here any more (deleted, moved away): its actor's stop is no failure.</summary>
+    private void Forget(string lpar)
+    {
+        _states.Remove(lpar);
+        _hosted.Remove(lpar);
+        _failed.Remove(lpar);
+    }
+
+    /// <summary>A partition actor that stopped while still hosted here failed (its supervisor stopped it on an exception).</summary>
+    private void PartitionStopped(IActorRef actor)
+    {
+        var name = actor.Path.Name;
+        if (!_hosted.TryGetValue(name, out var definition) || !Context.Child(name).IsNobody() && !Context.Child(name).Equals(actor)) return;
+        _hosted.Remove(name);
+        var before = _states.GetValueOrDefault(name);
+        _failed[name] = definition;
+        _states[name] = LparState.Failed;
+        _log.Error("partition {0} failed: its actor threw while {1} (the exception is logged above) and was stopped; "
+            + "it stays failed until it is started or restored again", name, before.ToString().ToLowerInvariant());
+        _manager.Tell(new LparStateChanged(name, LparState.Failed));
     }
 
     private sealed record RetryRegistration

@@ -1,0 +1,56 @@
+using Akka.Actor;
+using Vios.Actors.Checkpoint;
+using Vios.Actors.Partitions;
+using Vios.Testing;
+
+namespace Vios.Actors.Tests.Partitions;
+
+/// <summary>
+/// An exception in a partition's actor never silently resets the partition: the firmware stops it,
+/// logs the exception, and reports it Failed to the partition manager until it is started again.
+/// </summary>
+public sealed class PartitionFailureSupervisionSpecs : Akka.TestKit.Xunit2.TestKit
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
+    private readonly TempDirectory _directory;
+
+    public PartitionFailureSupervisionSpecs()
+        : this(new TempDirectory())
+    {
+    }
+
+    private PartitionFailureSupervisionSpecs(TempDirectory directory)
+        : base(HaManagerHarness.Config(directory.Path)) => _directory = directory;
+
+    [Fact]
+    public async Task A_running_partition_whose_actor_throws_is_stopped_and_reported_failed_with_the_exception_logged()
+    {
+        var manager = CreateTestProbe();
+        var settings = PartitionSettings.FromConfig(Sys.Settings.Config, "n1");
+        var firmware = Sys.ActorOf(PartitionFirmwareActor.Props("n1", settings, manager.Ref), PartitionFirmwareActor.Name);
+        await manager.ExpectMsgAsync<RegisterFirmware>(Wait);
+        var planner = new ResourcePlanner();
+        planner.Advertise(settings.Resources);
+        var allocation = planner.Place(new ResourceRequest("guest", 1, 16, [], PlacementPolicy.Locality)).Allocation!;
+        firmware.Tell(new HostLpar(new LparDefinition("guest", 1, 16, PlacementPolicy.Locality, [], allocation, DateTimeOffset.UtcNow)));
+        await firmware.Ask<LparStatus>(new StartLpar("guest"), Wait);
+        await manager.FishForMessageAsync<LparStateChanged>(c => c is { Name: "guest", State: LparState.Running }, Wait);
+
+        // A checkpoint message out of turn makes the partition's model throw inside its actor.
+        await EventFilter.Exception<InvalidOperationException>(contains: "no deferred capture is in progress").ExpectOneAsync(Wait, async () =>
+            Sys.ActorSelection($"/user/{PartitionFirmwareActor.Name}/guest").Tell(new FinishCapture(1)));
+
+        await manager.FishForMessageAsync<LparStateChanged>(c => c is { Name: "guest", State: LparState.Failed }, Wait);
+        // Not reset behind the operator's back: until asked to run again, nothing answers for it.
+        var show = await firmware.Ask<object>(new ShowLpar("guest"), Wait);
+        Assert.Contains("is not hosted by n1's firmware", Assert.IsType<LparRefused>(show).Reason);
+        // Started again on purpose, it runs (from a fresh actor) and says so.
+        Assert.Equal(LparState.Running, (await firmware.Ask<LparStatus>(new StartLpar("guest"), Wait)).State);
+    }
+
+    protected override void AfterAll()
+    {
+        base.AfterAll();
+        _directory.Dispose();
+    }
+}
