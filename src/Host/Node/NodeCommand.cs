@@ -24,7 +24,11 @@ public static class NodeCommand
         };
         var opsHost = new Option<string?>("--ops-host") { Description = "address of the ops endpoint (default 127.0.0.1)" };
         var opsPort = new Option<int?>("--ops-port") { Description = "port of the ops endpoint (default 9110; 0 picks a free one)" };
-        var opsToken = new Option<string?>("--ops-token") { Description = "token `vios ctl` must present (required off loopback; env VIOS_OPS_TOKEN)" };
+        var opsToken = new Option<string?>("--ops-token")
+        {
+            Description = "token `vios ctl` must present (required off loopback; shows in the process list: prefer --ops-token-file or env VIOS_OPS_TOKEN)",
+        };
+        var opsTokenFile = new Option<string?>("--ops-token-file") { Description = "file holding the ops token (instead of --ops-token)", HelpName = "PATH" };
         var config = new Option<string?>("--config") { Description = "extra HOCON file layered over hocon/" };
         var db = new Option<DatabaseKind>("--db") { Description = "sqlite (embedded, default) or postgres", DefaultValueFactory = _ => DatabaseKind.Sqlite };
         var dbConnection = new Option<string?>("--db-connection") { Description = "connection string (required for postgres)" };
@@ -33,7 +37,7 @@ public static class NodeCommand
 
         var command = new Command("node", "Run a lighthouse or vios node until Ctrl-C or SIGTERM")
         {
-            role, host, port, seeds, data, shared, opsHost, opsPort, opsToken, config, db, dbConnection, logLevel, name,
+            role, host, port, seeds, data, shared, opsHost, opsPort, opsToken, opsTokenFile, config, db, dbConnection, logLevel, name,
         };
         command.SetAction(async (parse, _) => await RunAsync(new NodeOptions
         {
@@ -46,6 +50,7 @@ public static class NodeCommand
             OpsHost = parse.GetValue(opsHost),
             OpsPort = parse.GetValue(opsPort),
             OpsToken = parse.GetValue(opsToken),
+            OpsTokenFile = parse.GetValue(opsTokenFile),
             ConfigFile = parse.GetValue(config),
             Database = parse.GetValue(db),
             DatabaseConnection = parse.GetValue(dbConnection),

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Persistence.Sql;
+using Vios.Host.Ops;
 using Vios.Persistence.Database;
 
 namespace Vios.Host.Node;
@@ -113,8 +114,10 @@ public static class NodeConfigBuilder
         if (options.Seeds is { Count: > 0 } seeds) lines.Add($"akka.cluster.seed-nodes = {SeedList(seeds)}");
         if (options.OpsHost is { } opsHost) lines.Add($"vios.ops.host = {Quote(opsHost)}");
         if (options.OpsPort is { } opsPort) lines.Add($"vios.ops.port = {CheckPort(opsPort, "--ops-port")}");
-        if ((options.OpsToken ?? NonEmpty(options.Environment.GetValueOrDefault("VIOS_OPS_TOKEN"))) is { } token)
-            lines.Add($"vios.ops.token = {Quote(token)}");
+        var (token, tokenProblem) = OpsTokenSource.Resolve(options.OpsToken, options.OpsTokenFile,
+            options.Environment.GetValueOrDefault(OpsProtocol.TokenVariable), "--ops-token", "--ops-token-file");
+        if (tokenProblem is not null) throw new NodeStartupException(tokenProblem);
+        if (token is not null) lines.Add($"vios.ops.token = {Quote(token)}");
         if (options.Name is { } name) lines.Add($"vios.node.name = {Quote(name)}");
         if (options.LogLevel is { } level) lines.Add($"vios.log.console-level = {Quote(level)}");
         var flags = ConfigurationFactory.ParseString(string.Join('\n', lines));

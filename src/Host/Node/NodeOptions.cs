@@ -31,6 +31,9 @@ public sealed record NodeOptions
     public string? OpsHost { get; init; }
     public int? OpsPort { get; init; }
     public string? OpsToken { get; init; }
+
+    /// <summary><c>--ops-token-file</c>: a file holding the token, so that it is not on the command line.</summary>
+    public string? OpsTokenFile { get; init; }
     public string? ConfigFile { get; init; }
     public DatabaseKind Database { get; init; } = DatabaseKind.Sqlite;
     public string? DatabaseConnection { get; init; }

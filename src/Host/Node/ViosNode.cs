@@ -95,7 +95,7 @@ public sealed class ViosNode : IAsyncDisposable
         var consoleLevel = ParseLogLevel(settings.ConsoleLogLevel);
         if (settings.Ops.RequiresToken && settings.Ops.Token is null)
             throw new NodeStartupException(
-                $"the ops endpoint is bound to {settings.Ops.Host}, which is not loopback: set --ops-token or VIOS_OPS_TOKEN");
+                $"the ops endpoint is bound to {settings.Ops.Host}, which is not loopback: set --ops-token-file, --ops-token or VIOS_OPS_TOKEN");
         if (settings.Role == NodeRole.Vios && settings.SeedNodes.Count == 0)
             throw new NodeStartupException("a vios node needs seed nodes: pass --seeds host:port (a lighthouse) or set CLUSTER_SEEDS");
 

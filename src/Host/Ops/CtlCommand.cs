@@ -5,30 +5,36 @@ using System.Runtime.InteropServices;
 namespace Vios.Host.Ops;
 
 /// <summary>
-/// <c>vios ctl [--endpoint HOST:PORT] [--json] [--token T] &lt;palette&gt; &lt;command&gt; [args]</c>:
+/// <c>vios ctl [--endpoint HOST:PORT] [--json] [--token T | --ops-token-file PATH] &lt;palette&gt; &lt;command&gt; [args]</c>:
 /// Petabridge.Cmd's <c>pbm</c> for vios nodes. The palettes and commands are built from
 /// <see cref="PaletteRegistry.Default"/>, so help and local validation follow the specs the node serves.
 /// </summary>
 public static class CtlCommand
 {
-    private const string Usage = "usage: vios ctl [--endpoint HOST:PORT] [--json] [--token T] <palette> <command> [args]  (--help for more)";
+    private const string Usage =
+        "usage: vios ctl [--endpoint HOST:PORT] [--json] [--token T | --ops-token-file PATH] <palette> <command> [args]  (--help for more)";
 
-    public static Command Create() => Build(PaletteRegistry.Default);
+    public static Command Create() => Build(PaletteRegistry.Default, Environment.GetEnvironmentVariable);
 
     /// <summary>Runs <c>vios ctl</c> with <paramref name="args"/> (the words after <c>ctl</c>) and returns its exit code.</summary>
-    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
+    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default) =>
+        RunAsync(args, stdout, stderr, Environment.GetEnvironmentVariable, cancellationToken);
+
+    /// <summary>The same with the environment given (<see cref="OpsProtocol.TokenVariable"/> is read from it).</summary>
+    public static Task<int> RunAsync(
+        string[] args, TextWriter stdout, TextWriter stderr, Func<string, string?> environment, CancellationToken cancellationToken = default)
     {
-        var root = new RootCommand("vios") { Create() };
+        var root = new RootCommand("vios") { Build(PaletteRegistry.Default, environment) };
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = null };
         return root.Parse(["ctl", .. args]).InvokeAsync(invocation, cancellationToken);
     }
 
-    private static Command Build(PaletteRegistry registry)
+    private static Command Build(PaletteRegistry registry, Func<string, string?> environment)
     {
-        var common = new CommonOptions();
+        var common = new CommonOptions(environment);
         var ctl = new Command("ctl", "Run a command on a node through its ops endpoint (as Petabridge.Cmd's pbm)")
         {
-            common.Endpoint, common.Json, common.Token,
+            common.Endpoint, common.Json, common.Token, common.TokenFile,
         };
         ctl.Action = new ListingAction(registry, palette: null);
         foreach (var palette in registry.Palettes)
@@ -89,7 +95,7 @@ public static class CtlCommand
     }
 
     /// <summary>The options every command takes; recursive, so they may follow the command too.</summary>
-    private sealed class CommonOptions
+    private sealed class CommonOptions(Func<string, string?> environment)
     {
         public Option<string> Endpoint { get; } = new("--endpoint")
         {
@@ -108,13 +114,19 @@ public static class CtlCommand
             Recursive = true,
         };
 
-        /// <summary>An explicit --token wins, even empty (no token); otherwise the environment's.</summary>
-        public string? TokenFrom(ParseResult parse)
+        public Option<string> TokenFile { get; } = new("--ops-token-file", "--token-file")
         {
-            var token = parse.GetResult(Token) is null
-                ? Environment.GetEnvironmentVariable(OpsProtocol.TokenVariable)
-                : parse.GetValue(Token);
-            return string.IsNullOrEmpty(token) ? null : token;
+            Description = "a file holding the node's ops token (keeps it out of the process list)",
+            HelpName = "PATH",
+            Recursive = true,
+        };
+
+        /// <summary>An explicit --token wins, even empty (no token); then --ops-token-file; otherwise the environment's.</summary>
+        public (string? Token, string? Problem) TokenFrom(ParseResult parse)
+        {
+            var flag = parse.GetResult(Token) is null ? null : parse.GetValue(Token) ?? "";
+            var file = parse.GetResult(TokenFile) is null ? null : parse.GetValue(TokenFile);
+            return OpsTokenSource.Resolve(flag, file, environment(OpsProtocol.TokenVariable), "--token", "--ops-token-file");
         }
     }
 
@@ -168,7 +180,10 @@ public static class CtlCommand
                 })
                 : null;
 
-            var request = new OpsRequest(palette.Name, spec.Name, args, parse.GetValue(common.Json), common.TokenFrom(parse));
+            var (token, tokenProblem) = common.TokenFrom(parse);
+            if (tokenProblem is not null)
+                return Fail(stderr, tokenProblem, $"usage of '{palette.Name} {spec.Name}':", $"  vios ctl {palette.Name} {spec.Synopsis}");
+            var request = new OpsRequest(palette.Name, spec.Name, args, parse.GetValue(common.Json), token);
             var outcome = await new OpsClient(endpoint!).SendAsync(request, spec.Streams, async reply =>
             {
                 if (reply.Text is { } text) await stdout.WriteLineAsync(text);

@@ -1,25 +1,38 @@
 using Vios.Host.Node;
+using Vios.Host.Ops;
 using Vios.Testing;
 
 namespace Vios.Host.Tests.Ops;
 
-/// <summary>A lighthouse whose ops endpoint is bound to every address, hence guarded by a token.</summary>
+/// <summary>
+/// A lighthouse whose ops endpoint is bound to every address, hence guarded by a token, which it reads
+/// from a file (--ops-token-file), so that the token is not on its command line.
+/// </summary>
 public sealed class TokenGuardedLighthouse : IAsyncLifetime
 {
     public const string Token = "correct-horse-battery-staple";
 
+    private readonly TempDirectory _directory = new();
     private LocalCluster _cluster = null!;
 
     public ViosNode Node => _cluster.Lighthouse;
 
+    /// <summary>A file holding the token, as an operator would keep it (with the line end an editor leaves).</summary>
+    public string TokenFile => _directory.Sub("ops.token");
+
     public async Task InitializeAsync()
     {
+        await File.WriteAllTextAsync(TokenFile, Token + "\n");
         _cluster = LocalCluster.Create(TestCluster.Options());
-        await _cluster.StartLighthouseAsync(options => options with { OpsHost = "0.0.0.0", OpsToken = Token });
+        await _cluster.StartLighthouseAsync(options => options with { OpsHost = "0.0.0.0", OpsTokenFile = TokenFile });
         await _cluster.AwaitConvergenceAsync();
     }
 
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await _cluster.DisposeAsync();
+        _directory.Dispose();
+    }
 }
 
 /// <summary>Off loopback the endpoint wants the token, even from a client that connects over 127.0.0.1.</summary>
@@ -45,6 +58,39 @@ public sealed class OpsTokenSpecs(TokenGuardedLighthouse lighthouse) : IClassFix
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("refused the token", result.Stderr);
         Assert.Equal("", result.Stdout);
+    }
+
+    [Fact]
+    public async Task The_token_from_a_file_is_served()
+    {
+        var result = await Ctl.AtAsync(lighthouse.Node, "--ops-token-file", lighthouse.TokenFile, "cluster", "show");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains($"{lighthouse.Node.SelfAddress} | [lighthouse] | up |", result.StdoutLines);
+    }
+
+    [Fact]
+    public async Task The_token_from_the_environment_is_served()
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        string? Environment(string name) => name == "VIOS_OPS_TOKEN" ? TokenGuardedLighthouse.Token : null;
+
+        var exit = await CtlCommand.RunAsync(["--endpoint", lighthouse.Node.CtlEndpoint(), "cluster", "show"], stdout, stderr, Environment);
+
+        Assert.True(exit == 0, stderr.ToString());
+        Assert.Contains($"{lighthouse.Node.SelfAddress} | [lighthouse] | up |", stdout.ToString());
+    }
+
+    [Fact]
+    public async Task A_token_file_that_does_not_exist_is_a_usage_error_naming_it()
+    {
+        var missing = lighthouse.TokenFile + ".missing";
+
+        var result = await Ctl.AtAsync(lighthouse.Node, "--ops-token-file", missing, "cluster", "show");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"--ops-token-file {missing}: no such file", result.Stderr);
     }
 
     [Fact]
