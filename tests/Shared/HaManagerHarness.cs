@@ -5,6 +5,7 @@ using Vios.Actors.Availability;
 using Vios.Actors.Checkpoint;
 using Vios.Actors.Partitions;
 using Vios.Host.Node;
+using Vios.Persistence.Database;
 
 namespace Vios.Testing;
 
@@ -14,8 +15,11 @@ namespace Vios.Testing;
 /// </summary>
 public static class HaManagerHarness
 {
-    /// <summary>The node configuration on SQLite under <paramref name="dataDirectory"/>; the TestKit's logger so that log events can be watched.</summary>
-    public static Config Config(string dataDirectory, string extra = "")
+    /// <summary>
+    /// The node configuration under <paramref name="dataDirectory"/>, on SQLite there or on the PostgreSQL
+    /// database <paramref name="connection"/>; the TestKit's logger so that log events can be watched.
+    /// </summary>
+    public static Config Config(string dataDirectory, string extra = "", DatabaseKind database = DatabaseKind.Sqlite, string? connection = null)
     {
         // The node creates its shared directory (where the cluster-wide SQLite files live) as it starts.
         Directory.CreateDirectory(Path.Combine(dataDirectory, "shared"));
@@ -28,6 +32,8 @@ public static class HaManagerHarness
             .WithFallback(NodeConfigBuilder.Build(new NodeOptions
             {
                 DataDirectory = dataDirectory,
+                Database = database,
+                DatabaseConnection = connection,
                 Environment = new Dictionary<string, string?>(),
             }));
     }

@@ -113,8 +113,10 @@ public sealed class OpsServer : IAsyncDisposable
             ? connection.ServeAsync()
             : connection.RefuseAsync(CommandOutcome.Failed($"the ops endpoint is busy ({MaxConnections} connections open); try again"));
         var id = Interlocked.Increment(ref _lastConnectionId);
-        var closed = served.ContinueWith(_ =>
+        // However the connection ended (served, reset, cancelled, or an exception nobody expected), its slot is freed.
+        var closed = served.ContinueWith(ended =>
         {
+            if (ended.Exception?.GetBaseException() is { } unexpected) _log.Error(unexpected, "ops endpoint: a connection ended with {0}", unexpected.Message);
             Interlocked.Decrement(ref _open);
             _connections.TryRemove(id, out Task? _);
         }, TaskScheduler.Default);

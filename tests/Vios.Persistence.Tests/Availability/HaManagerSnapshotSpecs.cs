@@ -7,53 +7,74 @@ namespace Vios.Persistence.Tests.Availability;
 
 /// <summary>
 /// The HA manager snapshots every <see cref="HaManagerActor.SnapshotEvery"/> events and cuts its
-/// journal behind the snapshot (it no longer grows without bound); a new instance recovers the same
-/// records from the snapshot and the events after it, on the real SQLite cluster-wide journal.
+/// journal behind the snapshot (it no longer grows without bound); a new instance, in a new
+/// ActorSystem, recovers the same records from the snapshot and the events after it, on both databases.
 /// </summary>
 public sealed class HaManagerSnapshotSpecs : Akka.TestKit.Xunit2.TestKit
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
-    private readonly TempDirectory _directory;
-
-    public HaManagerSnapshotSpecs()
-        : this(new TempDirectory())
-    {
-    }
-
-    private HaManagerSnapshotSpecs(TempDirectory directory)
-        : base(HaManagerHarness.Config(directory.Path)) => _directory = directory;
+    private static readonly string Id = HaManagerActor.PersistenceIdValue;
+    private readonly TempDirectory _directory = new();
 
     [Fact]
-    public async Task The_journal_is_cut_after_a_snapshot_and_a_new_instance_recovers_the_same_records()
+    public Task The_journal_is_cut_after_a_snapshot_and_a_new_instance_recovers_the_same_records_on_sqlite() =>
+        CutAndRecover(DatabaseKind.Sqlite, null);
+
+    [PostgresFact]
+    public async Task The_journal_is_cut_after_a_snapshot_and_a_new_instance_recovers_the_same_records_on_postgres()
+    {
+        // A database of its own: the HA manager's persistence id is the same in every test run.
+        await using var database = await TestPostgres.CreateDatabaseAsync();
+        await CutAndRecover(DatabaseKind.Postgres, database.ConnectionString);
+    }
+
+    private async Task CutAndRecover(DatabaseKind kind, string? connection)
     {
         // One availability record (one event) per partition: a few past the snapshot.
         var count = HaManagerActor.SnapshotEvery + 5;
         var lpars = Enumerable.Range(0, count).Select(i => HaManagerHarness.Running($"lpar-{i:000}", $"n{i % 3 + 1}")).ToList();
-        var script = new ScriptedPartitionManager(TestActor) { List = HaManagerHarness.List(lpars, "n1", "n2", "n3") };
-        var partitions = CreateTestProbe();
-        partitions.SetAutoPilot(script);
-        var first = Sys.ActorOf(HaManagerActor.Props(partitions.Ref, AvailabilitySettings.Default));
+        var list = HaManagerHarness.List(lpars, "n1", "n2", "n3");
+        var config = HaManagerHarness.Config(_directory.Path, database: kind, connection: connection);
+        await DatabasePreflight.CheckAsync(DatabaseSettings.FromConfig(config));
+        var tables = new Tables(kind, connection, _directory.Path);
 
-        var before = await AwaitRecordsAsync(first, count);
-        var journal = Path.Combine(_directory.Path, "shared", "cluster-journal.db");
-        var snapshots = Path.Combine(_directory.Path, "shared", "cluster-snapshots.db");
-        await AwaitAssertAsync(async () =>
+        IReadOnlyList<AvailabilityRecord> before;
+        var first = ActorSystem.Create("vios", config);
+        try
         {
-            Assert.Equal(1L, await ScalarAsync(snapshots, $"SELECT COUNT(*) FROM snapshot WHERE persistence_id = '{HaManagerActor.PersistenceIdValue}'"));
-            // Only the events after the snapshot are left to replay.
-            Assert.Equal(0L, await ScalarAsync(journal,
-                $"SELECT COUNT(*) FROM journal WHERE persistence_id = '{HaManagerActor.PersistenceIdValue}' AND sequence_number <= {HaManagerActor.SnapshotEvery} AND deleted = 0"));
-            Assert.Equal((long)(count - HaManagerActor.SnapshotEvery), await ScalarAsync(journal,
-                $"SELECT COUNT(*) FROM journal WHERE persistence_id = '{HaManagerActor.PersistenceIdValue}' AND deleted = 0"));
-        }, Wait, TimeSpan.FromMilliseconds(200));
+            var manager = first.ActorOf(HaManagerActor.Props(PartitionManager(first, list), AvailabilitySettings.Default));
+            before = await AwaitRecordsAsync(manager, count);
+            await AwaitAssertAsync(async () =>
+            {
+                Assert.Equal(1L, await tables.CountAsync("snapshot", $"persistence_id = '{Id}'"));
+                // Only the events after the snapshot are left to replay.
+                Assert.Equal(0L, await tables.CountAsync("journal", $"persistence_id = '{Id}' AND sequence_number <= {HaManagerActor.SnapshotEvery} AND {tables.NotDeleted}"));
+                Assert.Equal((long)(count - HaManagerActor.SnapshotEvery), await tables.CountAsync("journal", $"persistence_id = '{Id}' AND {tables.NotDeleted}"));
+            }, Wait, TimeSpan.FromMilliseconds(200));
+        }
+        finally
+        {
+            await first.Terminate();
+        }
 
-        Watch(first);
-        first.Tell(PoisonPill.Instance);
-        await ExpectTerminatedAsync(first, Wait);
-        var second = Sys.ActorOf(HaManagerActor.Props(partitions.Ref, AvailabilitySettings.Default));
+        var second = ActorSystem.Create("vios", config);
+        try
+        {
+            var manager = second.ActorOf(HaManagerActor.Props(PartitionManager(second, list), AvailabilitySettings.Default));
+            var after = (await manager.Ask<HaStatus>(GetHaStatus.Instance, Wait)).Records;
+            Assert.Equal(Describe(before), Describe(after));
+        }
+        finally
+        {
+            await second.Terminate();
+        }
+    }
 
-        var after = (await second.Ask<HaStatus>(GetHaStatus.Instance, Wait)).Records;
-        Assert.Equal(Describe(before), Describe(after));
+    private IActorRef PartitionManager(ActorSystem system, Actors.Partitions.LparList list)
+    {
+        var probe = CreateTestProbe(system);
+        probe.SetAutoPilot(new ScriptedPartitionManager(TestActor) { List = list });
+        return probe.Ref;
     }
 
     private static IEnumerable<string> Describe(IEnumerable<AvailabilityRecord> records) =>
@@ -70,13 +91,28 @@ public sealed class HaManagerSnapshotSpecs : Akka.TestKit.Xunit2.TestKit
         return records;
     }
 
-    private static async Task<long> ScalarAsync(string file, string sql)
+    /// <summary>The cluster-wide journal and snapshot tables, read directly.</summary>
+    private sealed record Tables(DatabaseKind Kind, string? Connection, string DataDirectory)
     {
-        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(DatabaseSettings.SqliteConnection(file));
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return Convert.ToInt64(await command.ExecuteScalarAsync());
+        public string NotDeleted => Kind == DatabaseKind.Postgres ? "NOT deleted" : "deleted = 0";
+
+        public async Task<long> CountAsync(string table, string where)
+        {
+            var sql = $"SELECT COUNT(*) FROM {table} WHERE {where}";
+            if (Kind == DatabaseKind.Postgres)
+            {
+                await using var postgres = new Npgsql.NpgsqlConnection(Connection);
+                await postgres.OpenAsync();
+                await using var query = new Npgsql.NpgsqlCommand(sql, postgres);
+                return Convert.ToInt64(await query.ExecuteScalarAsync());
+            }
+            var file = Path.Combine(DataDirectory, "shared", table == "journal" ? "cluster-journal.db" : "cluster-snapshots.db");
+            await using var sqlite = new Microsoft.Data.Sqlite.SqliteConnection(DatabaseSettings.SqliteConnection(file));
+            await sqlite.OpenAsync();
+            await using var command = sqlite.CreateCommand();
+            command.CommandText = sql;
+            return Convert.ToInt64(await command.ExecuteScalarAsync());
+        }
     }
 
     protected override void AfterAll()
