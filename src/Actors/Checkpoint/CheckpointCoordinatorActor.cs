@@ -14,6 +14,9 @@ public sealed record CheckpointSettings(int FullEvery = 20, int MinimumIntervalM
 
     /// <summary>S22 (<c>vios.availability.ft-pair</c>): how a replicated pair steers its primary's CPU by the secondary's lag.</summary>
     public LagControllerSettings FaultTolerantPair { get; init; } = LagControllerSettings.Default;
+
+    /// <summary><c>vios.partitions.ownership</c>: how long the fence may take to raise or read, and when to retry.</summary>
+    public OwnershipSettings Ownership { get; init; } = OwnershipSettings.Default;
 }
 
 /// <summary>
@@ -32,10 +35,23 @@ public sealed record CheckpointSettings(int FullEvery = 20, int MinimumIntervalM
 /// (<see cref="AllocatePrimaryCpu"/>); the guest's workload runs at its rate times that share. When
 /// the pair is stopped or comes apart, the primary gets all of its CPU back.
 /// </para>
+/// <para>
+/// One owner per partition: before it reads or writes the partition's journals the coordinator
+/// raises the partition's fence (<see cref="IOwnershipFence"/>) to its <see cref="OwnerClaim"/>
+/// epoch, holding every message until the fence answers. A fence above its claim, a write the fence
+/// refused, or a check after the node was frozen (<see cref="CheckOwnership"/>) that finds a newer
+/// owner ends it: it tells the LPAR <see cref="OwnershipLost"/> and commits nothing more, so no
+/// output of this copy is released.
+/// </para>
 /// </summary>
-public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
+public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
     private const string TickTimer = "epoch";
+    private const string FenceRetryTimer = "fence-retry";
+
+    private readonly OwnerClaim _claim;
+    private readonly IOwnershipFence _fence;
+    private OwnershipPhase _ownership = OwnershipPhase.Raising;
 
     private readonly string _lpar;
     private readonly string _node;
@@ -67,12 +83,42 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>Pages saved per message while the guest runs: 2 MiB, a few hundred microseconds between workload ticks.</summary>
     private const int CowBatchPages = 512;
 
-    public CheckpointCoordinatorActor(string lpar, string node, CheckpointSettings settings, long pageCount)
+    public CheckpointCoordinatorActor(string lpar, string node, CheckpointSettings settings, long pageCount, OwnerClaim claim)
     {
         _lpar = lpar;
         _node = node;
         _pageCount = pageCount;
         _settings = settings;
+        _claim = claim;
+        _fence = OwnershipFences.Get(Context.System).Fence;
+
+        // Ownership first: these handlers come before every other, so nothing touches the journal
+        // or commits an epoch while the fence is being raised or checked, or after it was lost.
+        Receive<FenceAnswered>(Answered);
+        Receive<FenceUnanswered>(unanswered =>
+        {
+            _log.Warning("{0}: the ownership fence {1} did not answer ({2}); the partition holds and asks again in {3}",
+                _lpar, _claim.FenceKey, unanswered.Reason, _settings.Ownership.FenceRetry);
+            Timers.StartSingleTimer(FenceRetryTimer, RetryFence.Instance, _settings.Ownership.FenceRetry);
+        });
+        Receive<RetryFence>(_ => AskFence());
+        Receive<CheckOwnership>(check =>
+        {
+            if (_ownership == OwnershipPhase.Lost)
+            {
+                Context.Parent.Tell(_lost!);
+                return;
+            }
+            if (_ownership == OwnershipPhase.Owned) _ownership = OwnershipPhase.Checking;
+            _log.Warning("{0}: {1}; holding until the fence {2} confirms owner epoch {3}", _lpar, check.Why, _claim.FenceKey, _claim.Epoch);
+            AskFence();
+        });
+        Receive<StatsQuery>(_ => _ownership is not OwnershipPhase.Owned, query => Sender.Tell(Stats(query)));
+        Receive<object>(_ => _ownership is OwnershipPhase.Raising or OwnershipPhase.Checking, _ => Stash.Stash());
+        Receive<object>(_ => _ownership is OwnershipPhase.Lost, message =>
+        {
+            if (message is ILparCommand command) Sender.Tell(new LparRefused(command.Name, _lost!.Reason));
+        });
 
         Receive<CheckpointJournalState>(state =>
         {
@@ -124,7 +170,18 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         });
         Receive<EpochCaptureResult>(Captured);
         Receive<EpochPersisted>(Persisted);
-        Receive<EpochPersistFailed>(failed => Fail(failed.Epoch, failed.Reason));
+        Receive<EpochPersistFailed>(failed =>
+        {
+            if (!failed.FenceRefused)
+            {
+                Fail(failed.Epoch, failed.Reason);
+                return;
+            }
+            // The fence refused a write of this node's journal batch: this copy's, or another partition's
+            // in the same batch. The fence row says which; the epoch is not committed either way.
+            Fail(failed.Epoch, failed.Reason);
+            Self.Tell(new CheckOwnership($"the ownership fence refused a journal write ({failed.Reason})"));
+        });
         Receive<StatsQuery>(query =>
         {
             if (query.Stop) StopPeriodic();
@@ -186,10 +243,70 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     // Periodic persisted epochs record the memory checksum at their stun (checkpoint take --verify).
     private bool _periodicVerify;
 
-    public static Props Props(string lpar, string node, CheckpointSettings settings, long pageCount) =>
-        Akka.Actor.Props.Create(() => new CheckpointCoordinatorActor(lpar, node, settings, pageCount));
+    public IStash Stash { get; set; } = null!;
 
-    protected override void PreStart() => Store();
+    private OwnershipLost? _lost;
+
+    /// <param name="claim">The fence and epoch this copy owns the partition under (<see cref="OwnerClaim.For"/> its definition).</param>
+    public static Props Props(string lpar, string node, CheckpointSettings settings, long pageCount, OwnerClaim claim) =>
+        Akka.Actor.Props.Create(() => new CheckpointCoordinatorActor(lpar, node, settings, pageCount, claim));
+
+    /// <summary>The fence is raised before the journal is read: what an older owner wrote before is then there to recover, and what it writes after is refused.</summary>
+    protected override void PreStart() => AskFence();
+
+    private void AskFence()
+    {
+        var timeout = _settings.Ownership.FenceTimeout;
+        var (fence, claim, raise) = (_fence, _claim, _ownership == OwnershipPhase.Raising);
+        Answer().WaitAsync(timeout).PipeTo(Self,
+            success: fence => new FenceAnswered(fence),
+            failure: e => new FenceUnanswered(e is TimeoutException ? $"no answer within {timeout.TotalSeconds:0.#} s" : (e.InnerException ?? e).Message));
+
+        async Task<long?> Answer() => raise ? await fence.RaiseAsync(claim.FenceKey, claim.Epoch) : await fence.ReadAsync(claim.FenceKey);
+    }
+
+    private void Answered(FenceAnswered answered)
+    {
+        if (_ownership is not (OwnershipPhase.Raising or OwnershipPhase.Checking)) return;
+        var first = _ownership == OwnershipPhase.Raising;
+        if (Ownership.Judge(_claim.Epoch, answered.Fence) == OwnershipVerdict.Lost)
+        {
+            Lose(answered.Fence!.Value);
+            return;
+        }
+        _ownership = OwnershipPhase.Owned;
+        if (first) Store();
+        else
+        {
+            _log.Info("{0}: the fence {1} confirms owner epoch {2}; the partition goes on", _lpar, _claim.FenceKey, _claim.Epoch);
+            Context.Parent.Tell(new OwnershipConfirmed(_claim.Epoch));
+        }
+        Stash.UnstashAll();
+    }
+
+    /// <summary>A newer owner raised the fence: nothing of this copy is committed or released any more.</summary>
+    private void Lose(long fence)
+    {
+        _ownership = OwnershipPhase.Lost;
+        Timers.CancelAll();
+        // The pair is over without a word to the replica: after a failover it may be the new owner.
+        if (_pairing is { } pairing)
+        {
+            Context.Unwatch(pairing.Replica);
+            pairing.Sender.Dispose();
+            _pairing = null;
+        }
+        if (_inFlight is { ReplyTo: { } waiting }) waiting.Tell(new LparRefused(_lpar, "this copy of the partition lost its ownership"));
+        _inFlight = null;
+        _pendingCapture = null;
+        _intervalMs = null;
+        _lost = new OwnershipLost(_lpar, _claim.Epoch, fence,
+            $"'{_lpar}' on {_node} lost its ownership: this copy has owner epoch {_claim.Epoch}, the fence {_claim.FenceKey} is at {fence} (the partition runs elsewhere)");
+        _log.Error("{0}: ownership lost: this copy has owner epoch {1}, the fence {2} is at {3}; stopping it, nothing of epoch {1} is written or released",
+            _lpar, _claim.Epoch, _claim.FenceKey, fence);
+        Stash.ClearStash();
+        Context.Parent.Tell(_lost);
+    }
 
     /// <summary>A restarted coordinator has no pair: whatever share a pair had lowered the primary to is given back.</summary>
     protected override void PostRestart(Exception reason)
@@ -510,7 +627,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     {
         if (_store is null)
         {
-            _store = Context.ActorOf(CheckpointStoreActor.Props(CheckpointStoreActor.PersistenceIdFor(_lpar)), $"journal-{++_readers}");
+            _store = Context.ActorOf(CheckpointStoreActor.Props(CheckpointStoreActor.PersistenceIdFor(_lpar), claim: _claim), $"journal-{++_readers}");
             Context.Watch(_store);
             _store.Tell(GetJournalState.Instance);
         }
@@ -521,7 +638,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     {
         if (_bootStore is null)
         {
-            _bootStore = Context.ActorOf(CheckpointStoreActor.Props(CheckpointStoreActor.BootPersistenceIdFor(_lpar), writeOnce: true), $"boot-{++_readers}");
+            _bootStore = Context.ActorOf(CheckpointStoreActor.Props(CheckpointStoreActor.BootPersistenceIdFor(_lpar), writeOnce: true, _claim), $"boot-{++_readers}");
             Context.Watch(_bootStore);
         }
         return _bootStore;
@@ -531,7 +648,41 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     {
         public static EpochTick Instance { get; } = new();
     }
+
+    private enum OwnershipPhase
+    {
+        /// <summary>Raising the fence to this copy's epoch; nothing has read the journal yet.</summary>
+        Raising,
+        Owned,
+        /// <summary>Reading the fence (after a freeze or a refused write); nothing commits meanwhile.</summary>
+        Checking,
+        Lost,
+    }
+
+    private sealed record FenceAnswered(long? Fence);
+
+    private sealed record FenceUnanswered(string Reason);
+
+    private sealed record RetryFence
+    {
+        public static RetryFence Instance { get; } = new();
+    }
 }
+
+/// <summary>
+/// To an LPAR and its coordinator: this node may have been frozen, or a write was refused; hold and
+/// check the partition's fence. <paramref name="Why"/> is for the log.
+/// </summary>
+public sealed record CheckOwnership(string Why);
+
+/// <summary>Coordinator → LPAR: the fence still names this copy's epoch; the partition goes on.</summary>
+public sealed record OwnershipConfirmed(long Epoch);
+
+/// <summary>
+/// Coordinator → LPAR: a newer owner raised the fence above this copy's <paramref name="Epoch"/> to
+/// <paramref name="Fence"/>. The copy stops; its held outputs are dropped, never released.
+/// </summary>
+public sealed record OwnershipLost(string Lpar, long Epoch, long Fence, string Reason);
 
 /// <summary>Coordinator → LPAR: S24 step 1 (the disk layer, while the guest runs), then the stun.</summary>
 public sealed record BeginCow(long Epoch);

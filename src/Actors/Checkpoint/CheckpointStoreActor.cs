@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
+using Akka.Persistence.Journal;
 using Vios.Actors.Partitions;
 
 namespace Vios.Actors.Checkpoint;
@@ -11,6 +12,11 @@ namespace Vios.Actors.Checkpoint;
 /// <see cref="EpochCommitted"/>. After a full image it saves a snapshot (the consistency image's
 /// place in the journal) and deletes the events and snapshots before that image. The boot image is
 /// the same kind of journal under <c>lpar-&lt;name&gt;-boot</c>, written once.
+/// <para>
+/// One owner per partition: each epoch's commit carries the writer's <see cref="OwnerClaim"/> as a
+/// journal tag (<c>owner-epoch:&lt;epoch&gt;:lpar-&lt;name&gt;</c>). The chunks and the commit of an epoch are
+/// one atomic write, so when the database's fence refuses the tag it refuses the whole epoch.
+/// </para>
 /// </summary>
 public sealed class CheckpointStoreActor : ReceivePersistentActor
 {
@@ -18,11 +24,13 @@ public sealed class CheckpointStoreActor : ReceivePersistentActor
     private readonly bool _writeOnce;
     private CheckpointJournalState _state = CheckpointJournalState.Empty;
     private (IActorRef ReplyTo, long Epoch)? _persisting;
+    private readonly OwnerClaim? _claim;
 
-    public CheckpointStoreActor(string persistenceId, bool writeOnce)
+    public CheckpointStoreActor(string persistenceId, bool writeOnce, OwnerClaim? claim)
     {
         PersistenceId = persistenceId;
         _writeOnce = writeOnce;
+        _claim = claim;
         JournalPluginId = PartitionManagerActor.ClusterJournalPluginId;
         SnapshotPluginId = PartitionManagerActor.ClusterSnapshotPluginId;
 
@@ -47,9 +55,12 @@ public sealed class CheckpointStoreActor : ReceivePersistentActor
                 capture.VcpuState, ImageChecksum.OfState(capture.VcpuState), capture.MemoryChecksum, (long)capture.Stun.TotalMicroseconds, capture.At);
             var replyTo = Sender;
             _persisting = (replyTo, capture.Epoch);
-            PersistAll<IViosMessage>([.. chunks, commit], e =>
+            // Only the commit is tagged: the epoch's events are written in one transaction, which the
+            // fence refuses as a whole, and untagged events take the journal's bulk insert.
+            object tagged = _claim is { } claim ? new Tagged(commit, new[] { claim.Tag }) : commit;
+            PersistAll<object>([.. chunks, tagged], e =>
             {
-                if (e is not EpochCommitted committed) return;
+                if ((e is Tagged t ? t.Payload : e) is not EpochCommitted committed) return;
                 _persisting = null;
                 Apply(committed);
                 replyTo.Tell(new EpochPersisted(committed.Epoch, _state.Epochs[^1], AlreadyThere: false));
@@ -76,13 +87,17 @@ public sealed class CheckpointStoreActor : ReceivePersistentActor
 
     public static string BootPersistenceIdFor(string lpar) => $"lpar-{lpar}-boot";
 
-    public static Props Props(string persistenceId, bool writeOnce = false) =>
-        Akka.Actor.Props.Create(() => new CheckpointStoreActor(persistenceId, writeOnce));
+    /// <param name="claim">The owner's claim each commit carries; null writes untagged (no fence checks it).</param>
+    public static Props Props(string persistenceId, bool writeOnce = false, OwnerClaim? claim = null) =>
+        Akka.Actor.Props.Create(() => new CheckpointStoreActor(persistenceId, writeOnce, claim));
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
         if (_persisting is var (replyTo, epoch))
-            replyTo.Tell(new EpochPersistFailed(epoch, $"the journal did not record epoch {epoch}: {cause.Message}"));
+            replyTo.Tell(new EpochPersistFailed(epoch, $"the journal did not record epoch {epoch}: {Innermost(cause).Message}")
+            {
+                FenceRefused = Ownership.IsFenceRefusal(cause),
+            });
         _persisting = null;
         _log.Warning("{0}: epoch not recorded: {1}", PersistenceId, cause.Message);
         base.OnPersistFailure(cause, @event, sequenceNr);
@@ -102,6 +117,12 @@ public sealed class CheckpointStoreActor : ReceivePersistentActor
         base.OnRecoveryFailure(reason, message);
     }
 
+    private static Exception Innermost(Exception e)
+    {
+        while (e.InnerException is not null) e = e.InnerException;
+        return e;
+    }
+
     private void Apply(EpochCommitted committed)
     {
         var summary = new EpochSummary(committed.Epoch, committed.Kind, committed.Pages, (long)committed.Pages * Memory.GuestMemory.PageSize,
@@ -117,7 +138,11 @@ public sealed record PersistEpoch(EpochCapture Capture);
 
 public sealed record EpochPersisted(long Epoch, EpochSummary Summary, bool AlreadyThere);
 
-public sealed record EpochPersistFailed(long Epoch, string Reason);
+public sealed record EpochPersistFailed(long Epoch, string Reason)
+{
+    /// <summary>The database's ownership fence refused the write (this copy's, or another's in the same batch).</summary>
+    public bool FenceRefused { get; init; }
+}
 
 public sealed record GetJournalState
 {

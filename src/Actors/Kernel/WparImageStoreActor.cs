@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Persistence;
+using Akka.Persistence.Journal;
 using Vios.Actors.Partitions;
 
 namespace Vios.Actors.Kernel;
@@ -16,7 +17,7 @@ public sealed class WparImageStoreActor : ReceivePersistentActor
     private byte[]? _image;
     private IActorRef? _persisting;
 
-    public WparImageStoreActor(string lpar, string wpar)
+    public WparImageStoreActor(string lpar, string wpar, OwnerClaim? claim)
     {
         PersistenceId = PersistenceIdOf(lpar, wpar);
         JournalPluginId = PartitionManagerActor.ClusterJournalPluginId;
@@ -28,7 +29,9 @@ public sealed class WparImageStoreActor : ReceivePersistentActor
         {
             var replyTo = Sender;
             _persisting = replyTo;
-            Persist(new WparImageStored(store.Image), stored =>
+            // The partition's owner claim, checked by the database fence (see CheckpointStoreActor).
+            var stored = new WparImageStored(store.Image);
+            Persist<object>(claim is null ? (object)stored : new Tagged(stored, new[] { claim.Tag }), _ =>
             {
                 _persisting = null;
                 _image = stored.Image;
@@ -45,7 +48,7 @@ public sealed class WparImageStoreActor : ReceivePersistentActor
 
     public static string PersistenceIdOf(string lpar, string wpar) => $"wpar-{lpar}-{wpar}";
 
-    public static Props Props(string lpar, string wpar) => Akka.Actor.Props.Create(() => new WparImageStoreActor(lpar, wpar));
+    public static Props Props(string lpar, string wpar, OwnerClaim? claim = null) => Akka.Actor.Props.Create(() => new WparImageStoreActor(lpar, wpar, claim));
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {

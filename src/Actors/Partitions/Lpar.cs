@@ -420,6 +420,23 @@ public sealed class Lpar : IDisposable
         }
     }
 
+    /// <summary>Outputs this copy held and dropped when it lost its ownership: never released.</summary>
+    public long OutputsDropped { get; private set; }
+
+    /// <summary>
+    /// A newer owner runs the partition elsewhere: the guest stops here (failed, with the reason) and
+    /// the outputs it holds are dropped, since the epochs they belong to never commit.
+    /// </summary>
+    public void LoseOwnership(string reason)
+    {
+        OutputsDropped += OutputsHeld;
+        _heldOutputs.Clear();
+        _openOutputs = 0;
+        _engine = null;
+        _workload = null;
+        Fail(reason);
+    }
+
     /// <summary>Stops holding outputs and releases every one held (checkpointing stopped).</summary>
     public void ReleaseAllOutputs()
     {

@@ -144,7 +144,7 @@ public sealed partial class LparActor
     {
         var childName = $"wpar-{Uri.EscapeDataString(wpar)}";
         var child = Context.Child(childName);
-        return child.IsNobody() ? Context.ActorOf(WparImageStoreActor.Props(_lpar.Definition.Name, wpar), childName) : child;
+        return child.IsNobody() ? Context.ActorOf(WparImageStoreActor.Props(_lpar.Definition.Name, wpar, OwnerClaim.For(_lpar.Definition)), childName) : child;
     }
 
     private sealed record WparMigrationAnswered(MigrateWpar Request, WparShown Before, int ImageBytes, object Reply, IActorRef ReplyTo);

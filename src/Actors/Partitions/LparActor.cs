@@ -22,6 +22,10 @@ public sealed partial class LparActor : ReceiveActor, IWithTimers
     private bool _watched;
 
     private readonly IActorRef _manager;
+    private readonly PauseDetector _pause;
+    private readonly Stopwatch _monotonic = Stopwatch.StartNew();
+    // Set while the coordinator checks the fence: the guest makes no progress and produces no output.
+    private bool _ownershipHold;
 
     public LparActor(LparDefinition definition, string node, PartitionSettings settings, IActorRef? manager = null)
     {
@@ -31,7 +35,29 @@ public sealed partial class LparActor : ReceiveActor, IWithTimers
         _settings = settings;
         _heartbeatMaster = Context.ActorSelection($"/user/{Availability.HeartbeatActor.Name}");
         _checkpoint = Context.ActorOf(CheckpointCoordinatorActor.Props(definition.Name, node, settings.Checkpoint,
-            definition.MemoryMb * 1024 * 1024 / Memory.GuestMemory.PageSize), "checkpoint");
+            definition.MemoryMb * 1024 * 1024 / Memory.GuestMemory.PageSize, OwnerClaim.For(definition)), "checkpoint");
+        _pause = new PauseDetector(settings.Ownership.PauseThreshold);
+
+        // One owner per partition: a freeze of this process (seen by the node's pause watch or by the
+        // workload's own tick), or a write the fence refused, holds the guest until the coordinator
+        // has read the fence; a newer owner there ends this copy.
+        Receive<CheckOwnership>(check => Hold(check));
+        Receive<OwnershipConfirmed>(_ =>
+        {
+            _ownershipHold = false;
+            _clock.Restart();
+        });
+        Receive<OwnershipLost>(lost =>
+        {
+            var held = _lpar.OutputsHeld;
+            _lpar.LoseOwnership(lost.Reason);
+            Timers.Cancel("workload");
+            UpdateAgent();
+            _ownershipHold = false;
+            Context.GetLogger().Error("{0}: stopped on {1}: owner epoch {2} is stale, the fence is at {3}; {4} held output(s) dropped, none released",
+                _lpar.Definition.Name, _node, lost.Epoch, lost.Fence, held);
+            Context.Parent.Tell(StateChanged());
+        });
 
         Receive<StartLpar>(_ =>
         {
@@ -117,7 +143,7 @@ public sealed partial class LparActor : ReceiveActor, IWithTimers
                 install.ReplyTo.Tell(new LparRefused(_lpar.Definition.Name, $"cannot restore '{_lpar.Definition.Name}': {refusal}"));
                 return;
             }
-            Context.Parent.Tell(new LparStateChanged(_lpar.Definition.Name, _lpar.State));
+            Context.Parent.Tell(StateChanged());
             StartWorkloadTimer();
             UpdateAgent();
             var checksum = _lpar.MemoryChecksum();
@@ -142,6 +168,8 @@ public sealed partial class LparActor : ReceiveActor, IWithTimers
         ReceiveWparCommands();
         Receive<Tick>(_ =>
         {
+            if (_pause.Tick(_monotonic.Elapsed) is { } gap) Hold(new CheckOwnership($"this process was frozen for {gap.TotalSeconds:0.0} s"));
+            if (_ownershipHold) return;
             _lpar.Advance(_clock.Elapsed);
             _clock.Restart();
             if (!_lpar.HasWorkload) Timers.Cancel("workload");
@@ -186,6 +214,7 @@ public sealed partial class LparActor : ReceiveActor, IWithTimers
     {
         if (!_lpar.HasWorkload || Timers.IsTimerActive("workload")) return;
         _clock.Restart();
+        _pause.Reset();
         Timers.StartPeriodicTimer("workload", Tick.Instance, _settings.WorkloadTick);
     }
 
@@ -199,8 +228,18 @@ public sealed partial class LparActor : ReceiveActor, IWithTimers
         }
         if (!_lpar.HasWorkload) Timers.Cancel("workload");
         UpdateAgent();
-        Context.Parent.Tell(new LparStateChanged(_lpar.Definition.Name, _lpar.State));
+        Context.Parent.Tell(StateChanged());
         Sender.Tell(_lpar.Status(_node));
+    }
+
+    /// <summary>The state, with this copy's ownership epoch: the manager ignores a copy that lost the partition.</summary>
+    private LparStateChanged StateChanged() => new(_lpar.Definition.Name, _lpar.State) { OwnerEpoch = _lpar.Definition.OwnerEpoch };
+
+    private void Hold(CheckOwnership check)
+    {
+        if (_ownershipHold) return;
+        _ownershipHold = true;
+        _checkpoint.Tell(check);
     }
 
     private sealed record Tick

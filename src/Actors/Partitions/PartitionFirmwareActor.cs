@@ -106,6 +106,11 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
             if (_replicas.TryGetValue(slow.Lpar, out var replica)) replica.Forward(slow);
             else Sender.Tell(new LparRefused(slow.Lpar, $"{_node} holds no replica of '{slow.Lpar}'"));
         });
+        // One owner per partition: the node's pause watch saw a freeze; every partition (not the replicas) checks its fence.
+        Receive<CheckOwnership>(check =>
+        {
+            foreach (var child in Context.GetChildren().Where(c => !_replicas.ContainsValue(c))) child.Forward(check);
+        });
         Receive<ILparCommand>(command =>
         {
             // A failed partition comes back only when asked to run again: a fresh actor, started or restored.

@@ -66,7 +66,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
         });
         Command<LparStateChanged>(changed =>
         {
-            _registry.Report(changed.Name, changed.State);
+            _registry.Report(changed.Name, changed.State, changed.OwnerEpoch);
             PublishView();
         });
         Command<FenceNode>(fence =>

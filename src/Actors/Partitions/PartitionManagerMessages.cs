@@ -9,6 +9,14 @@ public sealed record LparDefinition(
 {
     [JsonIgnore]
     public string Node => Allocation.Node;
+
+    /// <summary>
+    /// The ownership epoch (fencing token): 1 when defined, raised by every move (a failover, a
+    /// migration). The copy that runs the partition writes its journals under this epoch, and the
+    /// database refuses writes of a lower one once a newer owner has raised the fence. Definitions
+    /// persisted before the epoch existed read as 1, and their moves raise it on recovery.
+    /// </summary>
+    public long OwnerEpoch { get; init; } = 1;
 }
 
 /// <summary>
@@ -91,7 +99,11 @@ public sealed record FenceNode(string Node, string Address) : IViosMessage;
 public sealed record NodeFenced(string Node, bool WasRegistered) : IViosMessage;
 
 /// <summary>A partition changed state on its node (firmware → manager).</summary>
-public sealed record LparStateChanged(string Name, LparState State) : IViosMessage;
+public sealed record LparStateChanged(string Name, LparState State) : IViosMessage
+{
+    /// <summary>The ownership epoch of the copy that reports; a report from a copy of an older epoch is ignored. 0: not known.</summary>
+    public long OwnerEpoch { get; init; }
+}
 
 /// <summary>Event: a partition was defined and placed. Persisted under <c>partition-manager</c>.</summary>
 public sealed record LparDefined(LparDefinition Definition) : IViosMessage;
@@ -111,6 +123,9 @@ public sealed record PartitionManagerSnapshot(IReadOnlyList<LparDefinition> Defi
 {
     /// <summary>Partitions the operator last asked to run (<see cref="LparIntent"/>).</summary>
     public IReadOnlyList<string> Running { get; init; } = [];
+
+    /// <summary>The last ownership epoch of each deleted partition (a partition created again under the name starts above it).</summary>
+    public IReadOnlyDictionary<string, long> RetiredEpochs { get; init; } = new Dictionary<string, long>();
 }
 
 [JsonSourceGenerationOptions(UseStringEnumConverter = true)]

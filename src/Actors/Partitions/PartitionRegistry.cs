@@ -13,6 +13,9 @@ public sealed partial class PartitionRegistry
     private readonly SortedDictionary<string, LparDefinition> _definitions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LparState> _states = new(StringComparer.Ordinal);
     private readonly HashSet<string> _running = new(StringComparer.Ordinal);
+    // The last ownership epoch of each deleted partition: one created again under its name starts above
+    // it, since the fence of the name's journal stays where the old one left it.
+    private readonly Dictionary<string, long> _retiredEpochs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, NodeResources> _online = new(StringComparer.Ordinal);
     private readonly ResourcePlanner _planner = new();
 
@@ -45,9 +48,12 @@ public sealed partial class PartitionRegistry
         _planner.Withdraw(node);
     }
 
-    public void Report(string name, LparState state)
+    public void Report(string name, LparState state, long ownerEpoch = 0)
     {
-        if (_definitions.ContainsKey(name)) _states[name] = state;
+        if (_definitions.GetValueOrDefault(name) is not { } definition) return;
+        // A copy that lost the partition (its node paused and the partition moved) says nothing about the new owner.
+        if (ownerEpoch != 0 && ownerEpoch < definition.OwnerEpoch) return;
+        _states[name] = state;
     }
 
     public (LparDefined? Event, string? Refusal) Decide(CreateLpar command, DateTimeOffset now)
@@ -63,7 +69,10 @@ public sealed partial class PartitionRegistry
         var request = new ResourceRequest(command.Name, command.Vcpus, command.MemoryMb, command.Adapters, command.Policy) { Node = command.Node };
         var placement = _planner.Plan(request);
         if (placement.Allocation is not { } allocation) return (null, placement.Refusal);
-        return (new LparDefined(new LparDefinition(command.Name, command.Vcpus, command.MemoryMb, command.Policy, command.Adapters, allocation, now)), null);
+        return (new LparDefined(new LparDefinition(command.Name, command.Vcpus, command.MemoryMb, command.Policy, command.Adapters, allocation, now)
+        {
+            OwnerEpoch = _retiredEpochs.GetValueOrDefault(command.Name) + 1,
+        }), null);
     }
 
     public (LparMoved? Event, string? Refusal) Decide(MoveLpar command)
@@ -77,7 +86,7 @@ public sealed partial class PartitionRegistry
         var request = new ResourceRequest(command.Name, definition.Vcpus, definition.MemoryMb, definition.Adapters, definition.Policy) { Node = command.ToNode };
         var placement = _planner.PlanMove(request);
         return placement.Allocation is { } allocation
-            ? (new LparMoved(definition with { Allocation = allocation }, definition.Node, command.Reason), null)
+            ? (new LparMoved(definition with { Allocation = allocation, OwnerEpoch = definition.OwnerEpoch + 1 }, definition.Node, command.Reason), null)
             : (null, placement.Refusal);
     }
 
@@ -95,14 +104,17 @@ public sealed partial class PartitionRegistry
         switch (@event)
         {
             case LparDefined defined:
-                _definitions[defined.Definition.Name] = defined.Definition;
+                _definitions[defined.Definition.Name] = defined.Definition with
+                {
+                    OwnerEpoch = Math.Max(defined.Definition.OwnerEpoch, _retiredEpochs.GetValueOrDefault(defined.Definition.Name) + 1),
+                };
                 _states[defined.Definition.Name] = LparState.Defined;
                 _planner.Commit(defined.Definition.Allocation);
                 break;
             case LparMoved moved:
                 _planner.Release(moved.Definition.Name);
                 _planner.Commit(moved.Definition.Allocation);
-                _definitions[moved.Definition.Name] = moved.Definition;
+                _definitions[moved.Definition.Name] = moved.Definition with { OwnerEpoch = EpochAfterMove(moved) };
                 _states[moved.Definition.Name] = LparState.Defined;
                 break;
             case LparIntent intent when _definitions.ContainsKey(intent.Name):
@@ -112,19 +124,32 @@ public sealed partial class PartitionRegistry
                 else _running.Remove(intent.Name);
                 break;
             case LparRemoved removed:
+                if (_definitions.GetValueOrDefault(removed.Name) is { } gone) _retiredEpochs[removed.Name] = gone.OwnerEpoch;
                 _running.Remove(removed.Name);
                 _definitions.Remove(removed.Name);
                 _states.Remove(removed.Name);
                 _planner.Release(removed.Name);
                 break;
             case PartitionManagerSnapshot snapshot:
+                foreach (var (name, epoch) in snapshot.RetiredEpochs) _retiredEpochs[name] = epoch;
                 foreach (var definition in snapshot.Definitions) Apply(new LparDefined(definition));
                 foreach (var name in snapshot.Running) Apply(new LparIntent(name, true));
                 break;
         }
     }
 
-    public PartitionManagerSnapshot Snapshot() => new(_definitions.Values.ToList()) { Running = _running.Order(StringComparer.Ordinal).ToList() };
+    /// <summary>
+    /// Every move raises the ownership epoch: the event carries it, and a move persisted before epochs
+    /// existed (it reads as 1) raises the one before it, so recovery gives the same epoch either way.
+    /// </summary>
+    private long EpochAfterMove(LparMoved moved) =>
+        Math.Max(moved.Definition.OwnerEpoch, (_definitions.GetValueOrDefault(moved.Definition.Name)?.OwnerEpoch ?? 0) + 1);
+
+    public PartitionManagerSnapshot Snapshot() => new(_definitions.Values.ToList())
+    {
+        Running = _running.Order(StringComparer.Ordinal).ToList(),
+        RetiredEpochs = new SortedDictionary<string, long>(_retiredEpochs, StringComparer.Ordinal),
+    };
 
     public LparList List() => new(
         _definitions.Values.Select(d => new LparSummary(d, StateOf(d.Name), IsOnline(d.Node))).ToList(),

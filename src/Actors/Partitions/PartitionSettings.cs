@@ -21,6 +21,9 @@ public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm,
     /// <summary>S16: how often a running partition's guest agent heartbeats to its node's master (<c>vios.availability.heartbeat.interval</c>).</summary>
     public TimeSpan GuestHeartbeat { get; init; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary><c>vios.partitions.ownership</c>: the pause watch and the ownership fence's timeouts.</summary>
+    public OwnershipSettings Ownership { get; init; } = OwnershipSettings.Default;
+
     public string DiskPath(string lpar) => Path.Combine(DiskDirectory ?? ".", $"{lpar}.disk");
 
     /// <exception cref="ConfigurationException">The section is missing a value or has one that makes no sense; the message says which.</exception>
@@ -32,17 +35,37 @@ public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm,
         if (tick <= TimeSpan.Zero) throw new ConfigurationException("vios.partitions.workload-tick must be positive");
         var fullEvery = config.GetInt("vios.checkpoint.full-every", CheckpointSettings.Default.FullEvery);
         if (fullEvery < 1) throw new ConfigurationException("vios.checkpoint.full-every must be at least 1");
+        var ownership = ReadOwnership(config);
         return new PartitionSettings(
             ReadResources(config, nodeName),
             new VmmSettings(config.GetBoolean("vios.partitions.shadow-cache", true), capacity),
             tick,
             config.GetTimeSpan("vios.partitions.registration-retry", TimeSpan.FromSeconds(2)))
         {
-            Checkpoint = new CheckpointSettings(fullEvery) { FaultTolerantPair = ReadFaultTolerantPair(config) },
+            Checkpoint = new CheckpointSettings(fullEvery) { FaultTolerantPair = ReadFaultTolerantPair(config), Ownership = ownership },
+            Ownership = ownership,
             DiskDirectory = config.GetString("vios.node.data-directory", "") is { Length: > 0 } data ? Path.Combine(data, "disks") : null,
             GuestHeartbeat = Availability.AvailabilitySettings.FromConfig(config).Heartbeat.Interval,
             DiskBlocks = Math.Max(1, (config.GetByteSize("vios.partitions.disk-size") ?? 64L * 1024 * 1024) / VirtualDisk.BlockSize),
         };
+    }
+
+    /// <exception cref="ConfigurationException">A duration is not positive, or the tick is not shorter than the threshold.</exception>
+    public static OwnershipSettings ReadOwnership(Config config)
+    {
+        const string Section = "vios.partitions.ownership";
+        var defaults = OwnershipSettings.Default;
+        var settings = new OwnershipSettings(
+            config.GetTimeSpan($"{Section}.pause-threshold", defaults.PauseThreshold),
+            config.GetTimeSpan($"{Section}.pause-tick", defaults.PauseTick),
+            config.GetTimeSpan($"{Section}.fence-timeout", defaults.FenceTimeout),
+            config.GetTimeSpan($"{Section}.fence-retry", defaults.FenceRetry));
+        foreach (var (key, value) in new[] { ("pause-threshold", settings.PauseThreshold), ("pause-tick", settings.PauseTick),
+                     ("fence-timeout", settings.FenceTimeout), ("fence-retry", settings.FenceRetry) })
+            if (value <= TimeSpan.Zero) throw new ConfigurationException($"{Section}.{key} must be positive; got {value}");
+        if (settings.PauseTick >= settings.PauseThreshold)
+            throw new ConfigurationException($"{Section}.pause-tick ({settings.PauseTick}) must be shorter than pause-threshold ({settings.PauseThreshold})");
+        return settings;
     }
 
     /// <summary>

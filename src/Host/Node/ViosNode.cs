@@ -25,6 +25,9 @@ public sealed class ViosNode : IAsyncDisposable
 {
     private static readonly TimeSpan BootRecordTimeout = TimeSpan.FromSeconds(20);
 
+    /// <summary>The cluster-wide journal creating its tables, then the fence table and trigger (a first start on PostgreSQL).</summary>
+    private static readonly TimeSpan FenceInstallTimeout = TimeSpan.FromSeconds(30);
+
     private OpsServer? _ops;
 
     private ViosNode(ActorSystem system, NodeSettings settings, string name, DatabaseSettings? database, DatabaseSettings? clusterDatabase,
@@ -193,6 +196,17 @@ public sealed class ViosNode : IAsyncDisposable
             System.ActorOf(EchoDaemon.Props(Vke), "daemon-echo");
             System.ActorOf(StatsDaemon.Props(Vke), "daemon-stats");
 
+            // One owner per partition: the fence is in the database before this node hosts a partition.
+            try
+            {
+                var fence = await OwnershipFenceInstaller.InstallAsync(System, ClusterDatabase!, FenceInstallTimeout, cancellationToken);
+                log.Debug("ownership fence: {0}", fence.Describe);
+            }
+            catch (Exception e) when (e is DatabaseUnavailableException or TimeoutException or AskTimeoutException)
+            {
+                throw new NodeStartupException(e.Message, e);
+            }
+
             // Before the singletons, so that their first publication finds it.
             ControlView = System.ActorOf(ControlViewActor.Props(), ControlViewActor.Name);
 
@@ -217,6 +231,8 @@ public sealed class ViosNode : IAsyncDisposable
                 "/user/ha-manager",
                 ClusterSingletonProxySettings.Create(System).WithRole("vios")), "ha-manager-proxy");
             Heartbeat = System.ActorOf(HeartbeatActor.Props(availability, HaManager), HeartbeatActor.Name);
+            // A freeze of this process (SIGSTOP, a long GC pause) makes every partition check it still owns itself.
+            System.ActorOf(PauseWatchActor.Props(Partitions!.Ownership, Firmware), PauseWatchActor.Name);
         }
 
         _ops = await OpsServer.StartAsync(Settings.Ops, this, cancellationToken);

@@ -1,0 +1,49 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using Vios.Actors.Checkpoint;
+
+namespace Vios.Actors.Partitions;
+
+/// <summary>
+/// The node's pause watch (<c>/user/pause-watch</c>): ticks every <see cref="OwnershipSettings.PauseTick"/>
+/// and feeds a <see cref="PauseDetector"/> with the monotonic clock. A gap means this process was
+/// frozen long enough to have been failed over: every partition of the firmware holds and checks
+/// its ownership fence (<see cref="CheckOwnership"/>), and stops if a newer owner raised it.
+/// </summary>
+public sealed class PauseWatchActor : ReceiveActor, IWithTimers
+{
+    public const string Name = "pause-watch";
+    private const string TickTimer = "pause-tick";
+
+    private readonly PauseDetector _detector;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    public PauseWatchActor(OwnershipSettings settings, IActorRef firmware)
+    {
+        _detector = new PauseDetector(settings.PauseThreshold);
+        var log = Context.GetLogger();
+        Receive<Tick>(_ =>
+        {
+            if (_detector.Tick(_clock.Elapsed) is not { } gap) return;
+            log.Warning("this process was frozen for {0:0.0} s (more than {1:0.0} s): every partition holds until its ownership fence is checked",
+                gap.TotalSeconds, settings.PauseThreshold.TotalSeconds);
+            firmware.Tell(new CheckOwnership($"this process was frozen for {gap.TotalSeconds:0.0} s"));
+        });
+        _tick = settings.PauseTick;
+    }
+
+    private readonly TimeSpan _tick;
+
+    protected override void PreStart() => Timers.StartPeriodicTimer(TickTimer, Tick.Instance, _tick);
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(OwnershipSettings settings, IActorRef firmware) =>
+        Akka.Actor.Props.Create(() => new PauseWatchActor(settings, firmware));
+
+    private sealed record Tick
+    {
+        public static Tick Instance { get; } = new();
+    }
+}

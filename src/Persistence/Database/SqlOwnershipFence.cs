@@ -1,0 +1,156 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+using Vios.Actors.Partitions;
+
+namespace Vios.Persistence.Database;
+
+/// <summary>
+/// The ownership fence in the cluster-wide database (docs/persistence.md, "Ownership fence"): the
+/// table <c>vios_fence(fence_key, owner_epoch, raised_at)</c> and a trigger on the journal's
+/// <c>tags</c> table that refuses a journal row tagged <c>owner-epoch:&lt;epoch&gt;:&lt;fence key&gt;</c>
+/// when the fence row is above that epoch or missing. Akka.Persistence.Sql (<c>tag-write-mode =
+/// TagTable</c>, its default) inserts the journal rows of a write and their tags in one transaction,
+/// so the refusal undoes the whole write. On PostgreSQL the trigger reads the fence row
+/// <c>FOR SHARE</c>: a raise waits for a write that already passed the check to commit, so the new
+/// owner, which raises before it recovers, reads every write of the old owner that was accepted.
+/// SQLite serialises writers, which gives the same order.
+/// </summary>
+public sealed class SqlOwnershipFence(DatabaseSettings cluster) : IOwnershipFence
+{
+    /// <summary>Bumped when the trigger changes; the new one replaces the old (PostgreSQL) or is added under its name (SQLite, which drops the old).</summary>
+    public const string SqliteTriggerName = "vios_fence_check_v1";
+
+    public string Describe => $"vios_fence in {cluster.Describe()}";
+
+    /// <summary>
+    /// Creates the fence table and the trigger, idempotently; several nodes may do it at once. The
+    /// journal's own <c>tags</c> table must exist (see <see cref="OwnershipFenceInstaller"/>).
+    /// </summary>
+    public async Task InstallAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = cluster.Kind == DatabaseKind.Postgres ? PostgresSchema : SqliteSchema;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<long> RaiseAsync(string fenceKey, long epoch, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(epoch);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        // Never down: a raise to a lower epoch (an old owner restarting its journal) leaves the fence where it is.
+        command.CommandText = cluster.Kind == DatabaseKind.Postgres
+            ? """
+              INSERT INTO vios_fence (fence_key, owner_epoch, raised_at) VALUES (@key, @epoch, now())
+              ON CONFLICT (fence_key) DO UPDATE SET
+                owner_epoch = GREATEST(vios_fence.owner_epoch, EXCLUDED.owner_epoch),
+                raised_at = CASE WHEN EXCLUDED.owner_epoch > vios_fence.owner_epoch THEN now() ELSE vios_fence.raised_at END
+              RETURNING owner_epoch
+              """
+            : """
+              INSERT INTO vios_fence (fence_key, owner_epoch, raised_at) VALUES (@key, @epoch, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+              ON CONFLICT (fence_key) DO UPDATE SET
+                owner_epoch = max(owner_epoch, excluded.owner_epoch),
+                raised_at = CASE WHEN excluded.owner_epoch > owner_epoch THEN excluded.raised_at ELSE raised_at END
+              RETURNING owner_epoch
+              """;
+        AddParameter(command, "key", fenceKey);
+        AddParameter(command, "epoch", epoch);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken));
+    }
+
+    public async Task<long?> ReadAsync(string fenceKey, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT owner_epoch FROM vios_fence WHERE fence_key = @key";
+        AddParameter(command, "key", fenceKey);
+        return await command.ExecuteScalarAsync(cancellationToken) is { } value and not DBNull ? Convert.ToInt64(value) : null;
+    }
+
+    private async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        DbConnection connection = cluster.Kind == DatabaseKind.Postgres
+            ? new NpgsqlConnection(cluster.JournalConnection)
+            : new SqliteConnection(cluster.JournalConnection);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static void AddParameter(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+    }
+
+    // The tag is owner-epoch:<epoch>:<fence key>; 'owner-epoch:' is 12 characters.
+    private const string SqliteSchema = $"""
+        CREATE TABLE IF NOT EXISTS vios_fence (
+          fence_key TEXT NOT NULL PRIMARY KEY,
+          owner_epoch INTEGER NOT NULL,
+          raised_at TEXT NOT NULL
+        );
+        CREATE TRIGGER IF NOT EXISTS {SqliteTriggerName} BEFORE INSERT ON tags
+        WHEN NEW.tag LIKE '{OwnerClaim.TagPrefix}%'
+        BEGIN
+          SELECT RAISE(ABORT, '{Ownership.RefusalMarker} a journal write under an owner epoch below its fence (or with no fence raised) was refused')
+          WHERE COALESCE(
+                  (SELECT owner_epoch FROM vios_fence
+                   WHERE fence_key = substr(substr(NEW.tag, 13), instr(substr(NEW.tag, 13), ':') + 1)),
+                  9223372036854775807)
+                > CAST(substr(substr(NEW.tag, 13), 1, instr(substr(NEW.tag, 13), ':') - 1) AS INTEGER);
+        END;
+        """;
+
+    private const string PostgresSchema = $$"""
+        SELECT pg_advisory_xact_lock(4711004711);
+        CREATE TABLE IF NOT EXISTS vios_fence (
+          fence_key TEXT NOT NULL PRIMARY KEY,
+          owner_epoch BIGINT NOT NULL,
+          raised_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE OR REPLACE FUNCTION vios_fence_check() RETURNS trigger LANGUAGE plpgsql AS $fence$
+        DECLARE
+          rest TEXT;
+          claimed BIGINT;
+          key TEXT;
+          fence BIGINT;
+        BEGIN
+          IF NEW.tag NOT LIKE '{{OwnerClaim.TagPrefix}}%' THEN
+            RETURN NEW;
+          END IF;
+          rest := substr(NEW.tag, 13);
+          claimed := split_part(rest, ':', 1)::BIGINT;
+          key := substr(rest, strpos(rest, ':') + 1);
+          -- FOR SHARE: a concurrent raise (an UPDATE of this row) waits until this write commits or aborts.
+          SELECT owner_epoch INTO fence FROM vios_fence WHERE fence_key = key FOR SHARE;
+          IF fence IS NULL THEN
+            RAISE EXCEPTION '{{Ownership.RefusalMarker}} write of % (sequence number %) under owner epoch % refused: the fence % was never raised',
+              NEW.persistence_id, NEW.sequence_nr, claimed, key;
+          END IF;
+          IF claimed < fence THEN
+            RAISE EXCEPTION '{{Ownership.RefusalMarker}} write of % (sequence number %) under owner epoch % refused: the fence % is at owner epoch %',
+              NEW.persistence_id, NEW.sequence_nr, claimed, key, fence;
+          END IF;
+          RETURN NEW;
+        END
+        $fence$;
+        CREATE OR REPLACE TRIGGER vios_fence_check BEFORE INSERT ON tags
+          FOR EACH ROW EXECUTE FUNCTION vios_fence_check();
+        """;
+}
