@@ -501,7 +501,10 @@ public sealed class Lpar : IDisposable
                 w.Operations, w.Writes, w.ContextSwitches, w.TableEdits, w.GuestPageFaults);
         }
         return new LparStatus(Definition.Name, node, State, Definition.Vcpus, Definition.MemoryMb, Definition.Policy,
-            Definition.Allocation.GuestView(), shadow, vmm?.DirtyLog.DirtyCount ?? 0, workload, Note);
+            Definition.Allocation.GuestView(), shadow, vmm?.DirtyLog.DirtyCount ?? 0, workload, Note)
+        {
+            OwnerEpoch = Definition.OwnerEpoch,
+        };
     }
 
     /// <summary>The workload seed a partition gets when none is given: stable for its name.</summary>

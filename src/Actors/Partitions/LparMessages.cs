@@ -64,4 +64,8 @@ public sealed record LparStatus(
     ShadowCacheCounters? Shadow,
     long DirtyPages,
     LparWorkloadStatus? Workload,
-    string? Note) : IViosMessage;
+    string? Note) : IViosMessage
+{
+    /// <summary>The ownership epoch of the copy that answered (the fencing token its journal writes carry).</summary>
+    public long OwnerEpoch { get; init; }
+}

@@ -1,0 +1,90 @@
+using Akka.Actor;
+using Vios.Actors.Checkpoint;
+using Vios.Actors.Partitions;
+using Vios.Host.Node;
+using Vios.Testing;
+
+namespace Vios.Persistence.Tests;
+
+/// <summary>
+/// One owner per partition on a real vios node and its SQLite cluster-wide journal: a copy of a
+/// partition whose fence a newer owner raised stops at its next checkpoint write (refused by the
+/// database) or at the ownership check after a freeze, drops what it holds and releases nothing
+/// more; a partition whose fence still names its epoch goes on.
+/// </summary>
+public sealed class OwnershipFencingSpecs : Akka.TestKit.Xunit2.TestKit
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(100);
+
+    [Fact]
+    public async Task A_copy_whose_fence_a_newer_owner_raised_stops_at_its_next_checkpoint_and_releases_nothing_more()
+    {
+        await using var cluster = await TestCluster.StartAsync(viosNodes: 1);
+        var node = cluster.ViosNodes[0];
+        var manager = node.PartitionManager!;
+        await RunningLparAsync(node, "stale");
+        Assert.Equal(1, (await manager.Ask<LparStatus>(new ShowLpar("stale"), Wait)).OwnerEpoch);
+        Assert.IsType<CheckpointTaken>(await manager.Ask<object>(new TakeCheckpoint("stale", CheckpointMode.Incremental, 50), Wait));
+        CheckpointStats before = null!;
+        await AwaitAssertAsync(async () =>
+        {
+            before = await manager.Ask<CheckpointStats>(new GetCheckpointStats("stale"), Wait);
+            Assert.True(before.Epochs >= 3 && before.OutputsReleased > 0, $"{before.Epochs} epochs, {before.OutputsReleased} outputs released");
+        }, Wait, Poll);
+
+        // A newer owner elsewhere raised the fence, as a failover does before it restores the journal.
+        await OwnershipFences.Get(node.System).Fence.RaiseAsync(OwnerClaim.FenceKeyFor("stale"), 2);
+
+        LparStatus stopped = null!;
+        await AwaitAssertAsync(async () =>
+        {
+            stopped = await manager.Ask<LparStatus>(new ShowLpar("stale"), Wait);
+            Assert.Equal(LparState.Failed, stopped.State);
+        }, Wait, Poll);
+        Assert.Contains("lost its ownership: this copy has owner epoch 1, the fence lpar-stale is at 2", stopped.Note);
+        Assert.Null(stopped.Workload);
+
+        var after = await manager.Ask<CheckpointStats>(new GetCheckpointStats("stale"), Wait);
+        Assert.True(after.FailedEpochs >= 1);
+        Assert.Equal(0, after.OutputsHeld);
+        // Nothing is released once the fence refused: the count stays where the last commit left it.
+        var later = await manager.Ask<CheckpointStats>(new GetCheckpointStats("stale"), Wait);
+        Assert.Equal(after.OutputsReleased, later.OutputsReleased);
+        var refused = await manager.Ask<object>(new TakeCheckpoint("stale", CheckpointMode.Full, null), Wait);
+        Assert.Contains("lost its ownership", Assert.IsType<LparRefused>(refused).Reason);
+    }
+
+    [Fact]
+    public async Task After_a_freeze_a_partition_whose_fence_moved_on_stops_without_writing_and_one_still_owned_goes_on()
+    {
+        await using var cluster = await TestCluster.StartAsync(viosNodes: 1);
+        var node = cluster.ViosNodes[0];
+        var manager = node.PartitionManager!;
+        await RunningLparAsync(node, "moved-on");
+        await RunningLparAsync(node, "still-mine");
+        await OwnershipFences.Get(node.System).Fence.RaiseAsync(OwnerClaim.FenceKeyFor("moved-on"), 2);
+
+        // What the pause watch sends when it finds this process was frozen.
+        node.Firmware!.Tell(new CheckOwnership("this process was frozen for 12.0 s"));
+
+        await AwaitAssertAsync(async () =>
+            Assert.Equal(LparState.Failed, (await manager.Ask<LparStatus>(new ShowLpar("moved-on"), Wait)).State), Wait, Poll);
+        var owned = await manager.Ask<LparStatus>(new ShowLpar("still-mine"), Wait);
+        Assert.Equal(LparState.Running, owned.State);
+        // Its guest goes on once the fence confirmed it.
+        await AwaitAssertAsync(async () =>
+            Assert.True((await manager.Ask<LparStatus>(new ShowLpar("still-mine"), Wait)).Workload!.Writes > owned.Workload!.Writes + 1000), Wait, Poll);
+    }
+
+    private async Task RunningLparAsync(ViosNode node, string name)
+    {
+        await AwaitAssertAsync(async () =>
+            Assert.IsType<LparCreated>(await node.PartitionManager!.Ask<object>(new CreateLpar(name, 1, 16, PlacementPolicy.Locality, [], null), Wait)),
+            Wait, TimeSpan.FromMilliseconds(250));
+        await node.PartitionManager!.Ask<LparStatus>(new StartLpar(name), Wait);
+        await node.PartitionManager.Ask<LparStatus>(new RunWorkload(name, 50_000, 0.9, 4, Seed: 3), Wait);
+        await AwaitAssertAsync(async () =>
+            Assert.True((await node.PartitionManager.Ask<LparStatus>(new ShowLpar(name), Wait)).Workload!.Writes > 1000), Wait);
+    }
+}
