@@ -120,6 +120,20 @@ public sealed partial class ViosProcess : IAsyncDisposable
         if (!_process.HasExited) _process.Kill(entireProcessTree: false);
     }
 
+    /// <summary>SIGSTOP: the process is frozen where it is (a long GC pause, a suspended host) until <see cref="Continue"/>.</summary>
+    public void Stop()
+    {
+        if (!_process.HasExited && SendSignal(_process.Id, Sigstop) != 0)
+            throw new InvalidOperationException($"kill -STOP {_process.Id} failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>SIGCONT: a process frozen by <see cref="Stop"/> runs again.</summary>
+    public void Continue()
+    {
+        if (!_process.HasExited && SendSignal(_process.Id, Sigcont) != 0)
+            throw new InvalidOperationException($"kill -CONT {_process.Id} failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
     /// <summary>SIGTERM: the node leaves the cluster gracefully.</summary>
     public void Terminate()
     {
@@ -148,6 +162,9 @@ public sealed partial class ViosProcess : IAsyncDisposable
     }
 
     private const int Sigterm = 15;
+    // Linux numbers (x86-64 and arm64).
+    private const int Sigcont = 18;
+    private const int Sigstop = 19;
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int SendSignal(int pid, int signal);

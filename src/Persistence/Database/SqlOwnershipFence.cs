@@ -24,6 +24,12 @@ public sealed class SqlOwnershipFence(DatabaseSettings cluster) : IOwnershipFenc
     public string Describe => $"vios_fence in {cluster.Describe()}";
 
     /// <summary>
+    /// PostgreSQL: how long a journal transaction that passed the fence may sit idle before the server
+    /// ends it. A journal write sends its statements back to back; only a frozen writer idles this long.
+    /// </summary>
+    private const string IdleWriterTimeoutMs = "3000";
+
+    /// <summary>
     /// Creates the fence table and the trigger, idempotently; several nodes may do it at once. The
     /// journal's own <c>tags</c> table must exist (see <see cref="OwnershipFenceInstaller"/>).
     /// </summary>
@@ -139,6 +145,10 @@ public sealed class SqlOwnershipFence(DatabaseSettings cluster) : IOwnershipFenc
           key := substr(rest, strpos(rest, ':') + 1);
           -- FOR SHARE: a concurrent raise (an UPDATE of this row) waits until this write commits or aborts.
           SELECT owner_epoch INTO fence FROM vios_fence WHERE fence_key = key FOR SHARE;
+          -- A writer frozen between here and its commit (SIGSTOP, a long GC pause) would hold that
+          -- lock, and with it the next owner's raise, for as long as it is frozen: the server ends
+          -- such a transaction once it has been idle this long (this transaction only).
+          PERFORM set_config('idle_in_transaction_session_timeout', '{{IdleWriterTimeoutMs}}', true);
           IF fence IS NULL THEN
             RAISE EXCEPTION '{{Ownership.RefusalMarker}} write of % (sequence number %) under owner epoch % refused: the fence % was never raised',
               NEW.persistence_id, NEW.sequence_nr, claimed, key;
