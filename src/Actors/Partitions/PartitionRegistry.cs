@@ -104,17 +104,14 @@ public sealed partial class PartitionRegistry
         switch (@event)
         {
             case LparDefined defined:
-                _definitions[defined.Definition.Name] = defined.Definition with
-                {
-                    OwnerEpoch = Math.Max(defined.Definition.OwnerEpoch, _retiredEpochs.GetValueOrDefault(defined.Definition.Name) + 1),
-                };
+                _definitions[defined.Definition.Name] = WithEpoch(defined.Definition, _retiredEpochs.GetValueOrDefault(defined.Definition.Name) + 1);
                 _states[defined.Definition.Name] = LparState.Defined;
                 _planner.Commit(defined.Definition.Allocation);
                 break;
             case LparMoved moved:
                 _planner.Release(moved.Definition.Name);
                 _planner.Commit(moved.Definition.Allocation);
-                _definitions[moved.Definition.Name] = moved.Definition with { OwnerEpoch = EpochAfterMove(moved) };
+                _definitions[moved.Definition.Name] = WithEpoch(moved.Definition, (_definitions.GetValueOrDefault(moved.Definition.Name)?.OwnerEpoch ?? 0) + 1);
                 _states[moved.Definition.Name] = LparState.Defined;
                 break;
             case LparIntent intent when _definitions.ContainsKey(intent.Name):
@@ -139,11 +136,13 @@ public sealed partial class PartitionRegistry
     }
 
     /// <summary>
-    /// Every move raises the ownership epoch: the event carries it, and a move persisted before epochs
-    /// existed (it reads as 1) raises the one before it, so recovery gives the same epoch either way.
+    /// The definition with at least <paramref name="minimum"/> as its ownership epoch. Every move
+    /// raises the epoch: the event carries it, and a move persisted before epochs existed (it reads
+    /// as 1) raises the one before it, so recovery gives the same epoch either way. A definition
+    /// already there is kept as it is.
     /// </summary>
-    private long EpochAfterMove(LparMoved moved) =>
-        Math.Max(moved.Definition.OwnerEpoch, (_definitions.GetValueOrDefault(moved.Definition.Name)?.OwnerEpoch ?? 0) + 1);
+    private static LparDefinition WithEpoch(LparDefinition definition, long minimum) =>
+        definition.OwnerEpoch >= minimum ? definition : definition with { OwnerEpoch = minimum };
 
     public PartitionManagerSnapshot Snapshot() => new(_definitions.Values.ToList())
     {

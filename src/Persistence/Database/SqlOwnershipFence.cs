@@ -18,7 +18,7 @@ namespace Vios.Persistence.Database;
 /// </summary>
 public sealed class SqlOwnershipFence(DatabaseSettings cluster) : IOwnershipFence
 {
-    /// <summary>Bumped when the trigger changes; the new one replaces the old (PostgreSQL) or is added under its name (SQLite, which drops the old).</summary>
+    /// <summary>The SQLite trigger's name carries its version: SQLite has no CREATE OR REPLACE, so a changed trigger gets a new name (and drops the old).</summary>
     public const string SqliteTriggerName = "vios_fence_check_v1";
 
     public string Describe => $"vios_fence in {cluster.Describe()}";
