@@ -110,6 +110,8 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
                 return;
             }
             if (_ownership == OwnershipPhase.Owned) _ownership = OwnershipPhase.Checking;
+            // The LPAR holds until it hears back, whichever answer (a raise still under way, or this read) settles it.
+            _checkRequested = true;
             _log.Warning("{0}: {1}; holding until the fence {2} confirms owner epoch {3}", _lpar, check.Why, _claim.FenceKey, _claim.Epoch);
             AskFence();
         });
@@ -246,6 +248,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
     public IStash Stash { get; set; } = null!;
 
     private OwnershipLost? _lost;
+    private bool _checkRequested;
 
     /// <param name="claim">The fence and epoch this copy owns the partition under (<see cref="OwnerClaim.For"/> its definition).</param>
     public static Props Props(string lpar, string node, CheckpointSettings settings, long pageCount, OwnerClaim claim) =>
@@ -276,8 +279,9 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
         }
         _ownership = OwnershipPhase.Owned;
         if (first) Store();
-        else
+        if (_checkRequested)
         {
+            _checkRequested = false;
             _log.Info("{0}: the fence {1} confirms owner epoch {2}; the partition goes on", _lpar, _claim.FenceKey, _claim.Epoch);
             Context.Parent.Tell(new OwnershipConfirmed(_claim.Epoch));
         }

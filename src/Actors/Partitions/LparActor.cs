@@ -53,10 +53,12 @@ public sealed partial class LparActor : ReceiveActor, IWithTimers
             _lpar.LoseOwnership(lost.Reason);
             Timers.Cancel("workload");
             UpdateAgent();
-            _ownershipHold = false;
             Context.GetLogger().Error("{0}: stopped on {1}: owner epoch {2} is stale, the fence is at {3}; {4} held output(s) dropped, none released",
                 _lpar.Definition.Name, _node, lost.Epoch, lost.Fence, held);
+            // The state goes up with the stale epoch, which the manager ignores; then this copy is gone,
+            // so the firmware hosts the partition afresh if it is ever placed here again.
             Context.Parent.Tell(StateChanged());
+            Context.Stop(Self);
         });
 
         Receive<StartLpar>(_ =>
