@@ -162,4 +162,23 @@ public sealed class PartitionSettingsSpecs
             ConfigurationFactory.ParseString("vios.availability.heartbeat.guest-missed-intervals = 0")));
         Assert.Contains("vios.availability.heartbeat.guest-missed-intervals must be at least 1", missed.Message);
     }
+
+    [Fact]
+    public void Ownership_settings_are_read_and_reach_the_checkpoint_coordinator()
+    {
+        var settings = Read(TwoDomains + "\n" + """
+            vios.partitions.ownership { pause-threshold = 3s, pause-tick = 100ms, fence-timeout = 2s, fence-retry = 500ms }
+            """);
+        Assert.Equal(new OwnershipSettings(TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(500)),
+            settings.Ownership);
+        Assert.Equal(settings.Ownership, settings.Checkpoint.Ownership);
+        Assert.Equal(OwnershipSettings.Default, Read(TwoDomains).Ownership);
+    }
+
+    [Theory]
+    [InlineData("pause-threshold = 0s", "vios.partitions.ownership.pause-threshold must be positive")]
+    [InlineData("fence-timeout = 0ms", "vios.partitions.ownership.fence-timeout must be positive")]
+    [InlineData("pause-tick = 2s", "pause-tick (00:00:02) must be shorter than pause-threshold (00:00:02)")]
+    public void A_bad_ownership_setting_is_refused_by_name(string setting, string expected) =>
+        Assert.Contains(expected, Rejected(TwoDomains + $"\nvios.partitions.ownership {{ {setting} }}"));
 }

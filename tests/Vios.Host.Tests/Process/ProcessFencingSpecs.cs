@@ -107,10 +107,13 @@ public sealed class ProcessFencingSpecs : Akka.TestKit.Xunit2.TestKit
         string newOwner = "";
         await AwaitAssertAsync(async () =>
         {
-            var z = (await JsonAsync(ops, "lpar", "list")).GetProperty("lpars").EnumerateArray().Single(l => l.GetProperty("name").GetString() == "z");
-            newOwner = z.GetProperty("node").GetString()!;
+            // The failover is complete (restored), not only decided: then z runs on its new node.
+            var failures = (await JsonAsync(ops, "ha", "failures", "z")).GetProperty("failures");
+            Assert.True(failures.GetArrayLength() >= 1 && failures[0].GetProperty("completed").GetBoolean(), failures.ToString());
+            newOwner = failures[0].GetProperty("targetNode").GetString()!;
             Assert.NotEqual("vios2", newOwner);
-            Assert.Equal("running", z.GetProperty("state").GetString()!.ToLowerInvariant());
+            var shown = await JsonAsync(ops, "lpar", "show", "z");
+            Assert.Equal((newOwner, "running"), (shown.GetProperty("node").GetString(), shown.GetProperty("state").GetString()!.ToLowerInvariant()));
         }, FailoverLimit, Poll);
         // The journal as the new owner restored it: nothing of the old owner may come after this.
         var restoredAt = await HighestSequenceNrAsync(journal);
