@@ -174,15 +174,12 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
         Receive<EpochPersisted>(Persisted);
         Receive<EpochPersistFailed>(failed =>
         {
-            if (!failed.FenceRefused)
-            {
-                Fail(failed.Epoch, failed.Reason);
-                return;
-            }
-            // The fence refused a write of this node's journal batch: this copy's, or another partition's
-            // in the same batch. The fence row says which; the epoch is not committed either way.
+            // The epoch is not committed either way.
             Fail(failed.Epoch, failed.Reason);
-            Self.Tell(new CheckOwnership($"the ownership fence refused a journal write ({failed.Reason})"));
+            // The fence refused a write of this node's journal batch: this copy's, or another partition's
+            // in the same batch (the journal writes several actors' events in one transaction). The
+            // fence row says which.
+            if (failed.FenceRefused) Self.Tell(new CheckOwnership($"the ownership fence refused a journal write ({failed.Reason})"));
         });
         Receive<StatsQuery>(query =>
         {
