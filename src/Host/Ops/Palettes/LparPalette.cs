@@ -199,7 +199,7 @@ public static class LparPalette
     public static IEnumerable<string> StatusLines(LparStatus s)
     {
         yield return $"lpar {s.Name} on {s.Node}: {PartitionManagerClient.Lower(s.State)}{(s.Note is null ? "" : $" ({s.Note})")}";
-        yield return $"  {s.Vcpus} vCPUs, {s.MemoryMb} MB, policy {PartitionManagerClient.Lower(s.Policy)}";
+        yield return $"  {s.Vcpus} vCPUs, {s.MemoryMb} MB, policy {PartitionManagerClient.Lower(s.Policy)}{(s.OwnerEpoch > 0 ? $", owner epoch {s.OwnerEpoch}" : "")}";
         yield return "  resources (guest view, physical resource, position):";
         foreach (var line in Columns(null, s.Resources.Select(r => new[] { r.Guest, r.Physical, r.Position.ToString() }).ToList()))
             yield return "  " + line;
@@ -286,12 +286,18 @@ public sealed record LparShowView(
     DateTimeOffset? UnreachableSince,
     FailoverView? Failover)
 {
+    /// <summary>The ownership epoch (fencing token): of the copy that answered, or of the definition when answered from the view.</summary>
+    public long OwnerEpoch { get; init; }
+
     [System.Text.Json.Serialization.JsonIgnore]
-    public LparStatus Status => new(Name, Node, State, Vcpus, MemoryMb, Policy, Resources, Shadow, DirtyPages, Workload, Note);
+    public LparStatus Status => new(Name, Node, State, Vcpus, MemoryMb, Policy, Resources, Shadow, DirtyPages, Workload, Note) { OwnerEpoch = OwnerEpoch };
 
     public static LparShowView Live(LparStatus s, NodeReach node, DateTimeOffset now) =>
         new(s.Name, s.Node, s.State, s.Vcpus, s.MemoryMb, s.Policy, s.Resources, s.Shadow, s.DirtyPages, s.Workload, s.Note,
-            ControlPlaneView.PartitionManagerSource, false, null, null, null, node.Impaired ? node.Describe(now) : null, node.UnreachableSince, null);
+            ControlPlaneView.PartitionManagerSource, false, null, null, null, node.Impaired ? node.Describe(now) : null, node.UnreachableSince, null)
+        {
+            OwnerEpoch = s.OwnerEpoch,
+        };
 
     public static LparShowView FromView(PartitionKnown known, DateTimeOffset now, string? liveProblem)
     {
@@ -299,7 +305,10 @@ public sealed record LparShowView(
         var origin = AnswerOrigin.FromView(known.List, now, liveProblem);
         return new LparShowView(d.Name, d.Node, known.LastKnownState, d.Vcpus, d.MemoryMb, d.Policy, d.Allocation.GuestView(), null, 0, null, null,
             origin.Source, true, origin.AsOf, origin.AgeSeconds, origin.Reason,
-            known.NodeImpaired ? known.Node.Describe(now) : null, known.Node.UnreachableSince, FailoverView.From(known.Failover));
+            known.NodeImpaired ? known.Node.Describe(now) : null, known.Node.UnreachableSince, FailoverView.From(known.Failover))
+        {
+            OwnerEpoch = d.OwnerEpoch,
+        };
     }
 }
 
