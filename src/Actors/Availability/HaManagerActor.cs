@@ -102,6 +102,10 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         Command<ClusterEvent.CurrentClusterState>(_ => { });
         Command<NodeSilent>(silent =>
         {
+            // One owner per partition (issue 12): a node that was frozen and runs again reports every peer
+            // silent from its stale view before it learns it was downed; such a report would hold a live
+            // node silent for good (only a MemberUp clears it). A report counts only from an Up member.
+            if (!_cluster.State.Members.Any(m => m.Address.ToString() == silent.ReportedBy && m.Status == MemberStatus.Up)) return;
             // The masters repeat their reports for a while (for a successor of an HA manager that died with the node).
             if (!_silentNodes.TryAdd(silent.Node, silent)) return;
             _log.Warning("ha-manager: {0} reports {1} silent", silent.ReportedBy, silent.Node);
