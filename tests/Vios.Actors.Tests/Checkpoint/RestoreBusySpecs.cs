@@ -24,7 +24,7 @@ public sealed class RestoreBusySpecs : Akka.TestKit.Xunit2.TestKit
         var partition = CreateTestProbe();
         // Processed on the calling thread: both requests are in before the image reader can answer the first.
         var coordinator = ActorOfAsTestActorRef<CheckpointCoordinatorActor>(
-            CheckpointCoordinatorActor.Props("guest", "n1", CheckpointSettings.Default, pageCount: 16), partition.Ref);
+            CheckpointCoordinatorActor.Props("guest", "n1", CheckpointSettings.Default, pageCount: 16, new OwnerClaim(OwnerClaim.FenceKeyFor("guest"), 1)), partition.Ref);
         var first = CreateTestProbe();
         var second = CreateTestProbe();
 
