@@ -58,6 +58,7 @@ public sealed partial class LparActor : ReceiveActor, IWithTimers
             // The state goes up with the stale epoch, which the manager ignores; then this copy is gone,
             // so the firmware hosts the partition afresh if it is ever placed here again.
             Context.Parent.Tell(StateChanged());
+            Context.Parent.Tell(lost);
             Context.Stop(Self);
         });
 

@@ -111,6 +111,9 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
         {
             foreach (var child in Context.GetChildren().Where(c => !_replicas.ContainsValue(c))) child.Forward(check);
         });
+        // A copy that lost its ownership stops: no failure of this node, nothing to tell the manager
+        // (the partition runs elsewhere), and hosted afresh if it is ever placed here again.
+        Receive<OwnershipLost>(lost => Forget(lost.Lpar));
         Receive<ILparCommand>(command =>
         {
             // A failed partition comes back only when asked to run again: a fresh actor, started or restored.
