@@ -39,16 +39,19 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
             if (_warned) _log.Info("the partition manager answered; {0} partition(s) placed here", registered.Hosted.Count);
             _unansweredSince = null;
             _warned = false;
-            var hosted = registered.Hosted.Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
+            // Only hosts what is listed: a partition left out keeps running. The answer of a manager
+            // on an empty or wrong journal lists nothing; the manager stops a copy only by an
+            // explicit StopLparCopy, having weighed what this firmware reported it runs.
             foreach (var definition in registered.Hosted) Host(definition);
-            // Partitions deleted while this node was away.
-            // (Replicas of partitions hosted elsewhere are children too; they stay.)
-            foreach (var child in Context.GetChildren().Where(c => !hosted.Contains(c.Path.Name) && !_replicas.ContainsValue(c)).ToList())
-            {
-                Forget(child.Path.Name);
-                Context.Stop(child);
-            }
-            foreach (var failed in _failed.Keys.Where(n => !hosted.Contains(n)).ToList()) Forget(failed);
+        });
+        Receive<StopLparCopy>(stop =>
+        {
+            var child = Context.Child(stop.Name);
+            if (_replicas.ContainsValue(child) || (child.IsNobody() && !_failed.ContainsKey(stop.Name))) return;
+            _log.Warning("stopping partition {0} at the partition manager's command: {1}", stop.Name, stop.Reason);
+            // Forgotten first, so its end is not taken for a failure.
+            Forget(stop.Name);
+            if (!child.IsNobody()) Context.Stop(child);
         });
         Receive<PartitionManagerOnline>(_ => Register());
         Receive<RetryRegistration>(_ => Register());

@@ -51,9 +51,10 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
 
         Command<RegisterFirmware>(register =>
         {
-            _registry.Register(register.Resources, register.States);
+            var decisions = _registry.Register(register.Resources, register.States);
             if (_firmware.TryAdd(Sender, register.Resources.Node)) Context.Watch(Sender);
             Sender.Tell(new FirmwareRegistered(_registry.PlacedOn(register.Resources.Node).ToList()));
+            Resolve(decisions);
             PublishView();
         });
         Command<Terminated>(terminated =>
@@ -66,7 +67,9 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
         });
         Command<LparStateChanged>(changed =>
         {
-            _registry.Report(changed.Name, changed.State, changed.OwnerEpoch);
+            // From a firmware that has not registered (yet), the state is taken as its placed node's.
+            if (_firmware.TryGetValue(Sender, out var node)) Resolve(_registry.Report(node, changed.Name, changed.State, changed.OwnerEpoch));
+            else _registry.Report(changed.Name, changed.State, changed.OwnerEpoch);
             PublishView();
         });
         Command<FenceNode>(fence =>
@@ -172,7 +175,9 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
         });
         Command<ILparCommand>(command =>
         {
-            if (_registry.Find(command.Name) is not { } definition)
+            if (_registry.Find(command.Name) is null && _registry.Strays.FirstOrDefault(s => s.Name == command.Name) is { } stray)
+                Sender.Tell(new LparRefused(command.Name, stray.Reason));
+            else if (_registry.Find(command.Name) is not { } definition)
                 Sender.Tell(new LparRefused(command.Name, $"no partition named '{command.Name}'"));
             else if (Unavailable(command.Name, definition.Node) is { } unavailable)
                 // Never forwarded to a node that cannot answer: whoever asked hears at once what is known.
@@ -259,6 +264,26 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
         StopLpar => false,
         _ => null,
     };
+
+    /// <summary>
+    /// Carries out what the registry decided about partitions running outside the record's
+    /// placement: a disagreement is an error in the log; a copy is stopped only by an explicit
+    /// command to its firmware, with the reason.
+    /// </summary>
+    private void Resolve(IReadOnlyList<ReportedLpar> decisions)
+    {
+        foreach (var decision in decisions)
+        {
+            if (decision.Verdict == ReportedLparVerdict.Hosted) continue;
+            if (!decision.Stops)
+            {
+                _log.Error("partition manager and {0} disagree: {1}", decision.Node, decision.Reason);
+                continue;
+            }
+            _log.Error("partition manager stops a copy on {0}: {1}", decision.Node, decision.Reason);
+            FirmwareOf(decision.Node)?.Tell(new StopLparCopy(decision.Name, decision.Verdict, decision.Reason));
+        }
+    }
 
     private IActorRef? FirmwareOf(string node) => _firmware.FirstOrDefault(f => f.Value == node).Key;
 

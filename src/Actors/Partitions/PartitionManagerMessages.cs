@@ -65,6 +65,38 @@ public sealed record LparList(IReadOnlyList<LparSummary> Lpars, IReadOnlyList<No
 {
     /// <summary>The cluster address of each registered node, by node name (the HA manager maps a removed member to its node).</summary>
     public IReadOnlyDictionary<string, string> NodeAddresses { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Partitions running on a node the manager's record does not place them on (see <see cref="ReportedLpar"/>).</summary>
+    public IReadOnlyList<ReportedLpar> Strays { get; init; } = [];
+}
+
+/// <summary>How the partition manager resolves a partition a firmware reports outside the record's placement.</summary>
+public enum ReportedLparVerdict
+{
+    /// <summary>The record places it on the reporting node: hosted as usual.</summary>
+    Hosted,
+
+    /// <summary>The record has no such partition (and never deleted one of that name): it keeps running, and is shown.</summary>
+    NotInRecord,
+
+    /// <summary>The record places it on another node, where it does not run: it keeps running here until it does.</summary>
+    PlacedElsewhere,
+
+    /// <summary>The record places it on another node, where it runs (or this copy is not running): this copy is stopped.</summary>
+    StopPlacedElsewhere,
+
+    /// <summary>The operator deleted it while the reporting node was away: this copy is stopped.</summary>
+    StopDeleted,
+}
+
+/// <summary>
+/// A partition <paramref name="Node"/>'s firmware reports running as <paramref name="State"/>, and what
+/// the partition manager decided about it; <paramref name="Reason"/> is for the operator and the log.
+/// </summary>
+public sealed record ReportedLpar(string Name, string Node, LparState State, ReportedLparVerdict Verdict, string Reason)
+{
+    [JsonIgnore]
+    public bool Stops => Verdict is ReportedLparVerdict.StopPlacedElsewhere or ReportedLparVerdict.StopDeleted;
 }
 
 /// <summary>A node's partition firmware introduces itself: its resources, and the state of each partition it runs.</summary>
@@ -87,6 +119,13 @@ public sealed record HostLpar(LparDefinition Definition) : IViosMessage;
 
 /// <summary>The manager tells a node's firmware that a partition was deleted.</summary>
 public sealed record UnhostLpar(string Name) : IViosMessage;
+
+/// <summary>
+/// The manager tells a node's firmware to stop its copy of a partition the operator's intent places
+/// elsewhere or deleted, saying why (<see cref="ReportedLpar"/>). A firmware stops a partition only
+/// on an explicit command like this one, never because a registration answer left it out.
+/// </summary>
+public sealed record StopLparCopy(string Name, ReportedLparVerdict Verdict, string Reason) : IViosMessage;
 
 /// <summary>
 /// From the HA manager: vios node <paramref name="Node"/> at <paramref name="Address"/> was fenced
@@ -126,6 +165,9 @@ public sealed record PartitionManagerSnapshot(IReadOnlyList<LparDefinition> Defi
 
     /// <summary>The last ownership epoch of each deleted partition (a partition created again under the name starts above it).</summary>
     public IReadOnlyDictionary<string, long> RetiredEpochs { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>Partitions deleted, with the node each was placed on, so a node that was away is told to stop its copy.</summary>
+    public IReadOnlyDictionary<string, string> Deleted { get; init; } = new Dictionary<string, string>();
 }
 
 [JsonSourceGenerationOptions(UseStringEnumConverter = true)]
@@ -144,6 +186,7 @@ public sealed record PartitionManagerSnapshot(IReadOnlyList<LparDefinition> Defi
 [JsonSerializable(typeof(PartitionManagerOnline))]
 [JsonSerializable(typeof(HostLpar))]
 [JsonSerializable(typeof(UnhostLpar))]
+[JsonSerializable(typeof(StopLparCopy))]
 [JsonSerializable(typeof(FenceNode))]
 [JsonSerializable(typeof(NodeFenced))]
 [JsonSerializable(typeof(LparStateChanged))]
@@ -179,6 +222,7 @@ public static class PartitionMessages
         MessageManifest.Json("lpar.manager-online", PartitionJsonContext.Default.PartitionManagerOnline),
         MessageManifest.Json("lpar.host", PartitionJsonContext.Default.HostLpar),
         MessageManifest.Json("lpar.unhost", PartitionJsonContext.Default.UnhostLpar),
+        MessageManifest.Json("lpar.stop-copy", PartitionJsonContext.Default.StopLparCopy),
         MessageManifest.Json("lpar.fence-node", PartitionJsonContext.Default.FenceNode),
         MessageManifest.Json("lpar.node-fenced", PartitionJsonContext.Default.NodeFenced),
         MessageManifest.Json("lpar.state-changed", PartitionJsonContext.Default.LparStateChanged),

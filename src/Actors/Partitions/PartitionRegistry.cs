@@ -16,6 +16,15 @@ public sealed partial class PartitionRegistry
     // The last ownership epoch of each deleted partition: one created again under its name starts above
     // it, since the fence of the name's journal stays where the old one left it.
     private readonly Dictionary<string, long> _retiredEpochs = new(StringComparer.Ordinal);
+
+    /// <summary>Partitions deleted, by name, with the node they were placed on: a node that was away learns it on registering.</summary>
+    private readonly SortedDictionary<string, string> _deleted = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// By node: the partitions its firmware runs that the record does not place there (no record at
+    /// all, or placed elsewhere), kept running and shown until the disagreement is resolved.
+    /// </summary>
+    private readonly Dictionary<string, Dictionary<string, ReportedLpar>> _strays = new(StringComparer.Ordinal);
     private readonly Dictionary<string, NodeResources> _online = new(StringComparer.Ordinal);
     private readonly ResourcePlanner _planner = new();
 
@@ -32,13 +41,34 @@ public sealed partial class PartitionRegistry
 
     public IEnumerable<LparDefinition> PlacedOn(string node) => _definitions.Values.Where(d => d.Node == node);
 
-    /// <summary>A node's firmware registered: its resources can take partitions, and it says how its partitions are.</summary>
-    public void Register(NodeResources resources, IReadOnlyDictionary<string, LparState> states)
+    /// <summary>Partitions that run on a node the record does not place them on, kept running until resolved.</summary>
+    public IEnumerable<ReportedLpar> Strays => _strays.Values.SelectMany(s => s.Values)
+        .OrderBy(s => s.Name, StringComparer.Ordinal).ThenBy(s => s.Node, StringComparer.Ordinal);
+
+    /// <summary>
+    /// A node's firmware registered: its resources can take partitions, and it says how every
+    /// partition it runs is. The partitions placed there take the reported states; each other
+    /// reported partition is decided by <see cref="DecideReported"/> (never stopped for being
+    /// missing from the record). Returns every decision that is not plain hosting, including stops
+    /// of copies on other nodes of a partition this node runs where the record places it.
+    /// </summary>
+    public IReadOnlyList<ReportedLpar> Register(NodeResources resources, IReadOnlyDictionary<string, LparState> states)
     {
-        _online[resources.Node] = resources;
+        var node = resources.Node;
+        _online[node] = resources;
         _planner.Advertise(resources);
-        foreach (var definition in PlacedOn(resources.Node))
+        foreach (var definition in PlacedOn(node))
             _states[definition.Name] = states.GetValueOrDefault(definition.Name, LparState.Defined);
+
+        _strays.Remove(node);
+        var decisions = new List<ReportedLpar>();
+        foreach (var (name, state) in states.OrderBy(s => s.Key, StringComparer.Ordinal))
+        {
+            if (_definitions.GetValueOrDefault(name)?.Node == node) continue;
+            decisions.Add(Keep(DecideReported(node, name, state)));
+        }
+        foreach (var definition in PlacedOn(node).ToList()) decisions.AddRange(RedecideStraysOf(definition.Name));
+        return decisions;
     }
 
     /// <summary>A node's firmware is gone (node left, crashed or was downed).</summary>
@@ -46,21 +76,102 @@ public sealed partial class PartitionRegistry
     {
         _online.Remove(node);
         _planner.Withdraw(node);
+        _strays.Remove(node);
     }
 
+    /// <summary>A state reported by the node the partition is placed on.</summary>
     public void Report(string name, LparState state, long ownerEpoch = 0)
     {
-        if (_definitions.GetValueOrDefault(name) is not { } definition) return;
-        // A copy that lost the partition (its node paused and the partition moved) says nothing about the new owner.
-        if (ownerEpoch != 0 && ownerEpoch < definition.OwnerEpoch) return;
-        _states[name] = state;
+        if (_definitions.TryGetValue(name, out var definition)) Report(definition.Node, name, state, ownerEpoch);
     }
+
+    /// <summary>
+    /// <paramref name="node"/>'s firmware says how a partition it runs is. From the node the record
+    /// places it on, that is its state (and copies elsewhere may now be stopped); from another node,
+    /// it is decided like a registration's report.
+    /// </summary>
+    public IReadOnlyList<ReportedLpar> Report(string node, string name, LparState state, long ownerEpoch = 0)
+    {
+        if (_definitions.TryGetValue(name, out var definition) && definition.Node == node)
+        {
+            // A copy that lost the partition (its node paused and the partition moved) says nothing about the new owner.
+            if (ownerEpoch != 0 && ownerEpoch < definition.OwnerEpoch) return [];
+            _states[name] = state;
+            return RedecideStraysOf(name);
+        }
+        return [Keep(DecideReported(node, name, state))];
+    }
+
+    /// <summary>
+    /// What to do with partition <paramref name="name"/> that <paramref name="node"/>'s firmware
+    /// reports in <paramref name="state"/>, where the record does not place it on that node. The
+    /// operator's intent decides, never the record's silence: a partition with no record keeps
+    /// running; one placed elsewhere is stopped here only if it runs (or is meant to run) there; one
+    /// deleted is stopped. This is the one place to extend with the ownership epoch (a report
+    /// carrying a stale epoch is stopped whatever the record says).
+    /// </summary>
+    public ReportedLpar DecideReported(string node, string name, LparState state)
+    {
+        var active = IsActive(state);
+        if (_definitions.TryGetValue(name, out var definition))
+        {
+            if (definition.Node == node) return new ReportedLpar(name, node, state, ReportedLparVerdict.Hosted, $"'{name}' is placed on {node}");
+            if (!active)
+                return new ReportedLpar(name, node, state, ReportedLparVerdict.StopPlacedElsewhere,
+                    $"'{name}' is placed on {definition.Node}; the copy on {node} is {Lower(state)}, not running");
+            if (IsOnline(definition.Node) && IsActive(StateOf(name)))
+                return new ReportedLpar(name, node, state, ReportedLparVerdict.StopPlacedElsewhere,
+                    $"'{name}' runs on {node} and on {definition.Node}, where the partition manager places it: the copy on {node} is stopped");
+            return new ReportedLpar(name, node, state, ReportedLparVerdict.PlacedElsewhere,
+                $"'{name}' runs on {node} but the partition manager places it on {definition.Node}, where it does not run: left running until it does");
+        }
+        if (_deleted.TryGetValue(name, out var deletedFrom))
+            return new ReportedLpar(name, node, state, ReportedLparVerdict.StopDeleted,
+                $"'{name}' was deleted (from {deletedFrom}) while {node} was away: the copy on {node} is stopped");
+        return new ReportedLpar(name, node, state, ReportedLparVerdict.NotInRecord,
+            $"'{name}' is {Lower(state)} on {node} but is not in the partition manager's record: left running; "
+            + "is this node's cluster-wide journal the one the other nodes use?");
+    }
+
+    /// <summary>A stray that is left alone (not stopped) is remembered for its node, to be shown and decided again.</summary>
+    private ReportedLpar Keep(ReportedLpar decision)
+    {
+        if (decision.Stops || decision.Verdict == ReportedLparVerdict.Hosted)
+        {
+            if (_strays.TryGetValue(decision.Node, out var gone)) gone.Remove(decision.Name);
+        }
+        else
+        {
+            if (!_strays.TryGetValue(decision.Node, out var strays)) _strays[decision.Node] = strays = new(StringComparer.Ordinal);
+            strays[decision.Name] = decision;
+        }
+        return decision;
+    }
+
+    /// <summary>The copies of <paramref name="name"/> kept on other nodes, decided again now that its own node reported.</summary>
+    private List<ReportedLpar> RedecideStraysOf(string name)
+    {
+        var stops = new List<ReportedLpar>();
+        foreach (var (node, strays) in _strays.ToList())
+        {
+            if (!strays.TryGetValue(name, out var stray)) continue;
+            var decision = Keep(DecideReported(node, name, stray.State));
+            if (decision.Stops) stops.Add(decision);
+        }
+        return stops;
+    }
+
+    private static bool IsActive(LparState state) => state is LparState.Activating or LparState.Running or LparState.Quiesced;
+
+    private static string Lower(LparState state) => state.ToString().ToLowerInvariant();
 
     public (LparDefined? Event, string? Refusal) Decide(CreateLpar command, DateTimeOffset now)
     {
         if (!ValidName().IsMatch(command.Name))
             return (null, $"'{command.Name}' is not a partition name: lower-case letters, digits and '-', starting with a letter, at most 40");
         if (_definitions.ContainsKey(command.Name)) return (null, $"a partition named '{command.Name}' already exists");
+        if (Strays.FirstOrDefault(s => s.Name == command.Name) is { } stray)
+            return (null, $"a partition named '{command.Name}' runs on {stray.Node}, though it is not in the partition manager's record");
         if (command.MemoryMb > GuestLimits.MaximumMemoryMb)
             return (null, $"a partition has at most {GuestLimits.MaximumMemoryMb} MB of memory");
         if (command.Vcpus > GuestLimits.MaximumVcpus) return (null, $"a partition has at most {GuestLimits.MaximumVcpus} vCPUs");
@@ -104,6 +215,7 @@ public sealed partial class PartitionRegistry
         switch (@event)
         {
             case LparDefined defined:
+                _deleted.Remove(defined.Definition.Name);
                 _definitions[defined.Definition.Name] = WithEpoch(defined.Definition, _retiredEpochs.GetValueOrDefault(defined.Definition.Name) + 1);
                 _states[defined.Definition.Name] = LparState.Defined;
                 _planner.Commit(defined.Definition.Allocation);
@@ -121,7 +233,11 @@ public sealed partial class PartitionRegistry
                 else _running.Remove(intent.Name);
                 break;
             case LparRemoved removed:
-                if (_definitions.GetValueOrDefault(removed.Name) is { } gone) _retiredEpochs[removed.Name] = gone.OwnerEpoch;
+                if (_definitions.GetValueOrDefault(removed.Name) is { } gone)
+                {
+                    _retiredEpochs[removed.Name] = gone.OwnerEpoch;
+                    _deleted[removed.Name] = gone.Node;
+                }
                 _running.Remove(removed.Name);
                 _definitions.Remove(removed.Name);
                 _states.Remove(removed.Name);
@@ -131,6 +247,7 @@ public sealed partial class PartitionRegistry
                 foreach (var (name, epoch) in snapshot.RetiredEpochs) _retiredEpochs[name] = epoch;
                 foreach (var definition in snapshot.Definitions) Apply(new LparDefined(definition));
                 foreach (var name in snapshot.Running) Apply(new LparIntent(name, true));
+                foreach (var (name, node) in snapshot.Deleted) _deleted.TryAdd(name, node);
                 break;
         }
     }
@@ -148,11 +265,15 @@ public sealed partial class PartitionRegistry
     {
         Running = _running.Order(StringComparer.Ordinal).ToList(),
         RetiredEpochs = new SortedDictionary<string, long>(_retiredEpochs, StringComparer.Ordinal),
+        Deleted = new Dictionary<string, string>(_deleted),
     };
 
     public LparList List() => new(
         _definitions.Values.Select(d => new LparSummary(d, StateOf(d.Name), IsOnline(d.Node))).ToList(),
-        _online.Values.OrderBy(n => n.Node, StringComparer.Ordinal).ToList());
+        _online.Values.OrderBy(n => n.Node, StringComparer.Ordinal).ToList())
+    {
+        Strays = Strays.ToList(),
+    };
 
     // \z, not $: $ also matches before a final newline, which would let "db\n" through as a name.
     [GeneratedRegex(@"^[a-z][a-z0-9-]{0,39}\z")]

@@ -115,6 +115,7 @@ public static class LparPalette
             AsOf = origin.AsOf,
             AgeSeconds = origin.AgeSeconds,
             StaleReason = origin.Reason,
+            Strays = list.Strays.Select(s => new StrayLparView(s.Name, PartitionManagerClient.Lower(s.State), s.Node, StrayNote(s.Verdict), s.Reason)).ToList(),
         };
 
     private static async Task<CommandOutcome> ShowAsync(CommandContext context)
@@ -180,6 +181,12 @@ public static class LparPalette
             }).ToList();
             foreach (var line in Columns(["NAME", "STATE", "NODE", "VCPUS", "MEMORY", "POLICY", "DOMAINS"], rows)) yield return line;
         }
+        if (view.Strays.Count > 0)
+        {
+            yield return "running outside the partition manager's record (left running; see the node's log):";
+            foreach (var line in Columns(["NAME", "STATE", "NODE", "RECORD"], view.Strays.Select(s => new[] { s.Name, s.State, s.Node, s.Record }).ToList()))
+                yield return "  " + line;
+        }
         yield return $"nodes with resources: {(view.Nodes.Count == 0 ? "none" : string.Join(", ", view.Nodes.Select(n => $"{n.Node} ({n.Cpus} CPUs, {n.MemoryMb} MB)")))}";
         foreach (var impaired in view.Lpars.Where(l => l.NodeCondition is not null).Select(l => l.NodeCondition).Distinct()) yield return $"node {impaired}";
         if (view.Stale) yield return $"answered from this node's control view: {view.StaleReason}";
@@ -195,6 +202,13 @@ public static class LparPalette
         foreach (var line in lines.Skip(1)) yield return line;
         if (v.Stale) yield return $"  answered from this node's control view: {v.StaleReason}";
     }
+
+    private static string StrayNote(ReportedLparVerdict verdict) => verdict switch
+    {
+        ReportedLparVerdict.NotInRecord => "not in the manager's record",
+        ReportedLparVerdict.PlacedElsewhere => "placed on another node",
+        _ => verdict.ToString(),
+    };
 
     public static IEnumerable<string> StatusLines(LparStatus s)
     {
@@ -251,7 +265,13 @@ public sealed record LparListView(IReadOnlyList<LparView> Lpars, IReadOnlyList<N
 
     /// <summary>Why the answer is from the view and how old it is.</summary>
     public string? StaleReason { get; init; }
+
+    /// <summary>Partitions a node runs that the manager's record does not place there.</summary>
+    public IReadOnlyList<StrayLparView> Strays { get; init; } = [];
 }
+
+/// <summary>A partition running outside the manager's record: where, how, and what the record says (<c>Record</c>).</summary>
+public sealed record StrayLparView(string Name, string State, string Node, string Record, string Reason);
 
 /// <summary>A failover the HA manager has planned and not completed: where to, from which image.</summary>
 public sealed record FailoverView(string TargetNode, string Image, DateTimeOffset PlannedAt, string Reason)
@@ -317,4 +337,5 @@ public sealed record LparShowView(
 [JsonSerializable(typeof(LparView))]
 [JsonSerializable(typeof(LparListView))]
 [JsonSerializable(typeof(LparShowView))]
+[JsonSerializable(typeof(StrayLparView))]
 internal sealed partial class LparOpsJsonContext : JsonSerializerContext;

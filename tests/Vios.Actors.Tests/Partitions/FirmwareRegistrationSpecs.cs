@@ -1,0 +1,123 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Vios.Actors.Memory;
+using Vios.Actors.Partitions;
+
+namespace Vios.Actors.Tests.Partitions;
+
+/// <summary>
+/// A firmware registering with the partition manager (both real actors, journals in memory): a
+/// registration answer alone never stops a running partition; the manager stops a copy only by an
+/// explicit command.
+/// </summary>
+public sealed class FirmwareRegistrationSpecs() : Akka.TestKit.Xunit2.TestKit(ConfigurationFactory.ParseString("""
+    akka.loglevel = INFO
+    akka.actor.provider = cluster
+    akka.remote.dot-netty.tcp.hostname = 127.0.0.1
+    akka.remote.dot-netty.tcp.port = 0
+    akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
+    akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
+    vios.persistence.cluster.journal {
+      class = "Akka.Persistence.Journal.MemoryJournal, Akka.Persistence"
+      plugin-dispatcher = "akka.actor.default-dispatcher"
+    }
+    vios.persistence.cluster.snapshot-store {
+      class = "Akka.Persistence.Snapshot.MemorySnapshotStore, Akka.Persistence"
+      plugin-dispatcher = "akka.actor.default-dispatcher"
+    }
+    """))
+{
+    private const string NodeName = "vios-a";
+
+    private static readonly NodeResources Resources =
+        NodeResources.FromDomains(NodeName, [new ResourceDomain("cec1/node0", 4, 4096, ["eth"])]);
+
+    private static readonly PartitionSettings Settings =
+        new(Resources, new VmmSettings(true, 64), TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(2));
+
+    /// <summary>A definition as an earlier manager (another journal) placed it on this node.</summary>
+    private static LparDefinition PlacedElsewhereBefore(string name)
+    {
+        var earlier = new PartitionRegistry();
+        earlier.Register(Resources, new Dictionary<string, LparState>());
+        var (defined, refusal) = earlier.Decide(new CreateLpar(name, 1, 16, PlacementPolicy.Balanced, [], NodeName), DateTimeOffset.UnixEpoch);
+        Assert.True(defined is not null, refusal);
+        return defined.Definition;
+    }
+
+    private (IActorRef Manager, IActorRef Firmware) StartManagerAndFirmware()
+    {
+        var manager = Sys.ActorOf(PartitionManagerActor.Props(), "partition-manager");
+        var firmware = Sys.ActorOf(PartitionFirmwareActor.Props(NodeName, Settings, manager), PartitionFirmwareActor.Name);
+        // Registered once the manager lists the node's resources.
+        AwaitAssert(() =>
+        {
+            manager.Tell(ListLpars.Instance);
+            Assert.Contains(ExpectMsg<LparList>().Nodes, n => n.Node == NodeName);
+        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
+        return (manager, firmware);
+    }
+
+    [Fact]
+    public void A_partition_the_manager_has_no_record_of_keeps_running_and_is_listed_as_such()
+    {
+        var (manager, firmware) = StartManagerAndFirmware();
+        // The firmware runs 'db', placed here by a manager on another journal: this one never heard of it.
+        firmware.Tell(new HostLpar(PlacedElsewhereBefore("db")));
+        firmware.Tell(new StartLpar("db"));
+        Assert.Equal(LparState.Running, ExpectMsg<LparStatus>().State);
+
+        // A new manager instance asks every firmware to register again; its answer lists nothing.
+        EventFilter.Error(contains: "'db' is running on vios-a but is not in the partition manager's record").ExpectOne(() =>
+            firmware.Tell(PartitionManagerOnline.Instance));
+
+        manager.Tell(ListLpars.Instance);
+        var list = ExpectMsg<LparList>();
+        Assert.Empty(list.Lpars);
+        var stray = Assert.Single(list.Strays);
+        Assert.Equal(("db", NodeName, LparState.Running, ReportedLparVerdict.NotInRecord), (stray.Name, stray.Node, stray.State, stray.Verdict));
+
+        // Still running on the firmware, after the registration answer was handled.
+        firmware.Tell(new ShowLpar("db"));
+        Assert.Equal(LparState.Running, ExpectMsg<LparStatus>().State);
+
+        // Commands through the manager say why it does not act on the partition.
+        manager.Tell(new StopLpar("db"));
+        Assert.Contains("not in the partition manager's record", ExpectMsg<LparRefused>().Reason);
+        // And a new partition of that name is refused rather than defined beside it.
+        manager.Tell(new CreateLpar("db", 1, 16, PlacementPolicy.Balanced, [], null));
+        Assert.Contains("runs on vios-a", ExpectMsg<LparRefused>().Reason);
+    }
+
+    [Fact]
+    public void A_partition_deleted_while_its_node_was_away_is_stopped_by_an_explicit_command()
+    {
+        var (manager, firmware) = StartManagerAndFirmware();
+        manager.Tell(new CreateLpar("db", 1, 16, PlacementPolicy.Balanced, [], NodeName));
+        ExpectMsg<LparCreated>();
+        AwaitAssert(() =>
+        {
+            firmware.Tell(new ShowLpar("db"));
+            Assert.Equal(LparState.Defined, ExpectMsg<LparStatus>().State);
+        }, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
+
+        // vios-a goes away (fenced); meanwhile the operator deletes 'db'; nobody tells vios-a.
+        manager.Tell(new FenceNode(NodeName, firmware.Path.Address.ToString()));
+        ExpectMsg<NodeFenced>(f => Assert.True(f.WasRegistered));
+        manager.Tell(new DeleteLpar("db"));
+        ExpectMsg<LparDeleted>();
+        firmware.Tell(new ShowLpar("db"));
+        ExpectMsg<LparStatus>();
+
+        // vios-a registers again: the manager tells it, with the reason, to stop its copy.
+        EventFilter.Warning(contains: "stopping partition db at the partition manager's command: 'db' was deleted").ExpectOne(() =>
+            firmware.Tell(PartitionManagerOnline.Instance));
+        AwaitAssert(() =>
+        {
+            firmware.Tell(new ShowLpar("db"));
+            Assert.Contains("not hosted", ExpectMsg<LparRefused>().Reason);
+        }, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
+        manager.Tell(ListLpars.Instance);
+        Assert.Empty(ExpectMsg<LparList>().Strays);
+    }
+}
