@@ -23,6 +23,7 @@ public sealed class MessageCatalog
     public static MessageCatalog All { get; } = new(
         Cluster.NodeBootLogMessages.Manifests,
         Cluster.VkeMessages.Manifests,
+        Cluster.ClusterIdentityMessages.Manifests,
         Partitions.PartitionMessages.Manifests,
         Checkpoint.CheckpointMessages.Manifests,
         Checkpoint.ReplicaMessages.Manifests,

@@ -20,7 +20,7 @@ public static class NodeCommand
         var data = new Option<string?>("--data") { Description = "data directory: node id, SQLite files, logs (default ./vios-data)" };
         var shared = new Option<string?>("--shared-data")
         {
-            Description = "directory the vios nodes of this machine share: cluster-wide state on SQLite (default <data>/shared)",
+            Description = "directory the vios nodes of this machine share: cluster-wide state on SQLite (default: shared beside --data, so ./data/vios1 and ./data/vios2 share ./data/shared)",
         };
         var opsHost = new Option<string?>("--ops-host") { Description = "address of the ops endpoint (default 127.0.0.1)" };
         var opsPort = new Option<int?>("--ops-port") { Description = "port of the ops endpoint (default 9110; 0 picks a free one)" };
@@ -100,6 +100,12 @@ public static class NodeCommand
 
         await node.WhenTerminated;
         await node.DisposeAsync();
+        if (node.Refusal is { } refusal)
+        {
+            // Non-zero: this node must not run beside the cluster until its --shared-data or database is fixed.
+            Console.Error.WriteLine($"vios: node refused: {refusal}");
+            return 1;
+        }
         if (node.WasDowned)
         {
             // Non-zero, so a service manager restarts a node the cluster gave up on.

@@ -35,7 +35,7 @@ public static class NodeConfigBuilder
         var sharedDirectory = Path.GetFullPath(
             options.SharedDirectory
             ?? NonEmpty(userLayer.GetString("vios.node.shared-directory", ""))
-            ?? Path.Combine(dataDirectory, "shared"));
+            ?? DefaultSharedDirectory(dataDirectory));
         var derived = DerivedDefaults(options, dataDirectory, sharedDirectory);
 
         return FlagLayer(options, dataDirectory, sharedDirectory)
@@ -46,6 +46,21 @@ public static class NodeConfigBuilder
             .WithFallback(baseLayer)
             .WithFallback(SqlPersistence.DefaultConfiguration);
     }
+
+    /// <summary>
+    /// Where cluster-wide state lives on SQLite unless <c>--shared-data</c> says: <c>shared</c> beside
+    /// the data directory, so the nodes of one machine started as the README starts them
+    /// (<c>--data ./data/vios1</c>, <c>--data ./data/vios2</c>) share <c>./data/shared</c> and one
+    /// cluster-wide journal. A default inside each data directory gave every node its own journal,
+    /// and a singleton that moved recovered an empty state.
+    /// </summary>
+    public static string DefaultSharedDirectory(string dataDirectory)
+    {
+        var data = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataDirectory));
+        return Path.GetDirectoryName(data) is { Length: > 0 } parent ? Path.Combine(parent, SharedDirectoryName) : Path.Combine(data, SharedDirectoryName);
+    }
+
+    public const string SharedDirectoryName = "shared";
 
     /// <summary>Reads a seed as a full address (akka.tcp://vios@host:port) or as host:port.</summary>
     public static Address ParseSeed(string seed)

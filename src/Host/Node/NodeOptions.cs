@@ -25,7 +25,8 @@ public sealed record NodeOptions
 
     /// <summary>
     /// The directory every vios node of this machine shares: cluster-wide state on SQLite
-    /// (the singletons' journal). Null means <c>&lt;data&gt;/shared</c>, which suits one vios node.
+    /// (the singletons' journal). Null means <c>shared</c> beside the data directory
+    /// (<see cref="NodeConfigBuilder.DefaultSharedDirectory"/>), which nodes under one parent share.
     /// </summary>
     public string? SharedDirectory { get; init; }
     public string? OpsHost { get; init; }

@@ -34,6 +34,12 @@ public sealed record NodeSettings(
     string LogFile,
     IReadOnlyList<string> SeedNodes)
 {
+    /// <summary><c>vios.node.identity-announce-retry</c>: how long a cluster identity announcement waits for its answer before it is sent again.</summary>
+    public TimeSpan IdentityAnnounceRetry { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary><c>vios.node.shared-directory</c>: where cluster-wide state lives on SQLite.</summary>
+    public string SharedDirectory { get; init; } = "";
+
     public static NodeSettings FromConfig(Config config)
     {
         var roles = config.GetStringList("akka.cluster.roles");
@@ -54,6 +60,10 @@ public sealed record NodeSettings(
             ops,
             config.GetString("vios.log.console-level", "INFO"),
             config.GetString("vios.log.file", ""),
-            config.GetStringList("akka.cluster.seed-nodes").ToList());
+            config.GetStringList("akka.cluster.seed-nodes").ToList())
+        {
+            IdentityAnnounceRetry = config.GetTimeSpan("vios.node.identity-announce-retry", TimeSpan.FromSeconds(1)),
+            SharedDirectory = config.GetString("vios.node.shared-directory", ""),
+        };
     }
 }

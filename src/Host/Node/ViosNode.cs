@@ -28,6 +28,9 @@ public sealed class ViosNode : IAsyncDisposable
     /// <summary>The cluster-wide journal creating its tables, then the fence table and trigger (a first start on PostgreSQL).</summary>
     private static readonly TimeSpan FenceInstallTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>As long as the boot record: the first read (and maybe write) of the cluster-wide journal.</summary>
+    private static readonly TimeSpan ClusterIdentityTimeout = TimeSpan.FromSeconds(20);
+
     private OpsServer? _ops;
 
     private ViosNode(ActorSystem system, NodeSettings settings, string name, DatabaseSettings? database, DatabaseSettings? clusterDatabase,
@@ -79,6 +82,15 @@ public sealed class ViosNode : IAsyncDisposable
 
     /// <summary>This node's partition firmware at <c>/user/firmware</c> (vios nodes only).</summary>
     public IActorRef? Firmware { get; private set; }
+
+    /// <summary>The identity of the cluster-wide journal this node uses (vios nodes only), loaded or created before it joined.</summary>
+    public ClusterIdentity? ClusterIdentity { get; private set; }
+
+    /// <summary>
+    /// Set when an older vios member uses another cluster-wide journal: the one line saying so and
+    /// how to fix it. The node then leaves the cluster; <c>vios node</c> prints it and exits 1.
+    /// </summary>
+    public string? Refusal { get; private set; }
 
     /// <summary>Which start of this node this is, as persisted in its boot log (1 for the first).</summary>
     public int Incarnation { get; private set; }
@@ -255,6 +267,19 @@ public sealed class ViosNode : IAsyncDisposable
             {
                 throw new NodeStartupException($"the journal did not record this node's start ({e.Message}); see {Settings.LogFile}", e);
             }
+
+            // One cluster-wide state: the journal's identity, announced to the other vios members once Up.
+            try
+            {
+                ClusterIdentity = await ClusterIdentityLoader.LoadAsync(System, Name, ClusterIdentityTimeout);
+            }
+            catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+            {
+                throw new NodeStartupException(
+                    $"the cluster-wide journal ({ClusterDatabase?.Describe()}) did not give its identity ({e.Message}); see {Settings.LogFile}", e);
+            }
+            var own = new ClusterMemberIdentity(ClusterIdentity, ClusterDatabase!.Describe(), Name, SelfAddress.ToString());
+            System.ActorOf(ClusterIdentityGuardActor.Props(own, Refuse, Settings.IdentityAnnounceRetry), ClusterIdentityGuardActor.Name);
         }
 
         // A lighthouse without seeds seeds itself, as petabridge/lighthouse does.
@@ -267,7 +292,26 @@ public sealed class ViosNode : IAsyncDisposable
             SelfAddress,
             OpsEndpoint,
             DataDirectory,
-            Database is null ? "" : $"; journal {Database.Describe()}; cluster-wide state {ClusterDatabase?.Describe()}; incarnation {Incarnation}");
+            Database is null ? "" : $"; journal {Database.Describe()}; cluster-wide state {ClusterDatabase?.Describe()} ({ClusterIdentity?.Describe()}); incarnation {Incarnation}");
+    }
+
+    /// <summary>An older vios member uses another cluster-wide journal: remember why, and leave the cluster.</summary>
+    private void Refuse(string line)
+    {
+        Refusal = line;
+        _ = CoordinatedShutdown.Get(System).Run(ClusterIdentityRefusedReason.Instance);
+    }
+
+    /// <summary>Why the node stopped: its cluster-wide journal is not the cluster's.</summary>
+    public sealed class ClusterIdentityRefusedReason : CoordinatedShutdown.Reason
+    {
+        public static ClusterIdentityRefusedReason Instance { get; } = new();
+
+        private ClusterIdentityRefusedReason()
+        {
+        }
+
+        public override int ExitCode => 1;
     }
 
     private static Akka.Event.LogLevel? ParseLogLevel(string text)

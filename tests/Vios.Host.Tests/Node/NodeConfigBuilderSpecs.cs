@@ -133,3 +133,48 @@ public sealed class NodeConfigBuilderSpecs : IDisposable
 
     public void Dispose() => _directory.Dispose();
 }
+
+/// <summary>
+/// The one-machine default: the vios nodes of the README (<c>--data ./data/vios1</c>,
+/// <c>--data ./data/vios2</c>, no <c>--shared-data</c>) get one cluster-wide journal.
+/// </summary>
+public sealed class SharedDirectoryDefaultSpecs : IDisposable
+{
+    private readonly TempDirectory _directory = new();
+
+    private DatabaseSettings ClusterDatabaseOf(string dataDirectory, string? shared = null) =>
+        DatabaseSettings.ClusterFromConfig(NodeConfigBuilder.Build(new NodeOptions
+        {
+            DataDirectory = dataDirectory,
+            SharedDirectory = shared,
+            Environment = new Dictionary<string, string?>(),
+        }));
+
+    [Fact]
+    public void The_readme_layout_gives_every_vios_node_the_same_cluster_wide_journal()
+    {
+        var data = _directory.Sub("data");
+        var vios1 = ClusterDatabaseOf(Path.Combine(data, "vios1"));
+        var vios2 = ClusterDatabaseOf(Path.Combine(data, "vios2") + Path.DirectorySeparatorChar);
+
+        Assert.Equal(vios1, vios2);
+        Assert.Equal($"sqlite {Path.Combine(data, "shared", "cluster-journal.db")}", vios1.Describe());
+        // The node's own journal stays its own.
+        Assert.NotEqual(
+            DatabaseSettings.FromConfig(NodeConfigBuilder.Build(new NodeOptions { DataDirectory = Path.Combine(data, "vios1"), Environment = new Dictionary<string, string?>() })),
+            DatabaseSettings.FromConfig(NodeConfigBuilder.Build(new NodeOptions { DataDirectory = Path.Combine(data, "vios2"), Environment = new Dictionary<string, string?>() })));
+    }
+
+    [Fact]
+    public void Shared_data_given_wins_over_the_default()
+    {
+        var shared = _directory.Sub("elsewhere");
+        Assert.Equal($"sqlite {Path.Combine(shared, "cluster-journal.db")}", ClusterDatabaseOf(_directory.Sub("data/vios1"), shared).Describe());
+    }
+
+    [Fact]
+    public void A_data_directory_at_the_root_keeps_its_shared_directory_inside() =>
+        Assert.Equal(Path.Combine(Path.GetPathRoot(Path.GetTempPath())!, "shared"), NodeConfigBuilder.DefaultSharedDirectory(Path.GetPathRoot(Path.GetTempPath())!));
+
+    public void Dispose() => _directory.Dispose();
+}
