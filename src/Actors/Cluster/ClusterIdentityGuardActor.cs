@@ -24,7 +24,7 @@ public sealed class ClusterIdentityGuardActor : ReceiveActor, IWithTimers
     private readonly Dictionary<Address, Member> _members = [];
     private readonly HashSet<Address> _unanswered = [];
     private readonly Dictionary<Address, ClusterMemberIdentity> _heard = [];
-    private readonly HashSet<Address> _judged = [];
+    private readonly Dictionary<Address, ClusterIdentityVerdict> _judged = [];
     private Member? _self;
     private bool _refused;
 
@@ -55,6 +55,9 @@ public sealed class ClusterIdentityGuardActor : ReceiveActor, IWithTimers
             if (TryParse(acknowledged.From.Address) is { } address) _unanswered.Remove(address);
             Heard(acknowledged.From);
         });
+        Receive<GetClusterIdentityStatus>(_ => Sender.Tell(new ClusterIdentityStatus(_own,
+            _judged.Where(j => j.Value == ClusterIdentityVerdict.Agree).Select(j => j.Key.ToString()).Order(StringComparer.Ordinal).ToList(),
+            _judged.Where(j => j.Value != ClusterIdentityVerdict.Agree).Select(j => j.Key.ToString()).Order(StringComparer.Ordinal).ToList())));
         Receive<AnnounceAgain>(_ =>
         {
             foreach (var address in _unanswered) Announce(address);
@@ -110,8 +113,10 @@ public sealed class ClusterIdentityGuardActor : ReceiveActor, IWithTimers
     private void Judge(Address address)
     {
         if (_self is null || !_members.TryGetValue(address, out var member) || !_heard.TryGetValue(address, out var other)) return;
-        if (!_judged.Add(address)) return;
-        switch (ClusterIdentityCheck.Judge(_own, other, otherIsOlder: member.IsOlderThan(_self)))
+        if (_judged.ContainsKey(address)) return;
+        var verdict = ClusterIdentityCheck.Judge(_own, other, otherIsOlder: member.IsOlderThan(_self));
+        _judged[address] = verdict;
+        switch (verdict)
         {
             case ClusterIdentityVerdict.Agree:
                 _log.Debug("vios node {0} uses the same cluster-wide state ({1})", other.Node, other.Identity.Describe());

@@ -27,11 +27,25 @@ public sealed record AnnounceClusterIdentity(ClusterMemberIdentity From) : IVios
 /// <summary>The answer to <see cref="AnnounceClusterIdentity"/>: the answering member's own identity and journal.</summary>
 public sealed record ClusterIdentityAcknowledged(ClusterMemberIdentity From) : IViosMessage;
 
+/// <summary>Asks this node's guard (<c>/user/cluster-identity</c>) which vios members it has checked; answered with <see cref="ClusterIdentityStatus"/>.</summary>
+public sealed record GetClusterIdentityStatus : IViosMessage
+{
+    public static GetClusterIdentityStatus Instance { get; } = new();
+}
+
+/// <summary>
+/// This node's identity and, by cluster address, the vios members found to share it
+/// (<paramref name="Agreed"/>) and those that did not (<paramref name="Disagreed"/>, refused or refusing).
+/// </summary>
+public sealed record ClusterIdentityStatus(ClusterMemberIdentity Own, IReadOnlyList<string> Agreed, IReadOnlyList<string> Disagreed) : IViosMessage;
+
 [JsonSerializable(typeof(ClusterIdentity))]
 [JsonSerializable(typeof(LoadClusterIdentity))]
 [JsonSerializable(typeof(ClusterIdentityLoaded))]
 [JsonSerializable(typeof(ClusterIdentityCreated))]
 [JsonSerializable(typeof(GetClusterIdentity))]
+[JsonSerializable(typeof(GetClusterIdentityStatus))]
+[JsonSerializable(typeof(ClusterIdentityStatus))]
 [JsonSerializable(typeof(CurrentClusterIdentity))]
 [JsonSerializable(typeof(AnnounceClusterIdentity))]
 [JsonSerializable(typeof(ClusterIdentityAcknowledged))]
@@ -46,6 +60,8 @@ public static class ClusterIdentityMessages
         MessageManifest.Json("cluster.identity-loaded", ClusterIdentityJsonContext.Default.ClusterIdentityLoaded),
         MessageManifest.Json("cluster.identity-created", ClusterIdentityJsonContext.Default.ClusterIdentityCreated),
         MessageManifest.Json("cluster.get-identity", ClusterIdentityJsonContext.Default.GetClusterIdentity),
+        MessageManifest.Json("cluster.get-identity-status", ClusterIdentityJsonContext.Default.GetClusterIdentityStatus),
+        MessageManifest.Json("cluster.identity-status", ClusterIdentityJsonContext.Default.ClusterIdentityStatus),
         MessageManifest.Json("cluster.current-identity", ClusterIdentityJsonContext.Default.CurrentClusterIdentity),
         MessageManifest.Json("cluster.announce-identity", ClusterIdentityJsonContext.Default.AnnounceClusterIdentity),
         MessageManifest.Json("cluster.identity-acknowledged", ClusterIdentityJsonContext.Default.ClusterIdentityAcknowledged),

@@ -86,6 +86,9 @@ public sealed class ViosNode : IAsyncDisposable
     /// <summary>The identity of the cluster-wide journal this node uses (vios nodes only), loaded or created before it joined.</summary>
     public ClusterIdentity? ClusterIdentity { get; private set; }
 
+    /// <summary>The node's cluster identity guard at <c>/user/cluster-identity</c> (vios nodes only).</summary>
+    public IActorRef? ClusterIdentityGuard { get; private set; }
+
     /// <summary>
     /// Set when an older vios member uses another cluster-wide journal: the one line saying so and
     /// how to fix it. The node then leaves the cluster; <c>vios node</c> prints it and exits 1.
@@ -279,7 +282,7 @@ public sealed class ViosNode : IAsyncDisposable
                     $"the cluster-wide journal ({ClusterDatabase?.Describe()}) did not give its identity ({e.Message}); see {Settings.LogFile}", e);
             }
             var own = new ClusterMemberIdentity(ClusterIdentity, ClusterDatabase!.Describe(), Name, SelfAddress.ToString());
-            System.ActorOf(ClusterIdentityGuardActor.Props(own, Refuse, Settings.IdentityAnnounceRetry), ClusterIdentityGuardActor.Name);
+            ClusterIdentityGuard = System.ActorOf(ClusterIdentityGuardActor.Props(own, Refuse, Settings.IdentityAnnounceRetry), ClusterIdentityGuardActor.Name);
         }
 
         // A lighthouse without seeds seeds itself, as petabridge/lighthouse does.

@@ -42,12 +42,15 @@ public sealed class ProcessCluster : IAsyncDisposable
     }
 
     /// <param name="name">The node's name (<c>--name</c>); by default the one stored in its data directory.</param>
-    public async Task<NodeProcess> StartViosNodeAsync(string dataName, string? name = null)
+    /// <param name="arguments">Added to this node's command line after the cluster's own.</param>
+    /// <param name="awaitUp">Whether to wait until the lighthouse reports the node up.</param>
+    public async Task<NodeProcess> StartViosNodeAsync(string dataName, string? name = null, IReadOnlyList<string>? arguments = null, bool awaitUp = true)
     {
-        // The vios nodes of this machine share cluster-wide state (the singletons' journal).
+        // The vios nodes of this machine share cluster-wide state (the singletons' journal): by
+        // default in "shared" beside their data directories, all of which are in this cluster's directory.
         string[] naming = name is null ? [] : ["--name", name];
-        var node = await StartNodeAsync(["--seeds", Lighthouse.Address, "--shared-data", _directory.Sub("shared"), .. naming, .. _nodeArguments], dataName);
-        await AwaitUpAsync(node.Address);
+        var node = await StartNodeAsync(["--seeds", Lighthouse.Address, .. naming, .. _nodeArguments, .. arguments ?? []], dataName);
+        if (awaitUp) await AwaitUpAsync(node.Address);
         return node;
     }
 
