@@ -281,6 +281,7 @@ public sealed class ViosNode : IAsyncDisposable
                 throw new NodeStartupException(
                     $"the cluster-wide journal ({ClusterDatabase?.Describe()}) did not give its identity ({e.Message}); see {Settings.LogFile}", e);
             }
+            WarnOfFormerDefaultJournal(log);
             var own = new ClusterMemberIdentity(ClusterIdentity, ClusterDatabase!.Describe(), Name, SelfAddress.ToString());
             ClusterIdentityGuard = System.ActorOf(ClusterIdentityGuardActor.Props(own, Refuse, Settings.IdentityAnnounceRetry), ClusterIdentityGuardActor.Name);
         }
@@ -296,6 +297,21 @@ public sealed class ViosNode : IAsyncDisposable
             OpsEndpoint,
             DataDirectory,
             Database is null ? "" : $"; journal {Database.Describe()}; cluster-wide state {ClusterDatabase?.Describe()} ({ClusterIdentity?.Describe()}); incarnation {Incarnation}");
+    }
+
+    /// <summary>
+    /// Before <c>--shared-data</c> defaulted to <c>shared</c> beside the data directory it was
+    /// <c>&lt;data&gt;/shared</c>: a node with state there and no <c>--shared-data</c> now uses
+    /// another journal, which the operator should hear of before the identity check refuses a node.
+    /// </summary>
+    private void WarnOfFormerDefaultJournal(ILoggingAdapter log)
+    {
+        if (ClusterDatabase is not { Kind: DatabaseKind.Sqlite } cluster) return;
+        var former = Path.Combine(DataDirectory, NodeConfigBuilder.SharedDirectoryName, "cluster-journal.db");
+        if (!File.Exists(former) || cluster.Describe() == DatabaseSettings.Describe(DatabaseKind.Sqlite, DatabaseSettings.SqliteConnection(former))) return;
+        log.Warning("found a cluster-wide journal at {0}, where it was kept by default before; this node uses {1}. "
+            + "To keep the old one, start every vios node of this machine with --shared-data {2}",
+            former, cluster.Describe(), Path.GetDirectoryName(former));
     }
 
     /// <summary>An older vios member uses another cluster-wide journal: remember why, and leave the cluster.</summary>
