@@ -29,6 +29,9 @@ public sealed class FirmwareRegistrationSpecs() : Akka.TestKit.Xunit2.TestKit(Co
 {
     private const string NodeName = "vios-a";
 
+    /// <summary>Generous: the line comes after a registration round trip, on a loaded machine too.</summary>
+    private static readonly TimeSpan LogTimeout = TimeSpan.FromSeconds(10);
+
     private static readonly NodeResources Resources =
         NodeResources.FromDomains(NodeName, [new ResourceDomain("cec1/node0", 4, 4096, ["eth"])]);
 
@@ -68,7 +71,7 @@ public sealed class FirmwareRegistrationSpecs() : Akka.TestKit.Xunit2.TestKit(Co
         Assert.Equal(LparState.Running, ExpectMsg<LparStatus>().State);
 
         // A new manager instance asks every firmware to register again; its answer lists nothing.
-        EventFilter.Error(contains: "'db' is running on vios-a but is not in the partition manager's record").ExpectOne(() =>
+        EventFilter.Error(contains: "'db' is running on vios-a but is not in the partition manager's record").ExpectOne(LogTimeout, () =>
             firmware.Tell(PartitionManagerOnline.Instance));
 
         manager.Tell(ListLpars.Instance);
@@ -110,7 +113,7 @@ public sealed class FirmwareRegistrationSpecs() : Akka.TestKit.Xunit2.TestKit(Co
         ExpectMsg<LparStatus>();
 
         // vios-a registers again: the manager tells it, with the reason, to stop its copy.
-        EventFilter.Warning(contains: "stopping partition db at the partition manager's command: 'db' was deleted").ExpectOne(() =>
+        EventFilter.Warning(contains: "stopping partition db at the partition manager's command: 'db' was deleted").ExpectOne(LogTimeout, () =>
             firmware.Tell(PartitionManagerOnline.Instance));
         AwaitAssert(() =>
         {
