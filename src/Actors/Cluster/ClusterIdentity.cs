@@ -66,5 +66,9 @@ public static class ClusterIdentityCheck
     /// <summary>What the older node logs about the node it refused.</summary>
     public static string RefusedLine(ClusterMemberIdentity own, ClusterMemberIdentity younger) =>
         $"refused vios node {younger.Node} at {younger.Address}: its cluster-wide journal ({younger.Journal}, {younger.Identity.Describe()}) "
-        + $"is not this cluster's ({own.Journal}, {own.Identity.Describe()}); it is told to leave";
+        + $"is not this cluster's ({own.Journal}, {own.Identity.Describe()}); it leaves the cluster";
+
+    /// <summary>What the refused node logs; the full <see cref="RefusalLine"/> is what it prints on the way out.</summary>
+    public static string LeavingLine(ClusterMemberIdentity own, ClusterMemberIdentity older) =>
+        $"this node's cluster-wide journal ({own.Journal}) is not the one the older vios node {older.Node} uses ({older.Journal}): leaving the cluster";
 }

@@ -126,9 +126,8 @@ public sealed class ClusterIdentityGuardActor : ReceiveActor, IWithTimers
                 break;
             case ClusterIdentityVerdict.RefuseThisNode when !_refused:
                 _refused = true;
-                var line = ClusterIdentityCheck.RefusalLine(_own, other);
-                _log.Error("{0}", line);
-                _refuse(line);
+                _log.Error("{0}", ClusterIdentityCheck.LeavingLine(_own, other));
+                _refuse(ClusterIdentityCheck.RefusalLine(_own, other));
                 break;
         }
     }
