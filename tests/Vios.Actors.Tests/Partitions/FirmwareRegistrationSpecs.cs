@@ -69,6 +69,12 @@ public sealed class FirmwareRegistrationSpecs() : Akka.TestKit.Xunit2.TestKit(Co
         firmware.Tell(new HostLpar(PlacedElsewhereBefore("db")));
         firmware.Tell(new StartLpar("db"));
         Assert.Equal(LparState.Running, ExpectMsg<LparStatus>().State);
+        // The firmware passes the partition's state changes on: the manager already knows it as a stray.
+        AwaitAssert(() =>
+        {
+            manager.Tell(ListLpars.Instance);
+            Assert.Contains(ExpectMsg<LparList>().Strays, s => s is { Name: "db", State: LparState.Running });
+        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
 
         // A new manager instance asks every firmware to register again; its answer lists nothing.
         EventFilter.Error(contains: "'db' is running on vios-a but is not in the partition manager's record").ExpectOne(LogTimeout, () =>
