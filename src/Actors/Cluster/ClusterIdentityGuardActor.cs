@@ -40,6 +40,11 @@ public sealed class ClusterIdentityGuardActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.MemberRemoved>(removed =>
         {
             var address = removed.Member.Address;
+            // A member that announced another identity and left before this node saw it Up was younger
+            // (an older one is Up in the view this node joined with): it was refused, and left.
+            if (_self is not null && !_judged.ContainsKey(address) && _heard.TryGetValue(address, out var left)
+                && ClusterIdentityCheck.Judge(_own, left, otherIsOlder: false) == ClusterIdentityVerdict.OtherRefused)
+                _log.Error("{0}", ClusterIdentityCheck.RefusedLine(_own, left));
             _members.Remove(address);
             _unanswered.Remove(address);
             _heard.Remove(address);
