@@ -22,7 +22,10 @@ public static class HaManagerHarness
     public static Config Config(string dataDirectory, string extra = "", DatabaseKind database = DatabaseKind.Sqlite, string? connection = null)
     {
         // The node creates its shared directory (where the cluster-wide SQLite files live) as it starts.
-        Directory.CreateDirectory(Path.Combine(dataDirectory, "shared"));
+        // Inside the test's own directory: the default, beside it, would be the temp folder, which
+        // every test run shares.
+        var shared = Path.Combine(dataDirectory, "shared");
+        Directory.CreateDirectory(shared);
         return ConfigurationFactory.ParseString($$"""
             akka.loggers = ["Akka.TestKit.TestEventListener, Akka.TestKit"]
             akka.stdout-loglevel = OFF
@@ -32,6 +35,7 @@ public static class HaManagerHarness
             .WithFallback(NodeConfigBuilder.Build(new NodeOptions
             {
                 DataDirectory = dataDirectory,
+                SharedDirectory = shared,
                 Database = database,
                 DatabaseConnection = connection,
                 Environment = new Dictionary<string, string?>(),

@@ -60,6 +60,8 @@ public sealed class BootLogSnapshotSpecs : IDisposable
             .WithFallback(NodeConfigBuilder.Build(new NodeOptions
             {
                 DataDirectory = _directory.Path,
+                // In the test's own directory, not the temp folder beside it that every test run shares.
+                SharedDirectory = System.IO.Path.Combine(_directory.Path, "shared"),
                 Database = database,
                 DatabaseConnection = connection,
                 Environment = new Dictionary<string, string?>(),

@@ -39,6 +39,8 @@ public sealed class SerializerCoverageSpecs : IAsyncLifetime
         var config = NodeConfigBuilder.Build(new NodeOptions
         {
             DataDirectory = _directory.Path,
+            // In the test's own directory, not the temp folder beside it that every test run shares.
+            SharedDirectory = System.IO.Path.Combine(_directory.Path, "shared"),
             Environment = new Dictionary<string, string?>(),
         });
         _system = ActorSystem.Create("serialization", Akka.Configuration.ConfigurationFactory
