@@ -28,9 +28,6 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     /// <summary>Epoch interval of a hot pair: the replica is at most this far behind.</summary>
     public const int HotIntervalMs = 100;
 
-    /// <summary>A snapshot every this many events keeps recovery short and lets the journal be cut.</summary>
-    public const int SnapshotEvery = 100;
-
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan SurveyInterval = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(250);
@@ -38,10 +35,6 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     private const string PublishTimer = "publish-view";
     private const string PublishChangeTimer = "publish-view-on-change";
     private static readonly TimeSpan PublishChangeCheck = TimeSpan.FromMilliseconds(100);
-    private const string SurveyTimer = "survey";
-    private const string FastSurveyTimer = "fast-survey";
-    private const string RetryTimerPrefix = "retry-";
-    private const string RestartDeadlineTimerPrefix = "restart-deadline-";
 
     private readonly HaRegistry _registry;
     private readonly AvailabilitySettings _settings;
@@ -49,7 +42,8 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     private readonly Akka.Cluster.Cluster _cluster;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
-    private readonly RestartAttempts _restarts = new();
+    private readonly HashSet<string> _inProgress = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
     // Node names by cluster address, from every partition list this instance has seen.
     private readonly Dictionary<string, string> _nodeAt = new(StringComparer.Ordinal);
     // S16 reports: nodes the masters hold silent, by address; guests silent on a live node, by partition.
@@ -67,9 +61,6 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     private TimeSpan? _measuredHot;
     private LparList? _lastList;
     private string? _published;
-
-    /// <summary>Who waits for the events being persisted, told why if the journal rejects or fails them.</summary>
-    private (IActorRef ReplyTo, string Lpar)? _persisting;
 
     public HaManagerActor(IActorRef partitionManager, AvailabilitySettings settings)
     {
@@ -111,7 +102,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             _log.Warning("ha-manager: {0} reports {1} silent", silent.ReportedBy, silent.Node);
             // Its partitions fail once it is fenced (downed); look again now and shortly after.
             Self.Tell(Survey.Instance);
-            Timers.StartSingleTimer(FastSurveyTimer, Survey.Instance, RetryDelay);
+            Timers.StartSingleTimer("fast-survey", Survey.Instance, RetryDelay);
         });
         Command<GuestSilent>(silent =>
         {
@@ -139,13 +130,23 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
                 return;
             }
             Surveyed(on.List);
-            // After the survey's events are applied: a partition created a moment ago has its record by then.
-            DeferAsync(on, o => Require(o.Requirement, o.ReplyTo));
+            Require(on.Requirement, on.ReplyTo);
         });
         Command<RestartDone>(Completed);
-        Command<RestartFailed>(failed => AttemptFailed(failed.Lpar, failed.Attempt, failed.Reason));
-        Command<RestartOverdue>(overdue => AttemptFailed(overdue.Lpar, overdue.Attempt,
-            $"the restart did not finish within {FailoverPolicy.Describe(_settings.RestartDeadline)} (vios.availability.restart-deadline)"));
+        Command<RestartFailed>(failed =>
+        {
+            _inProgress.Remove(failed.Lpar);
+            var attempts = _attempts.GetValueOrDefault(failed.Lpar) + 1;
+            _attempts[failed.Lpar] = attempts;
+            if (attempts < MaxAttempts && _registry.PendingRestarts.FirstOrDefault(p => p.Lpar == failed.Lpar) is { } plan)
+            {
+                // The partition manager may not have noticed the node is gone yet: try again shortly.
+                _log.Info("ha-manager: {0} not restarted yet (attempt {1}): {2}", failed.Lpar, attempts, failed.Reason);
+                Timers.StartSingleTimer($"retry-{failed.Lpar}", new Retry(plan), RetryDelay);
+                return;
+            }
+            _log.Error("ha-manager: {0} could not be restarted: {1}", failed.Lpar, failed.Reason);
+        });
         Command<Retry>(retry => Execute(retry.Plan));
         Command<PairingDone>(done =>
         {
@@ -173,7 +174,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             else Sender.Tell(new HaRefused(get.Lpar, $"'{get.Lpar}' has no availability record"));
         });
         Command<SaveSnapshotSuccess>(success => DeleteMessages(success.Metadata.SequenceNr));
-        Command<SaveSnapshotFailure>(failure => _log.Warning("ha-manager: snapshot failed, the journal is kept whole: {0}", failure.Cause.Message));
+        Command<SaveSnapshotFailure>(_ => { });
         Command<DeleteMessagesSuccess>(_ => { });
         Command<DeleteMessagesFailure>(_ => { });
         Command<PartitionManagerActor.HandOver>(_ => Context.Stop(Self));
@@ -197,7 +198,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
             typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberDowned));
         Self.Tell(Survey.Instance);
-        Timers.StartPeriodicTimer(SurveyTimer, Survey.Instance, SurveyInterval);
+        Timers.StartPeriodicTimer("survey", Survey.Instance, SurveyInterval);
         Timers.StartPeriodicTimer(PublishTimer, PublishStatusTick.Every, ControlViewSettings.FromConfig(Context.System.Settings.Config).PublishInterval);
         Timers.StartPeriodicTimer(PublishChangeTimer, PublishStatusTick.OnChange, PublishChangeCheck);
         // Restarts planned by a predecessor and not completed: carry them out (they are not planned again).
@@ -205,54 +206,6 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     }
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
-
-    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
-    {
-        // Nothing was applied (events are applied once written); the next survey decides again.
-        _log.Error(cause, "ha-manager: the cluster-wide journal rejected {0}, nothing was changed: {1}", @event.GetType().Name, cause.Message);
-        TellPersistingRefused($"the cluster-wide journal rejected it, nothing was changed: {cause.Message}");
-    }
-
-    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
-    {
-        _log.Error(cause, "ha-manager: could not persist {0}: {1}", @event.GetType().Name, cause.Message);
-        // The manager stops and its supervisor starts it again, which recovers from the journal.
-        TellPersistingRefused($"the cluster-wide journal did not record it, nothing was changed: {cause.Message}");
-        base.OnPersistFailure(cause, @event, sequenceNr);
-    }
-
-    private void TellPersistingRefused(string reason)
-    {
-        if (_persisting is not var (replyTo, lpar)) return;
-        _persisting = null;
-        replyTo.Tell(new HaRefused(lpar, reason));
-    }
-
-    /// <summary>
-    /// Decide, persist, apply: <paramref name="events"/> were decided against a draft of the registry;
-    /// each is applied to the registry once written (a rejected one never is), and a planned restart
-    /// starts only then. <paramref name="after"/> runs once all are handled.
-    /// </summary>
-    private void PersistThenApply(IReadOnlyList<IViosMessage> events, Action? after = null)
-    {
-        if (events.Count == 0)
-        {
-            after?.Invoke();
-            return;
-        }
-        PersistAll(events, e =>
-        {
-            _registry.Apply(e);
-            MaybeSnapshot();
-            if (e is RestartPlanned planned) Execute(planned);
-        });
-        if (after is not null) DeferAsync(after, a => a());
-    }
-
-    private void MaybeSnapshot()
-    {
-        if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_registry.Snapshot());
-    }
 
     /// <summary>
     /// Every partition gets an availability record (failover image nodes chosen by policy); standby
@@ -265,30 +218,29 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         // A node that left and came back is watched again.
         _left.ExceptWith(list.Nodes.Select(n => n.Node));
         var online = list.Nodes.Select(n => n.Node).ToList();
-        // Every decision of this survey is made against a draft, so that each sees the ones before it
-        // (the next declaration this one's nodes, the next failure's placement this restart); the
-        // registry itself changes only as the journal records them.
-        var draft = _registry.Copy();
-        var events = new List<IViosMessage>();
-        foreach (var summary in list.Lpars.Where(l => draft.Find(l.Definition.Name) is null))
+        var declarations = new List<IViosMessage>();
+        foreach (var summary in list.Lpars.Where(l => _registry.Find(l.Definition.Name) is null))
         {
-            var (declared, _) = draft.Decide(new DeclareAvailability(summary.Definition.Name, summary.Definition.Node, null, null), online);
+            var (declared, _) = _registry.Decide(new DeclareAvailability(summary.Definition.Name, summary.Definition.Node, null, null), online);
             if (declared is null) continue;
-            draft.Apply(declared);
-            events.Add(declared);
+            // Applied at once so the next declaration sees this one's nodes; a failed write stops the
+            // actor, which recovers from the journal.
+            _registry.Apply(declared);
+            declarations.Add(declared);
         }
+        if (declarations.Count > 0) PersistAll(declarations, _ => { });
         // A list that lacks live nodes (a new partition manager hears from the firmwares one by one)
         // would fail partitions over, and move replicas, away from nodes that are merely late.
         var dead = DeadNodes(list);
         if (!Complete(list, dead))
         {
-            PersistThenApply(events);
-            Timers.StartSingleTimer(FastSurveyTimer, Survey.Instance, RetryDelay);
+            Timers.StartSingleTimer("fast-survey", Survey.Instance, RetryDelay);
             return;
         }
-        CheckFailures(list, dead, draft, events);
-        events.AddRange(Replan(list, draft));
-        PersistThenApply(events, () => EnsurePairs(list));
+        CheckFailures(list, dead);
+        var changes = Replan(list);
+        if (changes.Count > 0) PersistAll(changes, _ => { });
+        EnsurePairs(list);
     }
 
     /// <summary>
@@ -377,16 +329,17 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     /// guest agent fell silent while its node lives. A partition with a restart planned or under way
     /// is not failed again; a report about a node the partition has since left is stale.
     /// </summary>
-    private void CheckFailures(LparList list, HashSet<string> dead, HaRegistry draft, List<IViosMessage> events)
+    private void CheckFailures(LparList list, HashSet<string> dead)
     {
         var live = list.Nodes.Select(n => n.Node).Where(n => !dead.Contains(n)).ToList();
-        var pending = draft.PendingRestarts.Select(p => p.Lpar).ToHashSet(StringComparer.Ordinal);
+        var pending = _registry.PendingRestarts.Select(p => p.Lpar).ToHashSet(StringComparer.Ordinal);
+        var events = new List<IViosMessage>();
         var now = DateTimeOffset.UtcNow;
         foreach (var summary in list.Lpars)
         {
             var (name, node) = (summary.Definition.Name, summary.Definition.Node);
             if (summary.State is not (LparState.Running or LparState.Quiesced or LparState.Activating)) continue;
-            if (pending.Contains(name) || _restarts.InProgress(name) || draft.Find(name) is not { } record || record.Node != node) continue;
+            if (pending.Contains(name) || _inProgress.Contains(name) || _registry.Find(name) is not { } record || record.Node != node) continue;
             string cause;
             if (dead.Contains(node)) cause = $"{node} is no longer in the cluster";
             else if (_silentGuests.Remove(name, out var guest) && list.NodeAddresses.GetValueOrDefault(node) == guest.Node)
@@ -394,50 +347,31 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             else continue;
             // The same failure reported twice (by two masters, or again after a handover) has the same id.
             var failureId = $"{name}@{node}#{record.Failures.Count(f => f.Completed)}";
-            var decision = draft.Decide(new LparFailed(name, node, failureId, cause), live, now);
+            var decision = _registry.Decide(new LparFailed(name, node, failureId, cause), live, now);
             if (decision.Refusal is { } refused) _log.Error("ha-manager: {0}: {1}", refused.Lpar, refused.Reason);
-            // Into the draft, so the next failure's placement counts this restart. Persisted before
-            // anything is done (PersistThenApply): a handover in the middle neither loses nor repeats
-            // a restart, and a write that fails leaves nothing half-applied.
-            foreach (var e in decision.Events) draft.Apply(e);
+            // Applied at once so the next failure's placement counts this restart; a failed write
+            // stops the actor, which recovers from the journal (and re-plans what was not recorded).
+            foreach (var e in decision.Events) _registry.Apply(e);
             events.AddRange(decision.Events);
         }
+        if (events.Count == 0) return;
+        // Persisted before anything is done: a handover in the middle neither loses nor repeats a restart.
+        PersistAll(events, e =>
+        {
+            if (e is RestartPlanned planned) Execute(planned);
+        });
     }
 
     /// <summary>Stops the partition where it is if that node lives, moves it to its target node and brings it up there.</summary>
     private void Execute(RestartPlanned plan)
     {
-        if (_restarts.Begin(plan.Lpar) is not { } attempt) return;
+        if (!_inProgress.Add(plan.Lpar)) return;
         var failed = _registry.Find(plan.Lpar)?.Failures.FirstOrDefault(f => f.FailureId == plan.FailureId)?.FailedNode;
         var fenceFirst = failed is not null && _lastList?.Nodes.Any(n => n.Node == failed) == true && DeadNodes(_lastList).Contains(failed) == false;
         _log.Warning("ha-manager: restarting {0} on {1} from {2}: {3}", plan.Lpar, plan.TargetNode, Describe(plan.Image), plan.Reason);
         _paired.Remove(plan.Lpar);
         var fence = failed is not null && _fencedAt.TryGetValue(failed, out var address) ? new FenceNode(failed, address) : null;
-        RestartWorkflow.RunAsync(plan, attempt, _partitions, fenceFirst, fence, AskTimeout).PipeTo(Self,
-            failure: e => new RestartFailed(plan.Lpar, attempt, $"the partition manager did not answer: {e.Message}"));
-        // An attempt that neither completes nor fails (an ask lost on the way) is given up and tried again.
-        Timers.StartSingleTimer(RestartDeadlineTimerPrefix + plan.Lpar, new RestartOverdue(plan.Lpar, attempt), _settings.RestartDeadline);
-    }
-
-    /// <summary>
-    /// An attempt failed or ran past its deadline: the partition is tried again shortly (the partition
-    /// manager may not have noticed the node is gone yet), up to <see cref="MaxAttempts"/> in a row.
-    /// </summary>
-    private void AttemptFailed(string lpar, int attempt, string reason)
-    {
-        if (_restarts.Fail(lpar, attempt) is not { } failures)
-        {
-            _log.Debug("ha-manager: {0}: an earlier attempt, given up, ended: {1}", lpar, reason);
-            return;
-        }
-        Timers.Cancel(RestartDeadlineTimerPrefix + lpar);
-        if (failures < MaxAttempts && _registry.PendingRestarts.FirstOrDefault(p => p.Lpar == lpar) is { } plan)
-        {
-            _log.Info("ha-manager: {0} not restarted yet (attempt {1}): {2}", lpar, failures, reason);
-            Timers.StartSingleTimer(RetryTimerPrefix + lpar, new Retry(plan), RetryDelay);
-            return;
-        }
-        _log.Error("ha-manager: {0} could not be restarted: {1}", lpar, reason);
+        _ = RestartAsync(plan, _partitions, fenceFirst, fence).PipeTo(Self);
     }
 
     private static string Describe(FailoverImage image) => image switch
@@ -447,10 +381,51 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         _ => "its consistency image",
     };
 
+    private static async Task<object> RestartAsync(RestartPlanned plan, IActorRef partitions, bool fenceFirst, FenceNode? fence)
+    {
+        var started = DateTimeOffset.UtcNow;
+        // A guest that stopped heartbeating on a live node is stopped there first, so it never runs twice.
+        if (fenceFirst) await partitions.Ask<object>(new StopLpar(plan.Lpar), AskTimeout);
+        // A fenced node is out of the partition manager's placement at once, not when the cluster removes it.
+        if (fence is not null) await partitions.Ask<object>(fence, AskTimeout);
+        var moved = await partitions.Ask<object>(new MoveLpar(plan.Lpar, plan.TargetNode, plan.Reason), AskTimeout);
+        if (moved is LparRefused { Reason: var moveRefusal } && !moveRefusal.Contains("already placed on", StringComparison.Ordinal))
+            return new RestartFailed(plan.Lpar, moveRefusal);
+
+        object restored;
+        var fallback = "";
+        if (plan.Image == FailoverImage.Replica)
+        {
+            restored = await partitions.Ask<object>(new PromoteReplica(plan.Lpar), AskTimeout);
+            if (restored is CheckpointRestored promoted)
+                return Done(plan, promoted, started, $"promoted its replica at epoch {promoted.Epoch}");
+            // The replica is gone or empty: the persisted image is what there is.
+            fallback = $" (the replica could not be promoted: {(restored as LparRefused)?.Reason})";
+        }
+        long? epoch = plan.Image == FailoverImage.Boot ? 0 : null;
+        restored = await partitions.Ask<object>(new RestoreCheckpoint(plan.Lpar, plan.Lpar, epoch), AskTimeout);
+        if (restored is CheckpointRestored { Verified: false } corrupt)
+            return new RestartFailed(plan.Lpar, $"the image of epoch {corrupt.Epoch} restored with a different memory checksum than at its stun");
+        if (restored is CheckpointRestored image)
+            return Done(plan, image, started, (epoch == 0 ? "from the boot image" : $"from epoch {image.Epoch}") + fallback);
+        // No committed consistency image yet: the boot image is what there is.
+        if (epoch is null)
+        {
+            var boot = await partitions.Ask<object>(new RestoreCheckpoint(plan.Lpar, plan.Lpar, 0), AskTimeout);
+            if (boot is CheckpointRestored bootImage)
+                return Done(plan, bootImage, started, $"from the boot image: no consistency image was committed{fallback}");
+        }
+        return new RestartFailed(plan.Lpar, (restored as LparRefused)?.Reason ?? $"unexpected reply {restored}");
+    }
+
+    private static RestartDone Done(RestartPlanned plan, CheckpointRestored restored, DateTimeOffset started, string how) =>
+        new(plan.Lpar, plan.FailureId, restored.Node, plan.Image, DateTimeOffset.UtcNow - started,
+            $"{how}, memory checksum {restored.MemoryChecksum:x16}{(restored.Verified == true ? " (equal to the image's)" : "")}");
+
     private void Completed(RestartDone done)
     {
-        if (_restarts.InProgress(done.Lpar)) Timers.Cancel(RestartDeadlineTimerPrefix + done.Lpar);
-        _restarts.Complete(done.Lpar);
+        _inProgress.Remove(done.Lpar);
+        _attempts.Remove(done.Lpar);
         var (completed, refusal) = _registry.Complete(done.Lpar, done.FailureId, done.Node, DateTimeOffset.UtcNow);
         if (completed is null)
         {
@@ -462,7 +437,6 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         Persist(completed with { Detail = done.Detail }, e =>
         {
             _registry.Apply(e);
-            MaybeSnapshot();
             _log.Info("ha-manager: {0} is running again on {1}, {2}", done.Lpar, done.Node, done.Detail);
             // Its node changed: a hot standby needs a replica elsewhere again (the next survey re-plans).
             Self.Tell(Survey.Instance);
@@ -482,16 +456,13 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             replyTo.Tell(new HaRefused(requirement.Lpar, $"no partition named '{requirement.Lpar}'"));
             return;
         }
-        var (planner, _) = Planner(_lastList, _registry);
+        var (planner, _) = Planner(_lastList);
         planner.Replan(StandbyNodes(_lastList));
         var choice = Chosen(planner.Require(RequirementOf(requirement, summary.Definition), Estimate()));
-        _persisting = (replyTo, requirement.Lpar);
         PersistAll(new IViosMessage[] { requirement, choice }, e =>
         {
             _registry.Apply(e);
-            MaybeSnapshot();
             if (e is not StandbyChosen chosen) return;
-            _persisting = null;
             _log.Info("ha-manager: {0}: {1}", chosen.Lpar, chosen.Reason);
             replyTo.Tell(chosen);
             if (_lastList is { } list) EnsurePairs(list);
@@ -503,29 +474,29 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     /// choices on record (so a replica stays where it is while its node has room for it); returns the
     /// choices that changed, to persist.
     /// </summary>
-    private List<IViosMessage> Replan(LparList list, HaRegistry draft)
+    private List<IViosMessage> Replan(LparList list)
     {
-        var (planner, _) = Planner(list, draft);
+        var (planner, _) = Planner(list);
         var changes = new List<IViosMessage>();
         foreach (var change in planner.Replan(StandbyNodes(list)))
         {
             var chosen = Chosen(change.After);
-            if (draft.Find(chosen.Lpar)?.Standby is { } before
+            if (_registry.Find(chosen.Lpar)?.Standby is { } before
                 && before.Mode == chosen.Mode && before.ReplicaNode == chosen.ReplicaNode && before.RequirementMet == chosen.RequirementMet)
                 continue;
             _log.Info("ha-manager: {0}: {1}", chosen.Lpar, chosen.Reason);
-            draft.Apply(chosen);
+            _registry.Apply(chosen);
             changes.Add(chosen);
         }
         return changes;
     }
 
     /// <summary>A planner holding every partition's requirement and its choice on record.</summary>
-    private (StandbyPlanner Planner, Dictionary<string, LparDefinition> Definitions) Planner(LparList list, HaRegistry registry)
+    private (StandbyPlanner Planner, Dictionary<string, LparDefinition> Definitions) Planner(LparList list)
     {
         var planner = new StandbyPlanner();
         var definitions = list.Lpars.ToDictionary(l => l.Definition.Name, l => l.Definition, StringComparer.Ordinal);
-        foreach (var record in registry.Records)
+        foreach (var record in _registry.Records)
         {
             if (record.Requirement is not { } requirement || !definitions.TryGetValue(record.Lpar, out var definition)) continue;
             var before = record.Standby is { } s ? new StandbyChoice(s.Lpar, s.Mode, s.ReplicaNode, s.RequirementMet, s.Reason) : null;
@@ -551,7 +522,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             if (list.Lpars.FirstOrDefault(l => l.Definition.Name == record.Lpar) is not { State: LparState.Running } summary) continue;
             var primary = summary.Definition.Node;
             if (primary == replica || _paired.GetValueOrDefault(record.Lpar) == (primary, replica)) continue;
-            if (_restarts.InProgress(record.Lpar) || !_pairing.Add(record.Lpar)) continue;
+            if (_inProgress.Contains(record.Lpar) || !_pairing.Add(record.Lpar)) continue;
             PairAsync(_partitions, record.Lpar, primary, replica).PipeTo(Self, failure: e => new PairingDone(record.Lpar, primary, replica, e.Message));
         }
     }
@@ -607,6 +578,10 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     }
 
     private sealed record SurveyFailed(string Reason);
+
+    private sealed record RestartDone(string Lpar, string FailureId, string Node, FailoverImage Image, TimeSpan Took, string Detail);
+
+    private sealed record RestartFailed(string Lpar, string Reason);
 
     private sealed record Retry(RestartPlanned Plan);
 
