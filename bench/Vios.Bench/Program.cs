@@ -364,7 +364,27 @@ heartbeats.SetAction(async parse =>
     return 0;
 });
 
-var root = new RootCommand("Vios.Actors benchmarks (figures go to bench/README.md)") { downing, protocol, codec, shadow, diff, checkpoint, recovery, heartbeats, kernel };
+var chaosMinutes = new Option<double>("--minutes") { Description = "minutes of faults", DefaultValueFactory = _ => 20 };
+var chaosSeed = new Option<int>("--seed") { Description = "the fault schedule's seed (the same seed, the same faults)", DefaultValueFactory = _ => 12 };
+var chaosNodes = new Option<int>("--nodes") { Description = "vios node processes (at least 3)", DefaultValueFactory = _ => 4 };
+var chaosKeep = new Option<bool>("--keep") { Description = "keep the nodes' data and logs (always kept when a violation was found)" };
+var chaos = new Command("chaos", "issue 12's soak: seeded SIGKILLs, SIGSTOP pauses, leaves and lighthouse kills; checkers for two copies, recovery targets, lost epochs, second writers")
+{
+    chaosMinutes, chaosSeed, chaosNodes, chaosKeep,
+};
+chaos.SetAction(async parse =>
+{
+    var options = new Vios.Bench.Chaos.ChaosOptions(TimeSpan.FromMinutes(parse.GetValue(chaosMinutes)), parse.GetValue(chaosSeed), parse.GetValue(chaosNodes))
+    {
+        KeepData = parse.GetValue(chaosKeep),
+    };
+    var report = await Vios.Bench.Chaos.ChaosSoak.RunAsync(options, Console.Out);
+    Console.WriteLine();
+    Vios.Bench.Chaos.ChaosSoak.Print(report, Console.Out);
+    return report.Violations.Count == 0 ? 0 : 1;
+});
+
+var root = new RootCommand("Vios.Actors benchmarks (figures go to bench/README.md)") { downing, protocol, codec, shadow, diff, checkpoint, recovery, heartbeats, kernel, chaos };
 return await root.Parse(args).InvokeAsync();
 
 static string Size(int bytes) => bytes % 1024 == 0 ? $"{bytes / 1024} KiB" : $"{bytes} B";

@@ -53,6 +53,8 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
             Forget(stop.Name);
             if (!child.IsNobody()) Context.Stop(child);
         });
+        Receive<GetHostedLpars>(_ => Sender.Tell(new HostedLpars(_node,
+            _states.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => new HostedLpar(s.Key, s.Value)).ToList())));
         Receive<PartitionManagerOnline>(_ => Register());
         Receive<RetryRegistration>(_ => Register());
         Receive<HostLpar>(host => Host(host.Definition));

@@ -102,6 +102,21 @@ public sealed record ReportedLpar(string Name, string Node, LparState State, Rep
 /// <summary>A node's partition firmware introduces itself: its resources, and the state of each partition it runs.</summary>
 public sealed record RegisterFirmware(NodeResources Resources, IReadOnlyDictionary<string, LparState> States) : IViosMessage;
 
+/// <summary>
+/// Asks this node's firmware which partitions it hosts and how each is, as it sees them itself (not
+/// the partition manager's record): what `lpar local` prints and the chaos soak's checkers read, so a
+/// partition running on two nodes shows on both. Local to the node.
+/// </summary>
+public sealed record GetHostedLpars
+{
+    public static GetHostedLpars Instance { get; } = new();
+}
+
+/// <summary>The partitions a node's firmware hosts, each with the state it last reported.</summary>
+public sealed record HostedLpars(string Node, IReadOnlyList<HostedLpar> Lpars);
+
+public sealed record HostedLpar(string Name, LparState State);
+
 /// <summary>The manager's answer to <see cref="RegisterFirmware"/>: the partitions placed on that node.</summary>
 public sealed record FirmwareRegistered(IReadOnlyList<LparDefinition> Hosted) : IViosMessage;
 

@@ -31,6 +31,7 @@ public static class LparPalette
             ],
         }, CreateAsync),
         new(new CommandSpec("list", "every partition with its state, node and placement"), ListAsync),
+        new(new CommandSpec("local", "the partitions this node's firmware hosts and their states, as this node sees them"), LocalAsync),
         new(new CommandSpec("show", "a partition's state, resources and positions, shadow cache and dirty pages") { Arguments = [Name] }, ShowAsync),
         new(new CommandSpec("start", "activate a partition: allocate its memory, start its vCPUs") { Arguments = [Name] },
             c => ForwardAsync(c, new StartLpar(c.Arg("name")!))),
@@ -127,6 +128,28 @@ public static class LparPalette
         else if (read.Live is LparStatus status) view = LparShowView.Live(status, read.View.Node(status.Node), read.At);
         else return PartitionManagerClient.Refused(read.Live!);
         await context.WriteAsync(view, LparOpsJsonContext.Default.LparShowView, ShowLines);
+        return CommandOutcome.Success;
+    }
+
+    /// <summary>This node's own view, from its firmware: answers even when the partition manager cannot.</summary>
+    private static async Task<CommandOutcome> LocalAsync(CommandContext context)
+    {
+        if (context.Node.Firmware is not { } firmware)
+            return CommandOutcome.Failed("this node hosts no partitions: it is a lighthouse; ask a vios node");
+        HostedLpars hosted;
+        var budget = LiveAnswers.Budget(context);
+        try
+        {
+            hosted = await firmware.Ask<HostedLpars>(GetHostedLpars.Instance, budget, context.Cancellation);
+        }
+        catch (AskTimeoutException)
+        {
+            return CommandOutcome.Failed($"this node's firmware did not answer within {budget.TotalMilliseconds:0} ms");
+        }
+        var view = new HostedLparsView(hosted.Node, hosted.Lpars.Select(l => new HostedLparView(l.Name, PartitionManagerClient.Lower(l.State))).ToList());
+        await context.WriteAsync(view, LparOpsJsonContext.Default.HostedLparsView, v => v.Lpars.Count == 0
+            ? [$"{v.Node} hosts no partitions"]
+            : [$"{v.Node} hosts {v.Lpars.Count} partition(s):", .. v.Lpars.Select(l => $"  {l.Name}: {l.State}")]);
         return CommandOutcome.Success;
     }
 
@@ -251,6 +274,12 @@ public sealed record LparView(string Name, string State, string Node, int Vcpus,
 
 public sealed record NodeResourcesView(string Node, int Cpus, long MemoryMb, IReadOnlyList<string> Adapters);
 
+/// <summary>What one node's firmware hosts (<c>lpar local</c>).</summary>
+public sealed record HostedLparsView(string Node, IReadOnlyList<HostedLparView> Lpars);
+
+public sealed record HostedLparView(string Name, string State);
+
+
 public sealed record LparListView(IReadOnlyList<LparView> Lpars, IReadOnlyList<NodeResourcesView> Nodes)
 {
     /// <summary><c>partition manager</c> for a live answer, <c>control view</c> for one from this node's view.</summary>
@@ -338,4 +367,5 @@ public sealed record LparShowView(
 [JsonSerializable(typeof(LparListView))]
 [JsonSerializable(typeof(LparShowView))]
 [JsonSerializable(typeof(StrayLparView))]
+[JsonSerializable(typeof(HostedLparsView))]
 internal sealed partial class LparOpsJsonContext : JsonSerializerContext;
