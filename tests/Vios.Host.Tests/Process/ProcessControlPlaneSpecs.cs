@@ -51,7 +51,7 @@ public sealed class ProcessControlPlaneSpecs(ITestOutputHelper output) : Akka.Te
         string[][][] palettes =
         [
             [["cluster", "show"], ["cluster", "status"], ["cluster", "leader"]],
-            [["lpar", "list"]],
+            [["lpar", "list"], ["lpar", "local"]],
             [["lpar", "show", "p0"]],
             [["lpar", "show", "p1"]],
             [["checkpoint", "list", "p0"], ["checkpoint", "stats", "p1"]],
