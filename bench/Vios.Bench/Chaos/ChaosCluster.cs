@@ -31,6 +31,9 @@ public sealed class ChaosCluster(string root, int lighthouses, TextWriter log) :
     public IReadOnlyList<(string Name, string Ops)> Live =>
         _vios.Where(n => n.Value.Process is { } p && !p.Exited.IsCompleted && !n.Value.Paused).Select(n => (n.Key, n.Value.Ops)).ToList();
 
+    /// <summary>Vios nodes whose process has exited (downed by the cluster, or crashed) and that nobody has started again.</summary>
+    public IReadOnlyList<string> Exited => _names.Where(n => !IsRunning(n)).ToList();
+
     public bool IsRunning(string name) => _vios.TryGetValue(name, out var node) && node.Process is { } p && !p.Exited.IsCompleted;
 
     public string OpsOf(string name) => _vios[name].Ops;
@@ -54,6 +57,10 @@ public sealed class ChaosCluster(string root, int lighthouses, TextWriter log) :
     }
 
     public void KillLighthouse(int index) => _lighthouses[index]?.Process?.Kill();
+
+    /// <summary>Lighthouses whose process has exited.</summary>
+    public IReadOnlyList<int> ExitedLighthouses =>
+        Enumerable.Range(0, _lighthouses.Length).Where(i => _lighthouses[i]?.Process is { } p && p.Exited.IsCompleted).ToList();
 
     public string LighthouseOps(int index) => _lighthouses[index]?.Ops ?? throw new InvalidOperationException($"lighthouse {index + 1} is not started");
 

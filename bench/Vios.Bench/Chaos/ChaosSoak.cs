@@ -22,6 +22,9 @@ public sealed record ChaosOptions(TimeSpan Duration, int Seed, int ViosNodes = 4
 
 public sealed record ChaosReport(ChaosOptions Options, IReadOnlyList<Fault> Faults, IReadOnlyList<Recovery> Recoveries, IReadOnlyList<Violation> Violations, TimeSpan Ran)
 {
+    /// <summary>Nodes (and lighthouses) that exited on their own, downed by the cluster, and were started again.</summary>
+    public IReadOnlyList<string> UnplannedRestarts { get; init; } = [];
+
     /// <summary>Violations of safety (two copies, a lost epoch, two writers) and liveness (never back), not of the recovery-time targets.</summary>
     public IReadOnlyList<Violation> SafetyAndLiveness => Violations.Where(v => v.Kind != ViolationKind.RecoveryOverTarget).ToList();
 }
@@ -104,7 +107,7 @@ public static partial class ChaosSoak
             if (keep) log.WriteLine($"  chaos: data and logs kept in {root}");
         }
         if (!keep) TryDelete(root);
-        return new ChaosReport(options, faults, checker.Recoveries, checker.Violations, clock.Elapsed);
+        return new ChaosReport(options, faults, checker.Recoveries, checker.Violations, clock.Elapsed) { UnplannedRestarts = soak.UnplannedRestarts };
     }
 
     /// <summary>The report as bench/README.md shows it.</summary>
@@ -117,6 +120,8 @@ public static partial class ChaosSoak
         output.WriteLine("|---|---|");
         foreach (var group in report.Faults.GroupBy(f => f.Kind).OrderBy(g => g.Key)) output.WriteLine($"| {group.Key} | {group.Count()} |");
         output.WriteLine($"| total | {report.Faults.Count} |");
+        output.WriteLine();
+        output.WriteLine($"unplanned restarts (a process that exited on its own, downed by the cluster): {report.UnplannedRestarts.Count}{(report.UnplannedRestarts.Count == 0 ? "" : $" ({string.Join(", ", report.UnplannedRestarts)})")}");
         output.WriteLine();
         output.WriteLine("| partitions hit by | standby | recoveries | p50 s | p90 s | max s | over target | not back |");
         output.WriteLine("|---|---|---|---|---|---|---|---|");
@@ -157,6 +162,8 @@ public static partial class ChaosSoak
         private readonly HashSet<string> _checkedFailures = new(StringComparer.Ordinal);
         private readonly Dictionary<string, List<DateTimeOffset>> _faultsAt = new(StringComparer.Ordinal);
         private DateTimeOffset _lastRound;
+
+        public List<string> UnplannedRestarts { get; } = [];
 
         private string AnyOps => cluster.Live.Count > 0 ? cluster.Live[0].Ops : throw new InvalidOperationException("no vios node is running");
 
@@ -242,12 +249,17 @@ public static partial class ChaosSoak
             }
         }
 
-        /// <summary>Every node runs, every partition not stopped on purpose is running somewhere, and the checkers have a round since.</summary>
+        /// <summary>
+        /// Every node runs, every partition not stopped on purpose is running somewhere, and the checkers
+        /// have a round since. A node that exited on its own (downed by the cluster: `vios node` exits 1) is
+        /// started again, as a service manager with restart-on-failure would.
+        /// </summary>
         public async Task AwaitSteadyAsync()
         {
             var deadline = DateTimeOffset.UtcNow + SteadyTimeout;
             while (DateTimeOffset.UtcNow < deadline)
             {
+                await RestartExitedAsync();
                 var since = DateTimeOffset.UtcNow;
                 var whole = cluster.Names.All(cluster.IsRunning) && checker.Recovering.Count == 0
                     && _modes.Keys.Where(n => !_stoppedOnPurpose.Contains(n)).All(checker.LastRunningOn.ContainsKey);
@@ -255,6 +267,22 @@ public static partial class ChaosSoak
                 await Task.Delay(RoundInterval);
             }
             log.WriteLine($"  chaos: the cluster was not whole again within {SteadyTimeout.TotalSeconds:0} s; going on");
+        }
+
+        private async Task RestartExitedAsync()
+        {
+            foreach (var index in cluster.ExitedLighthouses)
+            {
+                log.WriteLine($"  chaos: lighthouse {index + 1} exited on its own; starting it again");
+                UnplannedRestarts.Add($"lighthouse{index + 1}");
+                await cluster.StartLighthouseAsync(index);
+            }
+            foreach (var name in cluster.Exited)
+            {
+                log.WriteLine($"  chaos: {name} exited on its own (downed?); starting it again");
+                UnplannedRestarts.Add(name);
+                await cluster.StartViosAsync(name);
+            }
         }
 
         /// <summary>Partitions that moved (or came back) get their workload and, when cold, their periodic checkpoints on their new node.</summary>
@@ -309,6 +337,7 @@ public static partial class ChaosSoak
                     cluster.Terminate(node);
                     if (!await cluster.AwaitExitAsync(node, LeaveTimeout)) log.WriteLine($"  chaos: {node} did not leave within {LeaveTimeout.TotalSeconds:0} s");
                     await cluster.StartViosAsync(node);
+                    await RestartExitedAsync();
                     await AwaitRegisteredAsync();
                     // The operator starts what the leave stopped; from then on it must run like the rest.
                     foreach (var name in hosted)
