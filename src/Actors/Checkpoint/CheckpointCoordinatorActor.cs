@@ -258,7 +258,9 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
     {
         var timeout = _settings.Ownership.FenceTimeout;
         var (fence, claim, raise) = (_fence, _claim, _ownership == OwnershipPhase.Raising);
-        Answer().WaitAsync(timeout).PipeTo(Self,
+        // Off the actor's thread: Microsoft.Data.Sqlite runs its "async" calls synchronously, and a fence
+        // row behind another process's write lock would hold this dispatcher thread (and its node's actors).
+        Task.Run(Answer).WaitAsync(timeout).PipeTo(Self,
             success: fence => new FenceAnswered(fence),
             failure: e => new FenceUnanswered(e is TimeoutException ? $"no answer within {timeout.TotalSeconds:0.#} s" : (e.InnerException ?? e).Message));
 

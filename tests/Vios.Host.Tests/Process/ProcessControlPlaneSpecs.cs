@@ -13,6 +13,7 @@ namespace Vios.Host.Tests.Process;
 /// the same through a SIGKILL of the node that hosts the partition manager and HA manager (whose
 /// proxies buffer until the singletons start elsewhere). Every answer must arrive within 1 s.
 /// </summary>
+[Collection(ProcessControlPlaneCollection.Name)]
 public sealed class ProcessControlPlaneSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit
 {
     /// <summary>What the issue asks for: every `vios ctl` command answers within a second, always.</summary>
@@ -212,4 +213,14 @@ public sealed class ProcessControlPlaneSpecs(ITestOutputHelper output) : Akka.Te
         using var document = JsonDocument.Parse(stdout);
         return document.RootElement.Clone();
     }
+}
+
+/// <summary>
+/// The one timed assertion of the suite (issue 12: every read within 1 s) runs alone, not beside the
+/// other specs of this assembly: on 2 cores their nodes would compete with the ones it measures.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessControlPlaneCollection
+{
+    public const string Name = "control plane latency";
 }
