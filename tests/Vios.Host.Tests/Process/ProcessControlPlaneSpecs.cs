@@ -109,8 +109,10 @@ public sealed class ProcessControlPlaneSpecs(ITestOutputHelper output) : Akka.Te
         }
     }
 
+    /// <summary>An operator's poll loop: a round of commands per tick of <see cref="PollerPace"/> (the rate is the load, not a wait for anything).</summary>
     private static async Task PollAsync(OpsClient client, string[][] commands, ConcurrentQueue<Answer> answers, CancellationToken stop)
     {
+        using var pace = new PeriodicTimer(PollerPace);
         while (!stop.IsCancellationRequested)
         {
             foreach (var command in commands)
@@ -130,7 +132,7 @@ public sealed class ProcessControlPlaneSpecs(ITestOutputHelper output) : Akka.Te
             }
             try
             {
-                await Task.Delay(PollerPace, stop);
+                await pace.WaitForNextTickAsync(stop);
             }
             catch (OperationCanceledException)
             {
