@@ -23,7 +23,7 @@ public sealed record AvailabilitySettings(
         true,
         TimeSpan.FromSeconds(10),
         new RecoveryEstimate(TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(2)),
-        TimeSpan.FromSeconds(90));
+        TimeSpan.FromSeconds(30));
 
     /// <exception cref="ConfigurationException">A value is missing its unit or makes no sense; the message says which.</exception>
     public static AvailabilitySettings FromConfig(Config config)

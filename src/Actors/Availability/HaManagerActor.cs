@@ -371,7 +371,15 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         _log.Warning("ha-manager: restarting {0} on {1} from {2}: {3}", plan.Lpar, plan.TargetNode, Describe(plan.Image), plan.Reason);
         _paired.Remove(plan.Lpar);
         var fence = failed is not null && _fencedAt.TryGetValue(failed, out var address) ? new FenceNode(failed, address) : null;
-        _ = RestartAsync(plan, _partitions, fenceFirst, fence).PipeTo(Self);
+        var retry = _attempts.ContainsKey(plan.Lpar);
+        var deadline = _settings.RestartDeadline;
+        // An attempt that does not finish by its deadline (a step whose reply never comes) is given up
+        // and tried again, never left in progress for good; its steps may still complete late, which
+        // the next attempt finds (the partition already running on its target).
+        _ = RestartAsync(plan, _partitions, fenceFirst, fence, retry, deadline).WaitAsync(deadline)
+            .PipeTo(Self, failure: e => new RestartFailed(plan.Lpar, e is TimeoutException
+                ? $"the attempt did not finish within {deadline.TotalSeconds:0.#} s (vios.availability.restart-deadline)"
+                : e.GetBaseException().Message));
     }
 
     private static string Describe(FailoverImage image) => image switch
@@ -381,14 +389,20 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         _ => "its consistency image",
     };
 
-    private static async Task<object> RestartAsync(RestartPlanned plan, IActorRef partitions, bool fenceFirst, FenceNode? fence)
+    private static async Task<object> RestartAsync(RestartPlanned plan, IActorRef partitions, bool fenceFirst, FenceNode? fence, bool retry, TimeSpan deadline)
     {
         var started = DateTimeOffset.UtcNow;
+        // A previous attempt that was given up may have brought the partition up after all.
+        if (retry && await partitions.Ask<LparList>(ListLpars.Instance, deadline) is var list
+            && list.Lpars.FirstOrDefault(l => l.Definition.Name == plan.Lpar) is { State: LparState.Running } running
+            && running.Definition.Node == plan.TargetNode && running.NodeOnline)
+            return new RestartDone(plan.Lpar, plan.FailureId, plan.TargetNode, plan.Image, DateTimeOffset.UtcNow - started,
+                $"running on {plan.TargetNode} since an earlier attempt", Measured: false);
         // A guest that stopped heartbeating on a live node is stopped there first, so it never runs twice.
-        if (fenceFirst) await partitions.Ask<object>(new StopLpar(plan.Lpar), AskTimeout);
+        if (fenceFirst) await partitions.Ask<object>(new StopLpar(plan.Lpar), deadline);
         // A fenced node is out of the partition manager's placement at once, not when the cluster removes it.
-        if (fence is not null) await partitions.Ask<object>(fence, AskTimeout);
-        var moved = await partitions.Ask<object>(new MoveLpar(plan.Lpar, plan.TargetNode, plan.Reason), AskTimeout);
+        if (fence is not null) await partitions.Ask<object>(fence, deadline);
+        var moved = await partitions.Ask<object>(new MoveLpar(plan.Lpar, plan.TargetNode, plan.Reason), deadline);
         if (moved is LparRefused { Reason: var moveRefusal } && !moveRefusal.Contains("already placed on", StringComparison.Ordinal))
             return new RestartFailed(plan.Lpar, moveRefusal);
 
@@ -396,14 +410,14 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         var fallback = "";
         if (plan.Image == FailoverImage.Replica)
         {
-            restored = await partitions.Ask<object>(new PromoteReplica(plan.Lpar), AskTimeout);
+            restored = await partitions.Ask<object>(new PromoteReplica(plan.Lpar), deadline);
             if (restored is CheckpointRestored promoted)
                 return Done(plan, promoted, started, $"promoted its replica at epoch {promoted.Epoch}");
             // The replica is gone or empty: the persisted image is what there is.
             fallback = $" (the replica could not be promoted: {(restored as LparRefused)?.Reason})";
         }
         long? epoch = plan.Image == FailoverImage.Boot ? 0 : null;
-        restored = await partitions.Ask<object>(new RestoreCheckpoint(plan.Lpar, plan.Lpar, epoch), AskTimeout);
+        restored = await partitions.Ask<object>(new RestoreCheckpoint(plan.Lpar, plan.Lpar, epoch), deadline);
         if (restored is CheckpointRestored { Verified: false } corrupt)
             return new RestartFailed(plan.Lpar, $"the image of epoch {corrupt.Epoch} restored with a different memory checksum than at its stun");
         if (restored is CheckpointRestored image)
@@ -411,7 +425,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         // No committed consistency image yet: the boot image is what there is.
         if (epoch is null)
         {
-            var boot = await partitions.Ask<object>(new RestoreCheckpoint(plan.Lpar, plan.Lpar, 0), AskTimeout);
+            var boot = await partitions.Ask<object>(new RestoreCheckpoint(plan.Lpar, plan.Lpar, 0), deadline);
             if (boot is CheckpointRestored bootImage)
                 return Done(plan, bootImage, started, $"from the boot image: no consistency image was committed{fallback}");
         }
@@ -432,8 +446,8 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             _log.Warning("ha-manager: {0}: {1}", done.Lpar, refusal);
             return;
         }
-        if (done.Image == FailoverImage.Replica) _measuredHot = done.Took;
-        else _measuredCold = done.Took;
+        if (done.Measured && done.Image == FailoverImage.Replica) _measuredHot = done.Took;
+        else if (done.Measured) _measuredCold = done.Took;
         Persist(completed with { Detail = done.Detail }, e =>
         {
             _registry.Apply(e);
@@ -579,7 +593,8 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
 
     private sealed record SurveyFailed(string Reason);
 
-    private sealed record RestartDone(string Lpar, string FailureId, string Node, FailoverImage Image, TimeSpan Took, string Detail);
+    /// <param name="Measured">Whether <paramref name="Took"/> is the restart's own time (not a check that found it done).</param>
+    private sealed record RestartDone(string Lpar, string FailureId, string Node, FailoverImage Image, TimeSpan Took, string Detail, bool Measured = true);
 
     private sealed record RestartFailed(string Lpar, string Reason);
 
