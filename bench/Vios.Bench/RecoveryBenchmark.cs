@@ -276,7 +276,9 @@ public static partial class RecoveryBenchmark
             {
                 // The dead node wrote nothing after the kill and the new node has not checkpointed yet:
                 // the journal's last epoch is the last one committed before the kill.
-                var epochs = (await CtlClient.RequireAsync(ops, "checkpoint", "list", CtlClient.Args(("name", name)))).GetProperty("epochs");
+                // Live, from the journal: while a singletons' host's successor starts, the view answers without it.
+                var epochs = (await CtlClient.AwaitAsync(ops, "checkpoint", "list", CtlClient.Args(("name", name)), _ => true,
+                    TimeSpan.FromSeconds(20), $"{name}: its checkpoints")).GetProperty("epochs");
                 committed = epochs.GetArrayLength() == 0 ? 0 : epochs[epochs.GetArrayLength() - 1].GetProperty("epoch").GetInt64();
                 restored = FromEpoch().Match(detail) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)
                     : detail.Contains("from the boot image", StringComparison.Ordinal) ? 0 : null;

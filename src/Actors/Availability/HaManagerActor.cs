@@ -136,9 +136,16 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         Command<RestartFailed>(failed =>
         {
             _inProgress.Remove(failed.Lpar);
+            // Completed meanwhile (a survivor's takeover was recorded): nothing is pending any more.
+            if (_registry.PendingRestarts.FirstOrDefault(p => p.Lpar == failed.Lpar) is not { } plan)
+            {
+                _attempts.Remove(failed.Lpar);
+                _log.Info("ha-manager: {0}: an attempt ended ({1}), but no restart is pending any more", failed.Lpar, failed.Reason);
+                return;
+            }
             var attempts = _attempts.GetValueOrDefault(failed.Lpar) + 1;
             _attempts[failed.Lpar] = attempts;
-            if (attempts < MaxAttempts && _registry.PendingRestarts.FirstOrDefault(p => p.Lpar == failed.Lpar) is { } plan)
+            if (attempts < MaxAttempts)
             {
                 // The partition manager may not have noticed the node is gone yet: try again shortly.
                 _log.Info("ha-manager: {0} not restarted yet (attempt {1}): {2}", failed.Lpar, attempts, failed.Reason);
@@ -148,6 +155,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             _log.Error("ha-manager: {0} could not be restarted: {1}", failed.Lpar, failed.Reason);
         });
         Command<Retry>(retry => Execute(retry.Plan));
+        Command<TakeoverCompleted>(TakenOver);
         Command<PairingDone>(done =>
         {
             _pairing.Remove(done.Lpar);
@@ -238,9 +246,37 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             return;
         }
         CheckFailures(list, dead);
-        var changes = Replan(list);
+        var changes = Redesignate(list, dead);
+        changes.AddRange(Replan(list));
         if (changes.Count > 0) PersistAll(changes, _ => { });
         EnsurePairs(list);
+    }
+
+    /// <summary>
+    /// S5's failover image nodes follow the cluster: one that is gone (dead, or no longer registered)
+    /// or that the partition now runs on (it failed over there) is chosen again among the live nodes,
+    /// so that a survivor designated for the partition can take it over should the HA manager die
+    /// with the partition's node (<see cref="TakeoverPlanner"/>). Only on a complete list.
+    /// </summary>
+    private List<IViosMessage> Redesignate(LparList list, HashSet<string> dead)
+    {
+        var live = list.Nodes.Select(n => n.Node).Where(n => !dead.Contains(n)).ToHashSet(StringComparer.Ordinal);
+        var pending = _registry.PendingRestarts.Select(p => p.Lpar).ToHashSet(StringComparer.Ordinal);
+        var events = new List<IViosMessage>();
+        foreach (var record in _registry.Records)
+        {
+            if (pending.Contains(record.Lpar) || _inProgress.Contains(record.Lpar) || !live.Contains(record.Node)) continue;
+            bool Usable(string node) => live.Contains(node) && node != record.Node;
+            if (Usable(record.ConsistencyNode) && Usable(record.BootNode)) continue;
+            var (declared, _) = _registry.Decide(new DeclareAvailability(record.Lpar, record.Node,
+                Usable(record.ConsistencyNode) ? record.ConsistencyNode : null, Usable(record.BootNode) ? record.BootNode : null), live);
+            if (declared is null || (declared.ConsistencyNode == record.ConsistencyNode && declared.BootNode == record.BootNode)) continue;
+            _log.Info("ha-manager: {0} on {1}: failover image nodes now {2} (consistency) and {3} (boot), were {4} and {5}",
+                record.Lpar, record.Node, declared.ConsistencyNode, declared.BootNode, record.ConsistencyNode, record.BootNode);
+            _registry.Apply(declared);
+            events.Add(declared);
+        }
+        return events;
     }
 
     /// <summary>
@@ -340,6 +376,10 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             var (name, node) = (summary.Definition.Name, summary.Definition.Node);
             if (summary.State is not (LparState.Running or LparState.Quiesced or LparState.Activating)) continue;
             if (pending.Contains(name) || _inProgress.Contains(name) || _registry.Find(name) is not { } record || record.Node != node) continue;
+            // A copy that runs on a live node the record does not place it on is a survivor's takeover
+            // (the HA manager died with the node): not failed; its announcement moves the record there.
+            if (list.Strays.Any(s => s.Name == name && s.Verdict == ReportedLparVerdict.PlacedElsewhere && live.Contains(s.Node)
+                && s.State is LparState.Running or LparState.Activating)) continue;
             string cause;
             if (dead.Contains(node)) cause = $"{node} is no longer in the cluster";
             else if (_silentGuests.Remove(name, out var guest) && list.NodeAddresses.GetValueOrDefault(node) == guest.Node)
@@ -376,7 +416,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         // An attempt that does not finish by its deadline (a step whose reply never comes) is given up
         // and tried again, never left in progress for good; its steps may still complete late, which
         // the next attempt finds (the partition already running on its target).
-        _ = RestartAsync(plan, _partitions, fenceFirst, fence, retry, deadline).WaitAsync(deadline)
+        _ = RestartAsync(plan, failed, _partitions, fenceFirst, fence, retry, deadline).WaitAsync(deadline)
             .PipeTo(Self, failure: e => new RestartFailed(plan.Lpar, e is TimeoutException
                 ? $"the attempt did not finish within {deadline.TotalSeconds:0.#} s (vios.availability.restart-deadline)"
                 : e.GetBaseException().Message));
@@ -389,15 +429,16 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         _ => "its consistency image",
     };
 
-    private static async Task<object> RestartAsync(RestartPlanned plan, IActorRef partitions, bool fenceFirst, FenceNode? fence, bool retry, TimeSpan deadline)
+    private static async Task<object> RestartAsync(RestartPlanned plan, string? failedNode, IActorRef partitions, bool fenceFirst, FenceNode? fence, bool retry, TimeSpan deadline)
     {
         var started = DateTimeOffset.UtcNow;
-        // A previous attempt that was given up may have brought the partition up after all.
+        // A previous attempt that was given up may have brought the partition up after all, or a
+        // survivor took it over while the HA manager moved (then its record is on that node).
         if (retry && await partitions.Ask<LparList>(ListLpars.Instance, deadline) is var list
-            && list.Lpars.FirstOrDefault(l => l.Definition.Name == plan.Lpar) is { State: LparState.Running } running
-            && running.Definition.Node == plan.TargetNode && running.NodeOnline)
-            return new RestartDone(plan.Lpar, plan.FailureId, plan.TargetNode, plan.Image, DateTimeOffset.UtcNow - started,
-                $"running on {plan.TargetNode} since an earlier attempt", Measured: false);
+            && list.Lpars.FirstOrDefault(l => l.Definition.Name == plan.Lpar) is { State: LparState.Running, NodeOnline: true } running
+            && running.Definition.Node != failedNode)
+            return new RestartDone(plan.Lpar, plan.FailureId, running.Definition.Node, plan.Image, DateTimeOffset.UtcNow - started,
+                $"running on {running.Definition.Node} since an earlier attempt", Measured: false);
         // A guest that stopped heartbeating on a live node is stopped there first, so it never runs twice.
         if (fenceFirst) await partitions.Ask<object>(new StopLpar(plan.Lpar), deadline);
         // A fenced node is out of the partition manager's placement at once, not when the cluster removes it.
@@ -453,6 +494,46 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             _registry.Apply(e);
             _log.Info("ha-manager: {0} is running again on {1}, {2}", done.Lpar, done.Node, done.Detail);
             // Its node changed: a hot standby needs a replica elsewhere again (the next survey re-plans).
+            Self.Tell(Survey.Instance);
+        });
+    }
+
+    /// <summary>
+    /// A survivor took the partition over while this manager moved (<see cref="TakeoverPlanner"/>): the
+    /// failure and its restart go into the history as if planned here (the same failure id: a restart
+    /// this instance planned for it meanwhile is completed by it). Answered once recorded; a repeat is answered at once.
+    /// </summary>
+    private void TakenOver(TakeoverCompleted done)
+    {
+        var replyTo = Sender;
+        if (_registry.Find(done.Lpar) is not { } record)
+        {
+            replyTo.Tell(new HaRefused(done.Lpar, $"'{done.Lpar}' has no availability record"));
+            return;
+        }
+        if (record.Failures.Any(f => f.FailureId == done.FailureId && f.Completed))
+        {
+            replyTo.Tell(new TakeoverRecorded(done.Lpar, done.FailureId));
+            return;
+        }
+        // In the history at the survivor's times: when it began the takeover, and when the partition ran.
+        var decision = _registry.Decide(new LparFailed(done.Lpar, done.FailedNode, done.FailureId,
+            $"{done.FailedNode} was downed with the HA manager on it; {done.Node} took the partition over"), [done.Node], done.StartedAt);
+        foreach (var e in decision.Events) _registry.Apply(e);
+        var events = decision.Events.ToList();
+        if (_registry.Complete(done.Lpar, done.FailureId, done.Node, done.StartedAt + done.Took) is ({ } completed, _))
+        {
+            var withDetail = completed with { Detail = $"taken over by {done.Node}: {done.Detail}" };
+            _registry.Apply(withDetail);
+            events.Add(withDetail);
+        }
+        if (done.Image == FailoverImage.Replica) _measuredHot = done.Took;
+        else _measuredCold = done.Took;
+        _log.Info("ha-manager: {0} was taken over by {1} ({2}) while the HA manager moved", done.Lpar, done.Node, done.Detail);
+        PersistAll(events, _ => { });
+        DeferAsync(done, _ =>
+        {
+            replyTo.Tell(new TakeoverRecorded(done.Lpar, done.FailureId));
             Self.Tell(Survey.Instance);
         });
     }

@@ -105,6 +105,27 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
                 replica.Tell(new PromoteInto(child, Sender));
             }
         });
+        // Issue 12, point 4: this node takes a partition over while the HA manager moves (the takeover's plan).
+        Receive<Availability.TakeOverLpar>(take =>
+        {
+            var name = take.Definition.Name;
+            if (!Context.Child(name).IsNobody())
+            {
+                Sender.Tell(new LparRefused(name, $"{_node} hosts a copy of '{name}' already; the HA manager decides"));
+                return;
+            }
+            _failed.Remove(name);
+            Host(take.Definition);
+            var child = Context.Child(name);
+            _log.Warning("taking over partition {0} at owner epoch {1} from its {2}", name, take.Definition.OwnerEpoch,
+                Operations.PartitionKnown.ImageName(take.Image));
+            if (take.Image == Availability.FailoverImage.Replica && _replicas.Remove(name, out var replica))
+            {
+                Context.Unwatch(replica);
+                replica.Tell(new PromoteInto(child, Sender));
+            }
+            else child.Forward(new RestoreCheckpoint(name, name, take.Image == Availability.FailoverImage.Boot ? 0 : null));
+        });
         // S22 experiments: a slower secondary.
         Receive<SlowReplica>(slow =>
         {

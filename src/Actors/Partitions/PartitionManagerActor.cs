@@ -133,6 +133,29 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
                 MaybeSnapshot();
             });
         });
+        Command<Availability.LparTakenOver>(taken =>
+        {
+            // A new manager hears from the firmwares one by one: the takeover is announced again until its node has registered.
+            if (!_registry.IsOnline(taken.Node)) return;
+            var (moved, refusal) = _registry.Decide(taken);
+            if (moved is null)
+            {
+                Sender.Tell(refusal is null ? new Availability.TakeoverAdopted(taken.Name, taken.Node, taken.OwnerEpoch) : new LparRefused(taken.Name, refusal));
+                return;
+            }
+            var replyTo = Sender;
+            Persist(moved, e =>
+            {
+                _registry.Apply(e);
+                // It runs there: the takeover's own report, not the Defined a move starts from.
+                Resolve(_registry.Report(taken.Node, taken.Name, LparState.Running, taken.OwnerEpoch));
+                _log.Warning("partition {0} was taken over by {1} from {2} at owner epoch {3}", taken.Name, taken.Node, taken.FromNode, taken.OwnerEpoch);
+                if (e.FromNode != taken.Node) FirmwareOf(e.FromNode)?.Tell(new UnhostLpar(taken.Name));
+                replyTo.Tell(new Availability.TakeoverAdopted(taken.Name, taken.Node, taken.OwnerEpoch));
+                PublishView();
+                MaybeSnapshot();
+            });
+        });
         Command<DeleteLpar>(delete =>
         {
             var (removed, refusal) = _registry.Decide(delete);

@@ -201,6 +201,27 @@ public sealed partial class PartitionRegistry
             : (null, placement.Refusal);
     }
 
+    /// <summary>
+    /// A survivor took the partition over while the partition manager moved (issue 12, point 4): its
+    /// copy runs under a newer owner epoch than the record's, and the fence already refuses every
+    /// older copy, so the record follows the copy. Nothing to do when the record is there already
+    /// (the takeover is announced until it is answered); refused when the record is newer.
+    /// </summary>
+    public (LparMoved? Event, string? Refusal) Decide(Availability.LparTakenOver taken)
+    {
+        if (_definitions.GetValueOrDefault(taken.Name) is not { } definition) return (null, $"no partition named '{taken.Name}'");
+        if (definition.OwnerEpoch == taken.OwnerEpoch && definition.Node == taken.Node) return (null, null);
+        if (definition.OwnerEpoch >= taken.OwnerEpoch)
+            return (null, $"'{taken.Name}' is at owner epoch {definition.OwnerEpoch} on {definition.Node}, not older than the takeover by {taken.Node} at {taken.OwnerEpoch}");
+        if (!_online.ContainsKey(taken.Node)) return (null, $"no vios node '{taken.Node}' has registered resources");
+        var request = new ResourceRequest(taken.Name, definition.Vcpus, definition.MemoryMb, definition.Adapters, definition.Policy) { Node = taken.Node };
+        // The copy runs there whatever the accounting says: a placement the planner would refuse keeps the old grants' shape.
+        var allocation = definition.Node == taken.Node ? definition.Allocation
+            : _planner.PlanMove(request).Allocation ?? definition.Allocation with { Node = taken.Node };
+        return (new LparMoved(definition with { Allocation = allocation, OwnerEpoch = taken.OwnerEpoch }, definition.Node,
+            $"taken over by {taken.Node} at owner epoch {taken.OwnerEpoch}: {taken.Reason}"), null);
+    }
+
     public (LparRemoved? Event, string? Refusal) Decide(DeleteLpar command)
     {
         if (!_definitions.ContainsKey(command.Name)) return (null, $"no partition named '{command.Name}'");

@@ -29,6 +29,7 @@ public sealed class MessageCatalog
         Checkpoint.ReplicaMessages.Manifests,
         Availability.HeartbeatMessages.Manifests,
         Availability.AvailabilityMessages.Manifests,
+        Availability.TakeoverMessages.Manifests,
         Operations.ControlViewMessages.Manifests,
         Kernel.WparMessages.Manifests);
 

@@ -83,6 +83,12 @@ public sealed class ProcessControlPlaneSpecs(ITestOutputHelper output) : Akka.Te
             nodes["vios1"].Process.Kill();
             var p1Back = await AwaitRunningElsewhereAsync(answers, "p1", "vios1", killedP1, nodes, cluster);
             output.WriteLine($"SIGKILL vios1 (p1's node, singletons' host): p1 running on {p1Back.Node} {(p1Back.At - killedP1).TotalSeconds:0.0} s after the kill");
+            var firstSeen = answers.Where(a => a.Started > killedP1 && a.Command == "lpar show p1" && a.Json is { } j
+                && j.GetProperty("node").GetString() != "vios1" && string.Equals(j.GetProperty("state").GetString(), "running", StringComparison.OrdinalIgnoreCase)).MinBy(a => a.Started);
+            if (firstSeen is not null) output.WriteLine($"  first answer with p1 running elsewhere (live or from the view): {(firstSeen.Started - killedP1).TotalSeconds:0.0} s after the kill");
+            var survivorLog = Path.Combine(cluster.DataDirectory(nodes["vios3"].DataName), "logs", "vios-node.log");
+            foreach (var line in ReadShared(survivorLog).Where(l => l.Contains("takeover", StringComparison.Ordinal) || l.Contains("ha-manager:", StringComparison.Ordinal)))
+                output.WriteLine($"  vios3: {line}");
 
             stop.Cancel();
             await Task.WhenAll(pollers);

@@ -8,7 +8,8 @@ namespace Vios.Host.Tests.Process;
 /// (`vios node`), driven with `vios ctl`, on SQLite files and on PostgreSQL. Partitions run on vios1
 /// with their workloads; vios1 is SIGKILLed, then the node the partition came back on. The HA
 /// manager must bring each partition back where S5 and S17 say, from the right image, with no
-/// committed checkpoint lost.
+/// committed checkpoint lost. vios1, the oldest, also hosts the HA manager: its partitions are taken
+/// over by their designated survivors (issue 12, point 4), which the history says.
 /// </summary>
 public sealed class ProcessHaSpecs : Akka.TestKit.Xunit2.TestKit
 {
@@ -71,7 +72,11 @@ public sealed class ProcessHaSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Contains($"from epoch {last.GetProperty("epoch").GetInt64()}, memory checksum {last.GetProperty("memoryChecksum").GetUInt64():x16} (equal to the image's)",
             first.GetProperty("detail").GetString());
 
+        // The HA manager died with vios1: the consistency node restored it itself, not the next HA manager.
+        Assert.StartsWith($"taken over by {consistencyNode}: from epoch", first.GetProperty("detail").GetString());
+
         var promoted = await AwaitRestartedAsync(ops, "critical", replicaNode, failures: 1);
+        Assert.StartsWith($"taken over by {replicaNode}: promoted its replica", promoted.GetProperty("detail").GetString());
         Assert.Equal("replica", promoted.GetProperty("image").GetString());
         Assert.Matches(@"promoted its replica at epoch \d+, memory checksum [0-9a-f]{16} \(equal to the image's\)", promoted.GetProperty("detail").GetString());
 

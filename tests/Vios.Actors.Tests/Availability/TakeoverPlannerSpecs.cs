@@ -1,0 +1,134 @@
+using Vios.Actors.Availability;
+using Vios.Actors.Operations;
+using Vios.Actors.Partitions;
+
+namespace Vios.Actors.Tests.Availability;
+
+/// <summary>
+/// Issue 12, point 4: what a survivor takes over when the node hosting the HA manager is downed.
+/// Three nodes a, b, c; the HA manager and the partition manager ran on a, with web (cold, its
+/// consistency node b) and db (hot, its replica on c) there.
+/// </summary>
+public sealed class TakeoverPlannerSpecs
+{
+    private static readonly DateTimeOffset T0 = new(2026, 12, 6, 21, 0, 0, TimeSpan.Zero);
+    private static readonly Dictionary<string, string> Addresses = new()
+    {
+        ["a"] = "akka.tcp://vios@127.0.0.1:5001",
+        ["b"] = "akka.tcp://vios@127.0.0.1:5002",
+        ["c"] = "akka.tcp://vios@127.0.0.1:5003",
+    };
+
+    private static LparList List(PartitionRegistry registry) => registry.List() with { NodeAddresses = Addresses };
+
+    private static (PartitionRegistry Registry, ControlPlaneView View) Cluster(string haHost = "a", IReadOnlyList<FailureEntry>? webFailures = null, string webNode = "a")
+    {
+        var registry = new PartitionRegistry();
+        foreach (var node in Addresses.Keys)
+            registry.Register(NodeResources.FromDomains(node, [new ResourceDomain("cec1/node0", 8, 8192, [])]), new Dictionary<string, LparState>());
+        foreach (var (lpar, node) in new[] { ("web", webNode), ("db", "a") })
+        {
+            var (defined, refusal) = registry.Decide(new CreateLpar(lpar, 1, 256, PlacementPolicy.Balanced, [], node), T0);
+            Assert.True(defined is not null, refusal);
+            registry.Apply(defined);
+            registry.Report(lpar, LparState.Running);
+        }
+        var records = new List<AvailabilityRecord>
+        {
+            new("web", webNode, "b", "c", webFailures ?? []),
+            new("db", "a", "b", "c", []) { Standby = new StandbyChosen("db", StandbyMode.Hot, "c", true, "hot", T0) },
+        };
+        var view = ControlPlaneView.Empty;
+        foreach (var address in Addresses.Values) view = view.WithMember(address, MemberCondition.Reachable, T0);
+        view = view.WithPartitions(List(registry), Addresses[haHost], T0)
+            .WithAvailability(new HaStatus(records, []), Addresses[haHost], T0)
+            .WithMember(Addresses["a"], MemberCondition.Downed, T0.AddSeconds(2));
+        return (registry, view);
+    }
+
+    [Fact]
+    public void The_consistency_node_restores_the_cold_partition_and_the_replica_node_promotes_the_hot_one_each_under_a_jumped_epoch()
+    {
+        var (_, view) = Cluster();
+
+        var onB = Assert.Single(TakeoverPlanner.Plan("b", Addresses["a"], view, FailoverPolicy.Default, T0.AddSeconds(2)));
+        var onC = Assert.Single(TakeoverPlanner.Plan("c", Addresses["a"], view, FailoverPolicy.Default, T0.AddSeconds(2)));
+
+        Assert.Equal(("web", FailoverImage.Consistency, "b", "web@a#0"), (onB.Lpar, onB.Image, onB.Definition.Node, onB.FailureId));
+        Assert.Equal(("db", FailoverImage.Replica, "c"), (onC.Lpar, onC.Image, onC.Definition.Node));
+        Assert.Equal(1 + TakeoverPlanner.EpochJump, onB.Definition.OwnerEpoch);
+    }
+
+    [Fact]
+    public void Nothing_is_taken_over_when_the_HA_manager_lives_on_another_node()
+    {
+        var (_, view) = Cluster(haHost: "b");
+
+        Assert.Empty(TakeoverPlanner.Plan("b", Addresses["a"], view, FailoverPolicy.Default, T0.AddSeconds(2)));
+        Assert.Empty(TakeoverPlanner.Plan("c", Addresses["a"], view, FailoverPolicy.Default, T0.AddSeconds(2)));
+    }
+
+    [Fact]
+    public void A_repeated_failure_within_the_window_goes_to_the_boot_node_from_the_boot_image()
+    {
+        var earlier = new FailureEntry("web@x#0", "x", "x was downed", T0.AddMinutes(-1), "a", FailoverImage.Consistency, "restarted", T0.AddMinutes(-1), true);
+        var (_, view) = Cluster(webFailures: [earlier]);
+
+        Assert.DoesNotContain(TakeoverPlanner.Plan("b", Addresses["a"], view, FailoverPolicy.Default, T0.AddSeconds(2)), p => p.Lpar == "web");
+        var boot = Assert.Single(TakeoverPlanner.Plan("c", Addresses["a"], view, FailoverPolicy.Default, T0.AddSeconds(2)), p => p.Lpar == "web");
+        Assert.Equal((FailoverImage.Boot, "web@a#1"), (boot.Image, boot.FailureId));
+    }
+
+    [Fact]
+    public void A_designated_node_that_is_not_live_leaves_the_partition_to_the_next_HA_manager()
+    {
+        var (_, view) = Cluster();
+        view = view.WithMember(Addresses["b"], MemberCondition.Unreachable, T0.AddSeconds(1));
+
+        // web's consistency node b is impaired: the registry would fall back to c, which survivors may not agree on.
+        Assert.DoesNotContain(TakeoverPlanner.Plan("c", Addresses["a"], view, FailoverPolicy.Default, T0.AddSeconds(2)), p => p.Lpar == "web");
+    }
+
+    [Fact]
+    public void A_partition_with_a_restart_already_planned_or_not_on_the_downed_node_is_left_alone()
+    {
+        var (_, view) = Cluster(webNode: "c");
+        var pending = new RestartPlanned("db", "db@a#0", "c", FailoverImage.Replica, "planned", T0);
+        view = view.WithAvailability(view.Availability!.Value with { Pending = [pending] }, Addresses["a"], T0);
+
+        Assert.Empty(TakeoverPlanner.Plan("b", Addresses["a"], view, FailoverPolicy.Default, T0.AddSeconds(2)));
+        Assert.Empty(TakeoverPlanner.Plan("c", Addresses["a"], view, FailoverPolicy.Default, T0.AddSeconds(2)));
+    }
+
+    [Fact]
+    public void The_published_list_shows_the_takeover_until_a_partition_manager_publishes_again()
+    {
+        var (registry, view) = Cluster();
+        var plan = Assert.Single(TakeoverPlanner.Plan("b", Addresses["a"], view, FailoverPolicy.Default, T0.AddSeconds(2)));
+
+        var list = TakeoverPlanner.ListWithTakeover(view, plan);
+
+        var web = Assert.Single(list!.Lpars, l => l.Definition.Name == "web");
+        Assert.Equal(("b", LparState.Running, plan.Definition.OwnerEpoch), (web.Definition.Node, web.State, web.Definition.OwnerEpoch));
+        Assert.Null(TakeoverPlanner.ListWithTakeover(view.WithPartitions(List(registry), Addresses["c"], T0.AddSeconds(3)), plan));
+    }
+
+    [Fact]
+    public void The_record_follows_a_takeover_under_a_newer_epoch_once_and_refuses_an_older_one()
+    {
+        var (registry, view) = Cluster();
+        var plan = Assert.Single(TakeoverPlanner.Plan("b", Addresses["a"], view, FailoverPolicy.Default, T0.AddSeconds(2)));
+        registry.Unregister("a");
+        var taken = new LparTakenOver("web", "b", "a", plan.Definition.OwnerEpoch, plan.Reason);
+
+        var (moved, refusal) = registry.Decide(taken);
+        Assert.True(moved is not null, refusal);
+        registry.Apply(moved);
+
+        Assert.Equal(("b", plan.Definition.OwnerEpoch), (registry.Find("web")!.Node, registry.Find("web")!.OwnerEpoch));
+        // Announced again (no answer reached the takeover): nothing more to do.
+        Assert.Equal((null, null), registry.Decide(taken));
+        // A move by the partition manager since (epoch + 1) is newer than a takeover at an older epoch.
+        Assert.Contains("not older", registry.Decide(taken with { OwnerEpoch = 2, Node = "c" }).Refusal);
+    }
+}
