@@ -104,6 +104,14 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             Self.Tell(Survey.Instance);
             Timers.StartSingleTimer("fast-survey", Survey.Instance, RetryDelay);
         });
+        Command<NodeHeardAgain>(heard =>
+        {
+            // Both Up: a node that was downed (fenced) stays failed whatever is heard of it since.
+            bool Up(string address) => _cluster.State.Members.Any(m => m.Address.ToString() == address && m.Status == MemberStatus.Up);
+            if (!Up(heard.ReportedBy) || !Up(heard.Node) || !_silentNodes.Remove(heard.Node)) return;
+            _log.Info("ha-manager: {0} hears {1} again; it is no longer held silent", heard.ReportedBy, heard.Node);
+            Self.Tell(Survey.Instance);
+        });
         Command<GuestSilent>(silent =>
         {
             _silentGuests[silent.Lpar] = silent;

@@ -48,7 +48,11 @@ public sealed class HeartbeatActor : ReceiveActor, IWithTimers
             _reported.Remove(up.Member.Address.ToString());
             AddPeer(up.Member);
         });
-        Receive<ClusterEvent.MemberRemoved>(removed => _master.RemovePeer(removed.Member.Address.ToString()));
+        Receive<ClusterEvent.MemberRemoved>(removed =>
+        {
+            _reported.Remove(removed.Member.Address.ToString());
+            _master.RemovePeer(removed.Member.Address.ToString());
+        });
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<GetHeartbeatStats>(_ => Sender.Tell(new HeartbeatStats(
             _master.Node, _master.LiveGuests, _master.Peers.ToList(), _master.SilentPeers, _fenced.ToList(), _master.Counters, settings.Heartbeat.Interval)));
@@ -89,9 +93,16 @@ public sealed class HeartbeatActor : ReceiveActor, IWithTimers
                 silent.Node, silent.LastHeard, silent.LastLiveLpars.Count);
             _reported[silent.Node] = (silent, now + RepeatReportsFor);
         }
+        foreach (var heard in round.HeardAgain)
+        {
+            // Slow, not dead (a loaded machine, a short pause): it must not stay held silent.
+            _reported.Remove(heard.Node);
+            _log.Info("heartbeat: the master of {0} is heard again", heard.Node);
+            _haManager.Tell(heard);
+        }
         foreach (var (node, (report, until)) in _reported.ToList())
         {
-            if (now > until || _master.IsPeerAlive(node)) _reported.Remove(node);
+            if (now > until) _reported.Remove(node);
             else _haManager.Tell(report);
         }
         if (_settings.FenceSilentNodes) Fence();

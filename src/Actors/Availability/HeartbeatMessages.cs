@@ -35,6 +35,12 @@ public sealed record NodeSilent(
     DateTimeOffset LastHeard,
     DateTimeOffset DetectedAt) : IViosMessage;
 
+/// <summary>
+/// To the HA manager: <paramref name="ReportedBy"/>, which reported <paramref name="Node"/> silent, hears its
+/// master again (it was slow, not dead, and nobody fenced it): the node is no longer held silent.
+/// </summary>
+public sealed record NodeHeardAgain(string Node, string ReportedBy, DateTimeOffset At) : IViosMessage;
+
 /// <summary>A guest's agent (the S16 slave program in a running partition) to its own node's master: still alive.</summary>
 public sealed record GuestAlive(string Lpar) : IViosMessage;
 
@@ -67,6 +73,7 @@ public sealed record HeartbeatStats(
 [JsonSerializable(typeof(HeartbeatStats))]
 [JsonSerializable(typeof(GuestSilent))]
 [JsonSerializable(typeof(NodeSilent))]
+[JsonSerializable(typeof(NodeHeardAgain))]
 public sealed partial class HeartbeatJsonContext : JsonSerializerContext;
 
 public static class HeartbeatMessages
@@ -80,5 +87,6 @@ public static class HeartbeatMessages
         MessageManifest.Json("heartbeat.stats", HeartbeatJsonContext.Default.HeartbeatStats),
         MessageManifest.Json("heartbeat.guest-silent", HeartbeatJsonContext.Default.GuestSilent),
         MessageManifest.Json("heartbeat.node-silent", HeartbeatJsonContext.Default.NodeSilent),
+        MessageManifest.Json("heartbeat.node-heard-again", HeartbeatJsonContext.Default.NodeHeardAgain),
     ];
 }

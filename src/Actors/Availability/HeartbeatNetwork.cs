@@ -92,6 +92,7 @@ public sealed class HeartbeatNetwork
             rounds.Add(round);
             _reports.AddRange(round.SilentGuests);
             _reports.AddRange(round.SilentNodes);
+            _reports.AddRange(round.HeardAgain);
         }
 
         var nodeToNode = 0;

@@ -34,7 +34,11 @@ public sealed record HeartbeatRound(
     AggregatedHeartbeat Heartbeat,
     IReadOnlyList<string> To,
     IReadOnlyList<GuestSilent> SilentGuests,
-    IReadOnlyList<NodeSilent> SilentNodes);
+    IReadOnlyList<NodeSilent> SilentNodes)
+{
+    /// <summary>Peers reported silent before and heard since the last tick: slow, not dead, and to be held silent no longer.</summary>
+    public IReadOnlyList<NodeHeardAgain> HeardAgain { get; init; } = [];
+}
 
 /// <summary>A master's counters since it started.</summary>
 public sealed record HeartbeatCounters(
@@ -67,6 +71,8 @@ public sealed class HeartbeatMaster
     // Which peer last listed a guest live: how a standby-side master finds a primary guest's node.
     private readonly Dictionary<string, string> _lastListedBy = new(StringComparer.Ordinal);
     private readonly long _incarnation;
+    // Peers reported silent that were heard again since the last tick, with when.
+    private readonly Dictionary<string, DateTimeOffset> _heardAgain = new(StringComparer.Ordinal);
     private long _sequence;
     private long _nodeMessagesSent;
     private int _nodeMessagesLastInterval;
@@ -108,7 +114,11 @@ public sealed class HeartbeatMaster
     }
 
     /// <summary>A peer left the cluster: no more heartbeats to it, and its guests are no longer known.</summary>
-    public void RemovePeer(string node) => _peers.Remove(node);
+    public void RemovePeer(string node)
+    {
+        _peers.Remove(node);
+        _heardAgain.Remove(node);
+    }
 
     /// <summary>A guest's agent on this node heartbeats. The first heartbeat makes the guest known.</summary>
     public void GuestHeartbeat(string lpar, DateTimeOffset at)
@@ -143,6 +153,7 @@ public sealed class HeartbeatMaster
         peer.Incarnation = heartbeat.Incarnation;
         peer.Sequence = heartbeat.Sequence;
         if (at > peer.LastHeard) peer.LastHeard = at;
+        if (peer.ReportedSilent) _heardAgain[heartbeat.FromNode] = at;
         peer.ReportedSilent = false;
         peer.LiveLpars = heartbeat.LiveLpars;
         peer.Live = heartbeat.LiveLpars.ToHashSet(StringComparer.Ordinal);
@@ -183,7 +194,11 @@ public sealed class HeartbeatMaster
         _nodeMessagesLastInterval = to.Count;
         _nodeMessagesSent += to.Count;
         var heartbeat = new AggregatedHeartbeat(Node, _incarnation, ++_sequence, LiveGuests) { SilentNodes = SilentPeers };
-        return new HeartbeatRound(heartbeat, to, silentGuests, silentNodes);
+        // Heard again and not silent again by now: the silence this master reported is over.
+        var heardAgain = _heardAgain.Where(h => _peers.TryGetValue(h.Key, out var p) && !p.ReportedSilent)
+            .Select(h => new NodeHeardAgain(h.Key, Node, h.Value)).ToList();
+        _heardAgain.Clear();
+        return new HeartbeatRound(heartbeat, to, silentGuests, silentNodes) { HeardAgain = heardAgain };
     }
 
     /// <summary>The peers this master holds silent (as of the last tick), sorted.</summary>

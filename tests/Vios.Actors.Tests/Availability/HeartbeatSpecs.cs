@@ -153,6 +153,28 @@ public sealed class HeartbeatSpecs
     }
 
     [Fact]
+    public void A_silent_node_whose_master_is_heard_again_is_reported_heard_again_once_by_each_master_that_held_it_silent()
+    {
+        var network = Network(3, 30);
+        network.Advance(2);
+        network.SilenceMaster("vios-c");
+        network.Advance(Settings.NodeMissedIntervals + 1);
+        Assert.Equal(2, SilentNodes(network).Count);
+        Assert.Empty(network.Reports.OfType<NodeHeardAgain>());
+
+        // Slow, not dead: its heartbeats arrive again.
+        network.ResumeMaster("vios-c");
+        network.Advance(3);
+
+        // (vios-c, frozen meanwhile, found the others silent as it woke and heard them at once: its own reports.)
+        var heard = network.Reports.OfType<NodeHeardAgain>().Where(h => h.Node == "vios-c").ToList();
+        Assert.Equal(["vios-a", "vios-b"], heard.Select(h => h.ReportedBy).Order(StringComparer.Ordinal));
+        Assert.True(network["vios-a"].IsPeerAlive("vios-c"));
+        // Reported silent once each, not again after it was heard.
+        Assert.Equal(2, SilentNodes(network).Count(r => r.Node == "vios-c"));
+    }
+
+    [Fact]
     public void The_standby_node_learns_the_primary_guests_health_without_any_per_guest_cross_node_message()
     {
         var network = new HeartbeatNetwork(Nodes(3), Settings, Start);
