@@ -368,15 +368,18 @@ var chaosMinutes = new Option<double>("--minutes") { Description = "minutes of f
 var chaosSeed = new Option<int>("--seed") { Description = "the fault schedule's seed (the same seed, the same faults)", DefaultValueFactory = _ => 12 };
 var chaosNodes = new Option<int>("--nodes") { Description = "vios node processes (at least 3)", DefaultValueFactory = _ => 4 };
 var chaosKeep = new Option<bool>("--keep") { Description = "keep the nodes' data and logs (always kept when a violation was found)" };
+var chaosDb = new Option<string>("--db") { Description = "sqlite, or postgres: the soak starts its own PostgreSQL 15 server and restarts it as a fault", DefaultValueFactory = _ => "sqlite" };
+chaosDb.AcceptOnlyFromAmong("sqlite", "postgres");
 var chaos = new Command("chaos", "issue 12's soak: seeded SIGKILLs, SIGSTOP pauses, leaves and lighthouse kills; checkers for two copies, recovery targets, lost epochs, second writers")
 {
-    chaosMinutes, chaosSeed, chaosNodes, chaosKeep,
+    chaosMinutes, chaosSeed, chaosNodes, chaosKeep, chaosDb,
 };
 chaos.SetAction(async parse =>
 {
     var options = new Vios.Bench.Chaos.ChaosOptions(TimeSpan.FromMinutes(parse.GetValue(chaosMinutes)), parse.GetValue(chaosSeed), parse.GetValue(chaosNodes))
     {
         KeepData = parse.GetValue(chaosKeep),
+        Postgres = parse.GetValue(chaosDb) == "postgres",
     };
     var report = await Vios.Bench.Chaos.ChaosSoak.RunAsync(options, Console.Out);
     Console.WriteLine();

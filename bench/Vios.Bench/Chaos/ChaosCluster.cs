@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 using Vios.Testing;
 
 namespace Vios.Bench.Chaos;
@@ -8,9 +10,10 @@ namespace Vios.Bench.Chaos;
 /// <summary>
 /// The soak's cluster: lighthouses on fixed loopback ports (so one started again is found where it
 /// was, and every node lists all of them as seeds) and vios nodes as real `vios node` processes
-/// sharing one cluster-wide SQLite journal. Nodes keep their data directory and name across restarts.
+/// sharing one cluster-wide journal: SQLite files in one shared directory, or the soak's own
+/// PostgreSQL server. Nodes keep their data directory and name across restarts.
 /// </summary>
-public sealed class ChaosCluster(string root, int lighthouses, TextWriter log) : IAsyncDisposable
+public sealed class ChaosCluster(string root, int lighthouses, TextWriter log, ChaosPostgres? database = null) : IAsyncDisposable
 {
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
 
@@ -70,7 +73,8 @@ public sealed class ChaosCluster(string root, int lighthouses, TextWriter log) :
         if (_vios.TryGetValue(name, out var old) && old.Process is { } previous) await previous.DisposeAsync();
         var process = ViosProcess.Start(["node", "--seeds", Seeds, "--port", "0", "--ops-port", "0",
             "--data", Path.Combine(root, name), "--shared-data", SharedDirectory, "--name", name,
-            "--config", _config, "--log-level", "warning"]);
+            "--config", _config, "--log-level", "warning",
+            .. database is null ? Array.Empty<string>() : ["--db", "postgres", "--db-connection", database.ConnectionString]]);
         var (_, ops) = await process.WaitForStartAsync(StartTimeout);
         _vios[name] = new Node(process, ops);
         if (!_names.Contains(name)) _names.Add(name);
@@ -104,9 +108,11 @@ public sealed class ChaosCluster(string root, int lighthouses, TextWriter log) :
     public async Task<IReadOnlyList<JournalRow>> ReadJournalAsync()
     {
         var file = Path.Combine(SharedDirectory, "cluster-journal.db");
-        if (!File.Exists(file)) return [];
+        if (database is null && !File.Exists(file)) return [];
         var rows = new List<JournalRow>();
-        await using var connection = new SqliteConnection($"Data Source={file};Mode=ReadOnly;Pooling=False;Default Timeout=5");
+        await using DbConnection connection = database is null
+            ? new SqliteConnection($"Data Source={file};Mode=ReadOnly;Pooling=False;Default Timeout=5")
+            : new NpgsqlConnection(database.ConnectionString);
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT persistence_id, sequence_number, writer_uuid FROM journal WHERE writer_uuid IS NOT NULL";

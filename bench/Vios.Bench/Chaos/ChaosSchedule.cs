@@ -31,7 +31,7 @@ public sealed record Fault(int Number, FaultKind Kind, int Target, TimeSpan Dura
     {
         FaultKind.ShortPause or FaultKind.LongPause => $"#{Number} {Kind} node {Target} for {Duration.TotalSeconds:0.0} s",
         FaultKind.LighthouseKill => $"#{Number} {Kind} lighthouse {Target}",
-        FaultKind.DatabaseRestart => $"#{Number} {Kind}",
+        FaultKind.DatabaseRestart => $"#{Number} {Kind}, down {Duration.TotalSeconds:0.0} s",
         _ => $"#{Number} {Kind} node {Target}",
     };
 }
@@ -86,7 +86,7 @@ public sealed class ChaosSchedule
             FaultKind.ShortPause => Between(ShortPauseMin, ShortPauseMax),
             FaultKind.LongPause => Between(LongPauseMin, LongPauseMax),
             FaultKind.LighthouseKill => Between(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)),
-            FaultKind.DatabaseRestart => TimeSpan.Zero,
+            FaultKind.DatabaseRestart => Between(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(4)),
             _ => TimeSpan.Zero,
         };
         var target = kind == FaultKind.LighthouseKill ? _random.Next(_lighthouses) : _random.Next(_viosNodes);

@@ -18,6 +18,9 @@ public sealed record ChaosOptions(TimeSpan Duration, int Seed, int ViosNodes = 4
     public TimeSpan LivenessLimit { get; init; } = TimeSpan.FromSeconds(60);
 
     public bool KeepData { get; init; }
+
+    /// <summary>On the soak's own PostgreSQL server, which it restarts as a fault, instead of SQLite files.</summary>
+    public bool Postgres { get; init; }
 }
 
 public sealed record ChaosReport(ChaosOptions Options, IReadOnlyList<Fault> Faults, IReadOnlyList<Recovery> Recoveries, IReadOnlyList<Violation> Violations, TimeSpan Ran)
@@ -61,12 +64,14 @@ public static partial class ChaosSoak
     {
         var root = Path.Combine(Path.GetTempPath(), $"vios-chaos-{Guid.NewGuid():N}"[..26]);
         var checker = new ChaosChecker(options.LivenessLimit);
-        var schedule = new ChaosSchedule(options.Seed, options.ViosNodes, options.Lighthouses, databaseRestarts: false);
+        var schedule = new ChaosSchedule(options.Seed, options.ViosNodes, options.Lighthouses, databaseRestarts: options.Postgres);
         var faults = new List<Fault>();
         var clock = Stopwatch.StartNew();
         var keep = options.KeepData;
-        await using var cluster = new ChaosCluster(root, options.Lighthouses, log);
-        var soak = new Soak(cluster, checker, options, log);
+        await using var database = options.Postgres ? await ChaosPostgres.StartAsync(root) : null;
+        if (database is not null) log.WriteLine($"  chaos: {database.Describe}");
+        await using var cluster = new ChaosCluster(root, options.Lighthouses, log, database);
+        var soak = new Soak(cluster, checker, options, log, database);
         try
         {
             await cluster.StartAsync(Config);
@@ -114,7 +119,8 @@ public static partial class ChaosSoak
     public static void Print(ChaosReport report, TextWriter output)
     {
         output.WriteLine($"Chaos soak, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd}, seed {report.Options.Seed}, {report.Ran.TotalMinutes:0.0} min, "
-            + $"{report.Options.ViosNodes} vios nodes, {report.Options.Lighthouses} lighthouses, {report.Options.ColdPartitions} cold + {report.Options.HotPartitions} hot partitions");
+            + $"{report.Options.ViosNodes} vios nodes, {report.Options.Lighthouses} lighthouses, {report.Options.ColdPartitions} cold + {report.Options.HotPartitions} hot partitions, "
+            + (report.Options.Postgres ? "PostgreSQL 15 (restarted as a fault)" : "SQLite"));
         output.WriteLine();
         output.WriteLine("| fault | injected |");
         output.WriteLine("|---|---|");
@@ -154,7 +160,7 @@ public static partial class ChaosSoak
     private static partial Regex FromEpoch();
 
     /// <summary>One soak's state: the partitions, where each was armed, the failures already checked.</summary>
-    private sealed class Soak(ChaosCluster cluster, ChaosChecker checker, ChaosOptions options, TextWriter log)
+    private sealed class Soak(ChaosCluster cluster, ChaosChecker checker, ChaosOptions options, TextWriter log, ChaosPostgres? database)
     {
         private readonly Dictionary<string, string> _modes = new(StringComparer.Ordinal);
         private readonly Dictionary<string, string> _armedOn = new(StringComparer.Ordinal);
@@ -354,7 +360,9 @@ public static partial class ChaosSoak
                     await cluster.StartLighthouseAsync(fault.Target);
                     break;
                 case FaultKind.DatabaseRestart:
-                    throw new NotSupportedException("database restarts need the soak's own PostgreSQL server");
+                    // Partitions keep running through it; checkpoints and the singletons' writes fail until it is back.
+                    await (database ?? throw new InvalidOperationException("a database restart needs the soak's own PostgreSQL server")).RestartAsync(fault.Duration);
+                    break;
             }
         }
 

@@ -254,37 +254,9 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             return;
         }
         CheckFailures(list, dead);
-        var changes = Redesignate(list, dead);
-        changes.AddRange(Replan(list));
+        var changes = Replan(list);
         if (changes.Count > 0) PersistAll(changes, _ => { });
         EnsurePairs(list);
-    }
-
-    /// <summary>
-    /// S5's failover image nodes follow the cluster: one that is gone (dead, or no longer registered)
-    /// or that the partition now runs on (it failed over there) is chosen again among the live nodes,
-    /// so that a survivor designated for the partition can take it over should the HA manager die
-    /// with the partition's node (<see cref="TakeoverPlanner"/>). Only on a complete list.
-    /// </summary>
-    private List<IViosMessage> Redesignate(LparList list, HashSet<string> dead)
-    {
-        var live = list.Nodes.Select(n => n.Node).Where(n => !dead.Contains(n)).ToHashSet(StringComparer.Ordinal);
-        var pending = _registry.PendingRestarts.Select(p => p.Lpar).ToHashSet(StringComparer.Ordinal);
-        var events = new List<IViosMessage>();
-        foreach (var record in _registry.Records)
-        {
-            if (pending.Contains(record.Lpar) || _inProgress.Contains(record.Lpar) || !live.Contains(record.Node)) continue;
-            bool Usable(string node) => live.Contains(node) && node != record.Node;
-            if (Usable(record.ConsistencyNode) && Usable(record.BootNode)) continue;
-            var (declared, _) = _registry.Decide(new DeclareAvailability(record.Lpar, record.Node,
-                Usable(record.ConsistencyNode) ? record.ConsistencyNode : null, Usable(record.BootNode) ? record.BootNode : null), live);
-            if (declared is null || (declared.ConsistencyNode == record.ConsistencyNode && declared.BootNode == record.BootNode)) continue;
-            _log.Info("ha-manager: {0} on {1}: failover image nodes now {2} (consistency) and {3} (boot), were {4} and {5}",
-                record.Lpar, record.Node, declared.ConsistencyNode, declared.BootNode, record.ConsistencyNode, record.BootNode);
-            _registry.Apply(declared);
-            events.Add(declared);
-        }
-        return events;
     }
 
     /// <summary>
