@@ -89,6 +89,11 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             Self.Tell(Survey.Instance);
         });
         Command<ClusterEvent.MemberDowned>(_ => Self.Tell(Survey.Instance));
+        // A graceful leave is known from its first step: the cluster's state can show the member removed
+        // before this actor has its MemberRemoved (which says it left), and a survey in between would
+        // take the node for a failed one (the chaos soak found it: a partition failed over during a leave).
+        Command<ClusterEvent.MemberLeft>(left => Leaving(left.Member.Address));
+        Command<ClusterEvent.MemberExited>(exited => Leaving(exited.Member.Address));
         Command<ClusterEvent.IMemberEvent>(_ => { });
         Command<ClusterEvent.CurrentClusterState>(_ => { });
         Command<NodeSilent>(silent =>
@@ -212,7 +217,8 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     {
         base.OnReplaySuccess();
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
-            typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberDowned));
+            typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberDowned),
+            typeof(ClusterEvent.MemberLeft), typeof(ClusterEvent.MemberExited));
         Self.Tell(Survey.Instance);
         Timers.StartPeriodicTimer("survey", Survey.Instance, SurveyInterval);
         Timers.StartPeriodicTimer(PublishTimer, PublishStatusTick.Every, ControlViewSettings.FromConfig(Context.System.Settings.Config).PublishInterval);
@@ -279,6 +285,12 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             }
         }
         Self.Tell(Survey.Instance);
+    }
+
+    private void Leaving(Address address)
+    {
+        if (_nodeAt.TryGetValue(address.ToString(), out var node) && _left.Add(node))
+            _log.Info("ha-manager: {0} is leaving the cluster; its partitions stop with it and are not failed over", node);
     }
 
     /// <summary>
