@@ -51,7 +51,10 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<string, GuestSilent> _silentGuests = new(StringComparer.Ordinal);
     // Node names removed from the cluster while this instance ran: failed (downed), or left on purpose.
     private readonly HashSet<string> _removed = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _left = new(StringComparer.Ordinal);
+    // Node names that left gracefully, with the address they left from: a registration from another
+    // address is the node back (a new incarnation); one from that address is the leaving node's own,
+    // still listed while its firmware's end reaches the partition manager.
+    private readonly Dictionary<string, string> _left = new(StringComparer.Ordinal);
     // Nodes the masters fenced, by name: the address to tell the partition manager about.
     private readonly Dictionary<string, string> _fencedAt = new(StringComparer.Ordinal);
     // S17: the hot pairs this instance has started, partition → (primary node, replica node).
@@ -238,7 +241,8 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         _lastList = list;
         foreach (var (node, address) in list.NodeAddresses) _nodeAt[address] = node;
         // A node that left and came back is watched again.
-        _left.ExceptWith(list.Nodes.Select(n => n.Node));
+        foreach (var (node, at) in list.NodeAddresses)
+            if (_left.TryGetValue(node, out var leftFrom) && leftFrom != at) _left.Remove(node);
         var online = list.Nodes.Select(n => n.Node).ToList();
         var declarations = new List<IViosMessage>();
         foreach (var summary in list.Lpars.Where(l => _registry.Find(l.Definition.Name) is null))
@@ -275,7 +279,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         {
             if (left)
             {
-                _left.Add(node);
+                _left[node] = address.ToString();
                 _log.Info("ha-manager: {0} left the cluster; its partitions stopped with it and are not failed over", node);
             }
             else
@@ -289,7 +293,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
 
     private void Leaving(Address address)
     {
-        if (_nodeAt.TryGetValue(address.ToString(), out var node) && _left.Add(node))
+        if (_nodeAt.TryGetValue(address.ToString(), out var node) && _left.TryAdd(node, address.ToString()))
             _log.Info("ha-manager: {0} is leaving the cluster; its partitions stop with it and are not failed over", node);
     }
 
@@ -330,13 +334,13 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
                 var node = summary.Definition.Node;
                 var addresses = _nodeAt.Where(a => a.Value == node).Select(a => a.Key).ToList();
                 var statuses = addresses.Select(a => members.TryGetValue(a, out var status) ? status : MemberStatus.Removed).ToList();
-                if (statuses.Any(st => st is MemberStatus.Leaving or MemberStatus.Exiting)) _left.Add(node);
+                foreach (var leaving in addresses.Where(a => members.GetValueOrDefault(a) is MemberStatus.Leaving or MemberStatus.Exiting)) _left.TryAdd(node, leaving);
                 if (statuses.Any(st => st is not (MemberStatus.Down or MemberStatus.Removed))) continue;
                 dead.Add(node);
             }
         dead.ExceptWith(registered);
         dead.UnionWith(fenced);
-        dead.ExceptWith(_left);
+        dead.ExceptWith(_left.Keys);
         return dead;
     }
 
