@@ -103,6 +103,16 @@ public sealed record AvailabilityRecord(string Lpar, string Node, string Consist
     public StandbyChosen? Standby { get; init; }
 }
 
+/// <summary>
+/// Event: vios node <paramref name="Node"/> began to leave the cluster gracefully from <paramref name="Address"/>:
+/// its partitions stop with it and are not failed over. Persisted so that the next HA manager knows it
+/// too when the leaving node hosted this one (a leave of the singletons' host hands them over).
+/// </summary>
+public sealed record NodeLeftGracefully(string Node, string Address, DateTimeOffset At) : IViosMessage;
+
+/// <summary>Event: <paramref name="Node"/>, which had left gracefully, is back from <paramref name="Address"/>: its partitions are watched again.</summary>
+public sealed record NodeRejoined(string Node, string Address, DateTimeOffset At) : IViosMessage;
+
 /// <summary>Snapshot of the HA manager: every availability record with its failure history.</summary>
 public sealed record HaSnapshot(IReadOnlyList<AvailabilityRecord> Records) : IViosMessage;
 
@@ -116,6 +126,8 @@ public sealed record HaSnapshot(IReadOnlyList<AvailabilityRecord> Records) : IVi
 [JsonSerializable(typeof(RestartCompleted))]
 [JsonSerializable(typeof(FailoverRefused))]
 [JsonSerializable(typeof(HaSnapshot))]
+[JsonSerializable(typeof(NodeLeftGracefully))]
+[JsonSerializable(typeof(NodeRejoined))]
 [JsonSerializable(typeof(GetHaStatus))]
 [JsonSerializable(typeof(HaStatus))]
 [JsonSerializable(typeof(SetAvailabilityRequirement))]
@@ -140,6 +152,8 @@ public static class AvailabilityMessages
         MessageManifest.Json("ha.restart-completed", AvailabilityJsonContext.Default.RestartCompleted),
         MessageManifest.Json("ha.refused", AvailabilityJsonContext.Default.FailoverRefused),
         MessageManifest.Json("ha.snapshot", AvailabilityJsonContext.Default.HaSnapshot),
+        MessageManifest.Json("ha.node-left", AvailabilityJsonContext.Default.NodeLeftGracefully),
+        MessageManifest.Json("ha.node-rejoined", AvailabilityJsonContext.Default.NodeRejoined),
         MessageManifest.Json("ha.set-requirement", AvailabilityJsonContext.Default.SetAvailabilityRequirement),
         MessageManifest.Json("ha.standby-chosen", AvailabilityJsonContext.Default.StandbyChosen),
         MessageManifest.Json("ha.get-failures", AvailabilityJsonContext.Default.GetFailures),

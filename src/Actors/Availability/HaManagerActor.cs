@@ -78,6 +78,8 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         {
             if (offer.Snapshot is HaSnapshot snapshot) _registry.Apply(snapshot);
         });
+        Recover<NodeLeftGracefully>(left => _left[left.Node] = left.Address);
+        Recover<NodeRejoined>(back => _left.Remove(back.Node));
         Recover<IViosMessage>(_registry.Apply);
 
         Command<Survey>(_ => _partitions.Ask<LparList>(ListLpars.Instance, AskTimeout).PipeTo(Self, failure: e => new SurveyFailed(e.Message)));
@@ -88,7 +90,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         {
             // A node back at the same address is a new incarnation: no longer silent, nor gone.
             _silentNodes.Remove(up.Member.Address.ToString());
-            if (_nodeAt.TryGetValue(up.Member.Address.ToString(), out var back)) _left.Remove(back);
+            if (_nodeAt.TryGetValue(up.Member.Address.ToString(), out var back)) Rejoined(back, up.Member.Address.ToString());
             Self.Tell(Survey.Instance);
         });
         Command<ClusterEvent.MemberDowned>(_ => Self.Tell(Survey.Instance));
@@ -242,7 +244,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         foreach (var (node, address) in list.NodeAddresses) _nodeAt[address] = node;
         // A node that left and came back is watched again.
         foreach (var (node, at) in list.NodeAddresses)
-            if (_left.TryGetValue(node, out var leftFrom) && leftFrom != at) _left.Remove(node);
+            if (_left.TryGetValue(node, out var leftFrom) && leftFrom != at) Rejoined(node, at);
         var online = list.Nodes.Select(n => n.Node).ToList();
         var declarations = new List<IViosMessage>();
         foreach (var summary in list.Lpars.Where(l => _registry.Find(l.Definition.Name) is null))
@@ -285,16 +287,23 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             else
             {
                 _removed.Add(node);
-                _left.Remove(node);
+                Rejoined(node, address.ToString());
             }
         }
         Self.Tell(Survey.Instance);
     }
 
+    private void Rejoined(string node, string address)
+    {
+        if (_left.Remove(node)) Persist(new NodeRejoined(node, address, DateTimeOffset.UtcNow), _ => { });
+    }
+
     private void Leaving(Address address)
     {
-        if (_nodeAt.TryGetValue(address.ToString(), out var node) && _left.TryAdd(node, address.ToString()))
-            _log.Info("ha-manager: {0} is leaving the cluster; its partitions stop with it and are not failed over", node);
+        if (!_nodeAt.TryGetValue(address.ToString(), out var node) || !_left.TryAdd(node, address.ToString())) return;
+        _log.Info("ha-manager: {0} is leaving the cluster; its partitions stop with it and are not failed over", node);
+        // Known to the next HA manager too: this one moves when its own node leaves.
+        Persist(new NodeLeftGracefully(node, address.ToString(), DateTimeOffset.UtcNow), _ => { });
     }
 
     /// <summary>

@@ -89,6 +89,13 @@ public sealed class HeartbeatActor : ReceiveActor, IWithTimers
         }
         foreach (var silent in round.SilentNodes)
         {
+            // A node that is leaving stops its master on purpose: not a failure to report (the HA manager
+            // would take it for a fenced one), and its removal ends the watch.
+            if (_cluster.State.Members.FirstOrDefault(m => m.Address.ToString() == silent.Node) is { Status: MemberStatus.Leaving or MemberStatus.Exiting })
+            {
+                _log.Info("heartbeat: the master of {0} went silent as the node leaves the cluster", silent.Node);
+                continue;
+            }
             _log.Warning("heartbeat: the master of {0} has been silent since {1:HH:mm:ss.fff} ({2} partition(s) were live there)",
                 silent.Node, silent.LastHeard, silent.LastLiveLpars.Count);
             _reported[silent.Node] = (silent, now + RepeatReportsFor);
