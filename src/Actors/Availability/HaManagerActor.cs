@@ -32,6 +32,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     private static readonly TimeSpan SurveyInterval = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(250);
     private const int MaxAttempts = 40;
+    private static readonly TimeSpan LeaveRemembered = TimeSpan.FromMinutes(1);
     private const string PublishTimer = "publish-view";
     private const string PublishChangeTimer = "publish-view-on-change";
     private static readonly TimeSpan PublishChangeCheck = TimeSpan.FromMilliseconds(100);
@@ -78,7 +79,12 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         {
             if (offer.Snapshot is HaSnapshot snapshot) _registry.Apply(snapshot);
         });
-        Recover<NodeLeftGracefully>(left => _left[left.Node] = left.Address);
+        // For the successor of a manager whose node left: a leave older than that is settled (the node came
+        // back, or its partitions were started elsewhere by hand), and must not hide a later failure.
+        Recover<NodeLeftGracefully>(left =>
+        {
+            if (DateTimeOffset.UtcNow - left.At < LeaveRemembered) _left[left.Node] = left.Address;
+        });
         Recover<NodeRejoined>(back => _left.Remove(back.Node));
         Recover<IViosMessage>(_registry.Apply);
 

@@ -48,11 +48,9 @@ public sealed class HeartbeatActor : ReceiveActor, IWithTimers
             _reported.Remove(up.Member.Address.ToString());
             AddPeer(up.Member);
         });
-        Receive<ClusterEvent.MemberRemoved>(removed =>
-        {
-            _reported.Remove(removed.Member.Address.ToString());
-            _master.RemovePeer(removed.Member.Address.ToString());
-        });
+        // The reports about a removed node go on for their while: the HA manager that died with it has a
+        // successor only once it is removed, and hears of the fence from them.
+        Receive<ClusterEvent.MemberRemoved>(removed => _master.RemovePeer(removed.Member.Address.ToString()));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<GetHeartbeatStats>(_ => Sender.Tell(new HeartbeatStats(
             _master.Node, _master.LiveGuests, _master.Peers.ToList(), _master.SilentPeers, _fenced.ToList(), _master.Counters, settings.Heartbeat.Interval)));
