@@ -83,10 +83,9 @@ public static class NodeCommand
             return 1;
         }
 
-        // Printed whatever the log level: scripts and the process tests wait for this line.
-        Console.Out.WriteLine(ReadyLine(node));
-
         // Ctrl-C and SIGTERM leave the cluster gracefully; a second signal is left to the default (immediate exit).
+        // Installed before the ready line: a signal sent as soon as the line is read (a service manager, a
+        // test) would otherwise find the runtime's default handling, which exits without leaving.
         var stopping = 0;
         void Leave(PosixSignalContext context)
         {
@@ -97,6 +96,9 @@ public static class NodeCommand
         }
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Leave);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Leave);
+
+        // Printed whatever the log level: scripts and the process tests wait for this line.
+        Console.Out.WriteLine(ReadyLine(node));
 
         await node.WhenTerminated;
         await node.DisposeAsync();
