@@ -52,7 +52,7 @@ public sealed class PartitionManagerRecoverySpecs : Akka.TestKit.Xunit2.TestKit
         await using var cluster = await TestCluster.StartAsync(viosNodes: 1);
         var node = cluster.ViosNodes[0];
         await AwaitCreatedAsync(node, new CreateLpar("before", 1, 16, PlacementPolicy.Locality, [], null));
-        var journal = Path.Combine(cluster.RootDirectory, "shared", "cluster-journal.db");
+        var journal = Path.Combine(cluster.RootDirectory, "shared", DatabaseSettings.ControlJournalFile);
 
         // The journal's table disappears under the running node, as when its database is lost.
         await ExecuteAsync(journal, "ALTER TABLE journal RENAME TO journal_away");

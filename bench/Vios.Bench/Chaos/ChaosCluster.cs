@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Npgsql;
+using Vios.Persistence.Database;
 using Vios.Testing;
 
 namespace Vios.Bench.Chaos;
@@ -104,15 +105,23 @@ public sealed class ChaosCluster(string root, int lighthouses, TextWriter log, C
         return exited == process.Exited;
     }
 
-    /// <summary>The rows of the cluster-wide journal (partitions' and singletons' streams) and who wrote each.</summary>
+    /// <summary>
+    /// The rows of the cluster-wide journals (partitions' images in one, the singletons' streams in the
+    /// control plane's) and who wrote each. On PostgreSQL both are the same table.
+    /// </summary>
     public async Task<IReadOnlyList<JournalRow>> ReadJournalAsync()
     {
-        var file = Path.Combine(SharedDirectory, "cluster-journal.db");
-        if (database is null && !File.Exists(file)) return [];
+        if (database is not null) return await ReadJournalAsync(new NpgsqlConnection(database.ConnectionString));
         var rows = new List<JournalRow>();
-        await using DbConnection connection = database is null
-            ? new SqliteConnection($"Data Source={file};Mode=ReadOnly;Pooling=False;Default Timeout=5")
-            : new NpgsqlConnection(database.ConnectionString);
+        foreach (var file in new[] { "cluster-journal.db", DatabaseSettings.ControlJournalFile }.Select(f => Path.Combine(SharedDirectory, f)).Where(File.Exists))
+            rows.AddRange(await ReadJournalAsync(new SqliteConnection($"Data Source={file};Mode=ReadOnly;Pooling=False;Default Timeout=5")));
+        return rows;
+    }
+
+    private static async Task<IReadOnlyList<JournalRow>> ReadJournalAsync(DbConnection connection)
+    {
+        await using var _ = connection;
+        var rows = new List<JournalRow>();
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT persistence_id, sequence_number, writer_uuid FROM journal WHERE writer_uuid IS NOT NULL";

@@ -114,7 +114,11 @@ public sealed record NodeLeftGracefully(string Node, string Address, DateTimeOff
 public sealed record NodeRejoined(string Node, string Address, DateTimeOffset At) : IViosMessage;
 
 /// <summary>Snapshot of the HA manager: every availability record with its failure history.</summary>
-public sealed record HaSnapshot(IReadOnlyList<AvailabilityRecord> Records) : IViosMessage;
+public sealed record HaSnapshot(IReadOnlyList<AvailabilityRecord> Records) : IViosMessage
+{
+    /// <summary>The graceful leaves on record and not settled by a rejoin (absent in snapshots written before it existed).</summary>
+    public IReadOnlyList<NodeLeftGracefully> Left { get; init; } = [];
+}
 
 [JsonSourceGenerationOptions(UseStringEnumConverter = true)]
 [JsonSerializable(typeof(DeclareAvailability))]

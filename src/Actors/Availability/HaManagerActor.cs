@@ -32,10 +32,20 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     private static readonly TimeSpan SurveyInterval = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(250);
     private const int MaxAttempts = 40;
+
+    /// <summary>
+    /// After <see cref="MaxAttempts"/> quick attempts a restart is still pending, not given up: it is
+    /// tried this often until it succeeds (a database restarting, a target node coming back), as
+    /// long as this manager runs.
+    /// </summary>
+    private static readonly TimeSpan SlowRetryDelay = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan LeaveRemembered = TimeSpan.FromMinutes(1);
     private const string PublishTimer = "publish-view";
     private const string PublishChangeTimer = "publish-view-on-change";
     private static readonly TimeSpan PublishChangeCheck = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>A snapshot every this many events keeps the journal and recovery short (issue 19); older events are deleted.</summary>
+    public const int SnapshotEvery = 100;
 
     private readonly HaRegistry _registry;
     private readonly AvailabilitySettings _settings;
@@ -56,6 +66,11 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     // address is the node back (a new incarnation); one from that address is the leaving node's own,
     // still listed while its firmware's end reaches the partition manager.
     private readonly Dictionary<string, string> _left = new(StringComparer.Ordinal);
+    // The graceful leaves in the journal and not yet settled by a rejoin: what a snapshot carries.
+    private readonly Dictionary<string, NodeLeftGracefully> _leftRecorded = new(StringComparer.Ordinal);
+    private int _sinceSnapshot;
+    // Who waits for the events being persisted, told why if the journal rejects them.
+    private (IActorRef ReplyTo, string Lpar)? _waiting;
     // Nodes the masters fenced, by name: the address to tell the partition manager about.
     private readonly Dictionary<string, string> _fencedAt = new(StringComparer.Ordinal);
     // S17: the hot pairs this instance has started, partition → (primary node, replica node).
@@ -72,21 +87,31 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         _settings = settings;
         _partitions = partitionManager;
         _cluster = Akka.Cluster.Cluster.Get(Context.System);
-        JournalPluginId = PartitionManagerActor.ClusterJournalPluginId;
-        SnapshotPluginId = PartitionManagerActor.ClusterSnapshotPluginId;
+        JournalPluginId = PartitionManagerActor.ControlJournalPluginId;
+        SnapshotPluginId = PartitionManagerActor.ControlSnapshotPluginId;
 
         Recover<SnapshotOffer>(offer =>
         {
-            if (offer.Snapshot is HaSnapshot snapshot) _registry.Apply(snapshot);
+            if (offer.Snapshot is not HaSnapshot snapshot) return;
+            _registry.Apply(snapshot);
+            foreach (var left in snapshot.Left) LeftGracefully(left, recovering: true);
         });
-        // For the successor of a manager whose node left: a leave older than that is settled (the node came
-        // back, or its partitions were started elsewhere by hand), and must not hide a later failure.
+        // Events after the snapshot count towards the next one, whichever instance wrote them.
         Recover<NodeLeftGracefully>(left =>
         {
-            if (DateTimeOffset.UtcNow - left.At < LeaveRemembered) _left[left.Node] = left.Address;
+            LeftGracefully(left, recovering: true);
+            _sinceSnapshot++;
         });
-        Recover<NodeRejoined>(back => _left.Remove(back.Node));
-        Recover<IViosMessage>(_registry.Apply);
+        Recover<NodeRejoined>(back =>
+        {
+            BackAgain(back, recovering: true);
+            _sinceSnapshot++;
+        });
+        Recover<IViosMessage>(e =>
+        {
+            _registry.Apply(e);
+            _sinceSnapshot++;
+        });
 
         Command<Survey>(_ => _partitions.Ask<LparList>(ListLpars.Instance, AskTimeout).PipeTo(Self, failure: e => new SurveyFailed(e.Message)));
         Command<SurveyFailed>(failed => _log.Debug("ha-manager: the partition manager did not answer: {0}", failed.Reason));
@@ -154,7 +179,8 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
                 return;
             }
             Surveyed(on.List);
-            Require(on.Requirement, on.ReplyTo);
+            // After the survey's events are recorded and applied: a partition created a moment ago has its record then.
+            DeferAsync(on, _ => Require(on.Requirement, on.ReplyTo));
         });
         Command<RestartDone>(Completed);
         Command<RestartFailed>(failed =>
@@ -176,7 +202,10 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
                 Timers.StartSingleTimer($"retry-{failed.Lpar}", new Retry(plan), RetryDelay);
                 return;
             }
-            _log.Error("ha-manager: {0} could not be restarted: {1}", failed.Lpar, failed.Reason);
+            if (attempts == MaxAttempts || attempts % 12 == 0)
+                _log.Error("ha-manager: {0} could not be restarted after {1} attempts: {2}; trying again every {3} s",
+                    failed.Lpar, attempts, failed.Reason, SlowRetryDelay.TotalSeconds);
+            Timers.StartSingleTimer($"retry-{failed.Lpar}", new Retry(plan), SlowRetryDelay);
         });
         Command<Retry>(retry => Execute(retry.Plan));
         Command<TakeoverCompleted>(TakenOver);
@@ -205,10 +234,16 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             if (_registry.Find(get.Lpar) is { } record) Sender.Tell(record);
             else Sender.Tell(new HaRefused(get.Lpar, $"'{get.Lpar}' has no availability record"));
         });
-        Command<SaveSnapshotSuccess>(success => DeleteMessages(success.Metadata.SequenceNr));
-        Command<SaveSnapshotFailure>(_ => { });
+        Command<SaveSnapshotSuccess>(success =>
+        {
+            DeleteMessages(success.Metadata.SequenceNr);
+            DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr - 1));
+        });
+        Command<SaveSnapshotFailure>(failure => _log.Warning("ha-manager: snapshot not saved (the journal keeps every event): {0}", failure.Cause.Message));
         Command<DeleteMessagesSuccess>(_ => { });
-        Command<DeleteMessagesFailure>(_ => { });
+        Command<DeleteMessagesFailure>(failure => _log.Warning("ha-manager: events before the snapshot not deleted: {0}", failure.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
         Command<PartitionManagerActor.HandOver>(_ => Context.Stop(Self));
     }
 
@@ -241,6 +276,30 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     protected override void PostStop() => _cluster.Unsubscribe(Self);
 
     /// <summary>
+    /// The journal refused the events (they cannot be stored, such as one too large): nothing of them
+    /// was applied, since events are applied once recorded; whoever waits hears why, and the next
+    /// survey decides again. The manager keeps running.
+    /// </summary>
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Error(cause, "ha-manager: the journal rejected {0} (sequence number {1}), nothing of it was applied: {2}", @event.GetType().Name, sequenceNr, cause.Message);
+        if (_waiting is var (replyTo, lpar))
+            replyTo.Tell(new HaRefused(lpar, $"the control plane's journal rejected it, nothing was changed: {cause.Message}"));
+        _waiting = null;
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
+    /// <summary>The journal failed the write: whoever waits hears why; the manager stops and its supervisor starts it again, which recovers.</summary>
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Error(cause, "ha-manager: could not persist {0}: {1}", @event.GetType().Name, cause.Message);
+        if (_waiting is var (replyTo, lpar))
+            replyTo.Tell(new HaRefused(lpar, $"the control plane's journal did not record it, nothing was changed: {cause.Message}"));
+        _waiting = null;
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    /// <summary>
     /// Every partition gets an availability record (failover image nodes chosen by policy); standby
     /// choices follow the nodes; hot pairs are started where missing; failed partitions are restarted.
     /// </summary>
@@ -252,29 +311,73 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         foreach (var (node, at) in list.NodeAddresses)
             if (_left.TryGetValue(node, out var leftFrom) && leftFrom != at) Rejoined(node, at);
         var online = list.Nodes.Select(n => n.Node).ToList();
-        var declarations = new List<IViosMessage>();
-        foreach (var summary in list.Lpars.Where(l => _registry.Find(l.Definition.Name) is null))
+        // Decided on a draft, persisted, then applied (issue 19): each decision sees the ones before it,
+        // and the registry holds only what the journal recorded.
+        var draft = _registry.Copy();
+        var events = new List<IViosMessage>();
+        foreach (var summary in list.Lpars.Where(l => draft.Find(l.Definition.Name) is null))
         {
-            var (declared, _) = _registry.Decide(new DeclareAvailability(summary.Definition.Name, summary.Definition.Node, null, null), online);
+            var (declared, _) = draft.Decide(new DeclareAvailability(summary.Definition.Name, summary.Definition.Node, null, null), online);
             if (declared is null) continue;
-            // Applied at once so the next declaration sees this one's nodes; a failed write stops the
-            // actor, which recovers from the journal.
-            _registry.Apply(declared);
-            declarations.Add(declared);
+            draft.Apply(declared);
+            events.Add(declared);
         }
-        if (declarations.Count > 0) PersistAll(declarations, _ => { });
         // A list that lacks live nodes (a new partition manager hears from the firmwares one by one)
         // would fail partitions over, and move replicas, away from nodes that are merely late.
         var dead = DeadNodes(list);
-        if (!Complete(list, dead))
+        var complete = Complete(list, dead);
+        if (complete)
         {
-            Timers.StartSingleTimer("fast-survey", Survey.Instance, RetryDelay);
+            events.AddRange(CheckFailures(list, dead, draft));
+            events.AddRange(Replan(list, draft));
+        }
+        else Timers.StartSingleTimer("fast-survey", Survey.Instance, RetryDelay);
+        if (events.Count == 0)
+        {
+            if (complete) EnsurePairs(list);
             return;
         }
-        CheckFailures(list, dead);
-        var changes = Replan(list);
-        if (changes.Count > 0) PersistAll(changes, _ => { });
-        EnsurePairs(list);
+        // Persisted before anything is done: a handover in the middle neither loses nor repeats a restart.
+        PersistAll(events, e =>
+        {
+            Applied(e);
+            if (e is RestartPlanned planned) Execute(planned);
+        });
+        if (complete) DeferAsync(list, EnsurePairs);
+    }
+
+    /// <summary>An event of this manager is recorded: applied, and a snapshot every <see cref="SnapshotEvery"/> events.</summary>
+    private void Applied(IViosMessage e)
+    {
+        _registry.Apply(e);
+        Recorded();
+    }
+
+    private void Recorded()
+    {
+        _waiting = null;
+        if (++_sinceSnapshot < SnapshotEvery) return;
+        _sinceSnapshot = 0;
+        SaveSnapshot(_registry.Snapshot() with { Left = _leftRecorded.Values.ToList() });
+    }
+
+    /// <summary>
+    /// A graceful leave on record. For the successor of a manager whose node left: a leave older than
+    /// <see cref="LeaveRemembered"/> is settled (the node came back, or its partitions were started
+    /// elsewhere by hand), and must not hide a later failure.
+    /// </summary>
+    private void LeftGracefully(NodeLeftGracefully left, bool recovering)
+    {
+        _leftRecorded[left.Node] = left;
+        if (!recovering || DateTimeOffset.UtcNow - left.At < LeaveRemembered) _left[left.Node] = left.Address;
+        if (!recovering) Recorded();
+    }
+
+    private void BackAgain(NodeRejoined back, bool recovering)
+    {
+        _leftRecorded.Remove(back.Node);
+        if (recovering) _left.Remove(back.Node);
+        else Recorded();
     }
 
     /// <summary>
@@ -301,7 +404,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
 
     private void Rejoined(string node, string address)
     {
-        if (_left.Remove(node)) Persist(new NodeRejoined(node, address, DateTimeOffset.UtcNow), _ => { });
+        if (_left.Remove(node)) Persist(new NodeRejoined(node, address, DateTimeOffset.UtcNow), back => BackAgain(back, recovering: false));
     }
 
     private void Leaving(Address address)
@@ -309,7 +412,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         if (!_nodeAt.TryGetValue(address.ToString(), out var node) || !_left.TryAdd(node, address.ToString())) return;
         _log.Info("ha-manager: {0} is leaving the cluster; its partitions stop with it and are not failed over", node);
         // Known to the next HA manager too: this one moves when its own node leaves.
-        Persist(new NodeLeftGracefully(node, address.ToString(), DateTimeOffset.UtcNow), _ => { });
+        Persist(new NodeLeftGracefully(node, address.ToString(), DateTimeOffset.UtcNow), left => LeftGracefully(left, recovering: false));
     }
 
     /// <summary>
@@ -376,17 +479,17 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     /// guest agent fell silent while its node lives. A partition with a restart planned or under way
     /// is not failed again; a report about a node the partition has since left is stale.
     /// </summary>
-    private void CheckFailures(LparList list, HashSet<string> dead)
+    private List<IViosMessage> CheckFailures(LparList list, HashSet<string> dead, HaRegistry draft)
     {
         var live = list.Nodes.Select(n => n.Node).Where(n => !dead.Contains(n)).ToList();
-        var pending = _registry.PendingRestarts.Select(p => p.Lpar).ToHashSet(StringComparer.Ordinal);
+        var pending = draft.PendingRestarts.Select(p => p.Lpar).ToHashSet(StringComparer.Ordinal);
         var events = new List<IViosMessage>();
         var now = DateTimeOffset.UtcNow;
         foreach (var summary in list.Lpars)
         {
             var (name, node) = (summary.Definition.Name, summary.Definition.Node);
             if (summary.State is not (LparState.Running or LparState.Quiesced or LparState.Activating)) continue;
-            if (pending.Contains(name) || _inProgress.Contains(name) || _registry.Find(name) is not { } record || record.Node != node) continue;
+            if (pending.Contains(name) || _inProgress.Contains(name) || draft.Find(name) is not { } record || record.Node != node) continue;
             // A copy that runs on a live node the record does not place it on is a survivor's takeover
             // (the HA manager died with the node): not failed; its announcement moves the record there.
             if (list.Strays.Any(s => s.Name == name && s.Verdict == ReportedLparVerdict.PlacedElsewhere && live.Contains(s.Node)
@@ -398,19 +501,13 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             else continue;
             // The same failure reported twice (by two masters, or again after a handover) has the same id.
             var failureId = $"{name}@{node}#{record.Failures.Count(f => f.Completed)}";
-            var decision = _registry.Decide(new LparFailed(name, node, failureId, cause), live, now);
+            var decision = draft.Decide(new LparFailed(name, node, failureId, cause), live, now);
             if (decision.Refusal is { } refused) _log.Error("ha-manager: {0}: {1}", refused.Lpar, refused.Reason);
-            // Applied at once so the next failure's placement counts this restart; a failed write
-            // stops the actor, which recovers from the journal (and re-plans what was not recorded).
-            foreach (var e in decision.Events) _registry.Apply(e);
+            // On the draft, so the next failure's placement counts this restart.
+            foreach (var e in decision.Events) draft.Apply(e);
             events.AddRange(decision.Events);
         }
-        if (events.Count == 0) return;
-        // Persisted before anything is done: a handover in the middle neither loses nor repeats a restart.
-        PersistAll(events, e =>
-        {
-            if (e is RestartPlanned planned) Execute(planned);
-        });
+        return events;
     }
 
     /// <summary>Stops the partition where it is if that node lives, moves it to its target node and brings it up there.</summary>
@@ -502,7 +599,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         else if (done.Measured) _measuredCold = done.Took;
         Persist(completed with { Detail = done.Detail }, e =>
         {
-            _registry.Apply(e);
+            Applied(e);
             _log.Info("ha-manager: {0} is running again on {1}, {2}", done.Lpar, done.Node, done.Detail);
             // Its node changed: a hot standby needs a replica elsewhere again (the next survey re-plans).
             Self.Tell(Survey.Instance);
@@ -528,22 +625,22 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             return;
         }
         // In the history at the survivor's times: when it began the takeover, and when the partition ran.
-        var decision = _registry.Decide(new LparFailed(done.Lpar, done.FailedNode, done.FailureId,
+        var draft = _registry.Copy();
+        var decision = draft.Decide(new LparFailed(done.Lpar, done.FailedNode, done.FailureId,
             $"{done.FailedNode} was downed with the HA manager on it; {done.Node} took the partition over"), [done.Node], done.StartedAt);
-        foreach (var e in decision.Events) _registry.Apply(e);
+        foreach (var e in decision.Events) draft.Apply(e);
         var events = decision.Events.ToList();
-        if (_registry.Complete(done.Lpar, done.FailureId, done.Node, done.StartedAt + done.Took) is ({ } completed, _))
-        {
-            var withDetail = completed with { Detail = $"taken over by {done.Node}: {done.Detail}" };
-            _registry.Apply(withDetail);
-            events.Add(withDetail);
-        }
+        if (draft.Complete(done.Lpar, done.FailureId, done.Node, done.StartedAt + done.Took) is ({ } completed, _))
+            events.Add(completed with { Detail = $"taken over by {done.Node}: {done.Detail}" });
         if (done.Image == FailoverImage.Replica) _measuredHot = done.Took;
         else _measuredCold = done.Took;
         _log.Info("ha-manager: {0} was taken over by {1} ({2}) while the HA manager moved", done.Lpar, done.Node, done.Detail);
-        PersistAll(events, _ => { });
+        _waiting = (replyTo, done.Lpar);
+        PersistAll(events, Applied);
         DeferAsync(done, _ =>
         {
+            // A write the journal rejected was answered with the reason; the survivor asks again.
+            if (_registry.Find(done.Lpar)?.Failures.Any(f => f.FailureId == done.FailureId && f.Completed) != true) return;
             replyTo.Tell(new TakeoverRecorded(done.Lpar, done.FailureId));
             Self.Tell(Survey.Instance);
         });
@@ -562,12 +659,13 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             replyTo.Tell(new HaRefused(requirement.Lpar, $"no partition named '{requirement.Lpar}'"));
             return;
         }
-        var (planner, _) = Planner(_lastList);
+        var (planner, _) = Planner(_lastList, _registry);
         planner.Replan(StandbyNodes(_lastList));
         var choice = Chosen(planner.Require(RequirementOf(requirement, summary.Definition), Estimate()));
+        _waiting = (replyTo, requirement.Lpar);
         PersistAll(new IViosMessage[] { requirement, choice }, e =>
         {
-            _registry.Apply(e);
+            Applied(e);
             if (e is not StandbyChosen chosen) return;
             _log.Info("ha-manager: {0}: {1}", chosen.Lpar, chosen.Reason);
             replyTo.Tell(chosen);
@@ -580,29 +678,29 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     /// choices on record (so a replica stays where it is while its node has room for it); returns the
     /// choices that changed, to persist.
     /// </summary>
-    private List<IViosMessage> Replan(LparList list)
+    private List<IViosMessage> Replan(LparList list, HaRegistry draft)
     {
-        var (planner, _) = Planner(list);
+        var (planner, _) = Planner(list, draft);
         var changes = new List<IViosMessage>();
         foreach (var change in planner.Replan(StandbyNodes(list)))
         {
             var chosen = Chosen(change.After);
-            if (_registry.Find(chosen.Lpar)?.Standby is { } before
+            if (draft.Find(chosen.Lpar)?.Standby is { } before
                 && before.Mode == chosen.Mode && before.ReplicaNode == chosen.ReplicaNode && before.RequirementMet == chosen.RequirementMet)
                 continue;
             _log.Info("ha-manager: {0}: {1}", chosen.Lpar, chosen.Reason);
-            _registry.Apply(chosen);
+            draft.Apply(chosen);
             changes.Add(chosen);
         }
         return changes;
     }
 
     /// <summary>A planner holding every partition's requirement and its choice on record.</summary>
-    private (StandbyPlanner Planner, Dictionary<string, LparDefinition> Definitions) Planner(LparList list)
+    private (StandbyPlanner Planner, Dictionary<string, LparDefinition> Definitions) Planner(LparList list, HaRegistry registry)
     {
         var planner = new StandbyPlanner();
         var definitions = list.Lpars.ToDictionary(l => l.Definition.Name, l => l.Definition, StringComparer.Ordinal);
-        foreach (var record in _registry.Records)
+        foreach (var record in registry.Records)
         {
             if (record.Requirement is not { } requirement || !definitions.TryGetValue(record.Lpar, out var definition)) continue;
             var before = record.Standby is { } s ? new StandbyChoice(s.Lpar, s.Mode, s.ReplicaNode, s.RequirementMet, s.Reason) : null;

@@ -61,6 +61,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
     private string? _note;
     private readonly CheckpointSettings _settings;
     private readonly CheckpointCounters _counters = new();
+    private readonly EpochBackoff _backoff = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IActorRef? _store;
     private IActorRef? _bootStore;
@@ -135,7 +136,8 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
             if (_pairing is { } paired) Steer(paired);
             // Replication is pipelined, as in Remus: the guest runs the next epoch while the previous one
             // is still on its way; at most PipelineDepth epochs wait for their acknowledgement.
-            if (_inFlight is null && _intervalMs is not null && (_pairing?.Unacknowledged.Count ?? 0) < PipelineDepth)
+            if (_inFlight is null && _intervalMs is not null && (_pairing?.Unacknowledged.Count ?? 0) < PipelineDepth
+                && _backoff.Due(DateTimeOffset.UtcNow))
                 Begin(_periodicMode, replyTo: null, periodic: true);
         });
         Receive<ReplicateCheckpoints>(Replicate);
@@ -577,6 +579,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
         _needFull = false;
         _deltasSinceFull = capture.Kind == ImageKind.Full ? 0 : _deltasSinceFull + 1;
         _counters.Committed(capture.Stun, capture.Bytes, capture.Bytes);
+        _backoff.Clear();
         // Commit: what the guest sent during the epoch may now leave.
         Context.Parent.Tell(new CommitEpoch(capture.Epoch));
         if (flight.Mode == CheckpointMode.Cow && !flight.Periodic) Context.Parent.Tell(new CommitCowLayer(capture.Epoch));
@@ -591,7 +594,13 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
         // The dirty pages of the failed epoch were collected and not kept: only a full image is whole again.
         _needFull = true;
         _counters.Failed(reason);
-        _log.Warning("{0}: checkpoint epoch {1} failed, the partition keeps running: {2}", _lpar, epoch, reason);
+        if (flight.Periodic && _intervalMs is { } interval)
+        {
+            var now = DateTimeOffset.UtcNow;
+            _backoff.Failed(TimeSpan.FromMilliseconds(interval), now);
+            _log.Warning("{0}: checkpoint epoch {1} failed, the partition keeps running: {2}; {3}", _lpar, epoch, reason, _backoff.Describe(now));
+        }
+        else _log.Warning("{0}: checkpoint epoch {1} failed, the partition keeps running: {2}", _lpar, epoch, reason);
         flight.ReplyTo?.Tell(new LparRefused(_lpar, $"checkpoint epoch {epoch} failed: {reason}; the partition keeps running and the next epoch retries"));
     }
 
@@ -600,6 +609,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
         if (_pairing is not null) Unpair(null);
         Timers.Cancel(TickTimer);
         _intervalMs = null;
+        _backoff.Clear();
         Context.Parent.Tell(new HoldOutputs(false));
     }
 
@@ -612,7 +622,8 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
         var wholes = _wholePages + (_pairing?.Sender.WholePages ?? 0);
         var mode = _pairing is { } p
             ? $"replicating to {p.Node} every {_intervalMs} ms (S23){(p.Verify ? $", {p.Verified:N0} epochs verified, {p.Mismatches:N0} mismatches" : "")}, {p.Sender.PreCopiedPages:N0} pages sent before the stun"
-            : _intervalMs is null ? "manual" : $"{_periodicMode.ToString().ToLowerInvariant()} every {_intervalMs} ms, persisted";
+            : _intervalMs is null ? "manual" : $"{_periodicMode.ToString().ToLowerInvariant()} every {_intervalMs} ms, persisted"
+                + (_backoff.Describe(DateTimeOffset.UtcNow) is { } backingOff ? $", {backingOff}" : "");
         return new CheckpointStats(_lpar, mode, _intervalMs, _counters.Epochs, _counters.FailedEpochs, _counters.StunPercentile(50),
             _counters.StunPercentile(99), _counters.DirtyBytes, _counters.BytesSent, diffs + wholes == 0 ? 0 : (double)diffs / (diffs + wholes),
             query.OutputsHeld, query.OutputsReleased, _counters.LastFailure, _note, PairStats());

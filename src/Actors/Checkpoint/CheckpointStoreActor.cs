@@ -13,9 +13,13 @@ namespace Vios.Actors.Checkpoint;
 /// place in the journal) and deletes the events and snapshots before that image. The boot image is
 /// the same kind of journal under <c>lpar-&lt;name&gt;-boot</c>, written once.
 /// <para>
-/// One owner per partition: each epoch's commit carries the writer's <see cref="OwnerClaim"/> as a
-/// journal tag (<c>owner-epoch:&lt;epoch&gt;:lpar-&lt;name&gt;</c>). The chunks and the commit of an epoch are
-/// one atomic write, so when the database's fence refuses the tag it refuses the whole epoch.
+/// An epoch is written in bounded writes of <see cref="ChunksPerWrite"/> chunks, the commit with
+/// the last ones; it counts only once its commit is in the journal.
+/// </para>
+/// <para>
+/// One owner per partition: each write's last event carries the writer's <see cref="OwnerClaim"/> as a
+/// journal tag (<c>owner-epoch:&lt;epoch&gt;:lpar-&lt;name&gt;</c>). A write's events are one transaction, so
+/// when the database's fence refuses the tag it refuses the whole write, and with it the epoch.
 /// </para>
 /// </summary>
 public sealed class CheckpointStoreActor : ReceivePersistentActor
@@ -49,23 +53,11 @@ public sealed class CheckpointStoreActor : ReceivePersistentActor
                 return;
             }
             var capture = persist.Capture;
-            var chunks = ImageChunker.Split(capture);
-            var first = LastSequenceNr + 1;
-            var commit = new EpochCommitted(capture.Epoch, capture.Kind, first, chunks.Count, capture.Frames.Length, capture.PageCount,
+            var chunks = ImageChunker.ChunkCount(capture);
+            var commit = new EpochCommitted(capture.Epoch, capture.Kind, LastSequenceNr + 1, chunks, capture.Frames.Length, capture.PageCount,
                 capture.VcpuState, ImageChecksum.OfState(capture.VcpuState), capture.MemoryChecksum, (long)capture.Stun.TotalMicroseconds, capture.At);
-            var replyTo = Sender;
-            _persisting = (replyTo, capture.Epoch);
-            // Only the commit is tagged: the epoch's events are written in one transaction, which the
-            // fence refuses as a whole, and untagged events take the journal's bulk insert.
-            object tagged = _claim is { } claim ? new Tagged(commit, new[] { claim.Tag }) : commit;
-            PersistAll<object>([.. chunks, tagged], e =>
-            {
-                if ((e is Tagged t ? t.Payload : e) is not EpochCommitted committed) return;
-                _persisting = null;
-                Apply(committed);
-                replyTo.Tell(new EpochPersisted(committed.Epoch, _state.Epochs[^1], AlreadyThere: false));
-                if (committed.Kind == ImageKind.Full) SaveSnapshot(_state);
-            });
+            _persisting = (Sender, capture.Epoch);
+            WriteFrom(capture, commit, 0, Sender);
         });
         Command<GetJournalState>(_ => Sender.Tell(_state));
         Command<SaveSnapshotSuccess>(success =>
@@ -82,6 +74,13 @@ public sealed class CheckpointStoreActor : ReceivePersistentActor
     }
 
     public override string PersistenceId { get; }
+
+    /// <summary>
+    /// Chunks per journal write: 16 of 256 KiB, 4 MiB. A 2 GiB image is 512 short transactions, each
+    /// well inside the journal's call timeout, instead of one that outlasts it (issue 19); other
+    /// partitions' writes go between them.
+    /// </summary>
+    public const int ChunksPerWrite = 16;
 
     public static string PersistenceIdFor(string lpar) => $"lpar-{lpar}";
 
@@ -115,6 +114,37 @@ public sealed class CheckpointStoreActor : ReceivePersistentActor
     {
         _log.Error(reason, "{0}: the checkpoint journal cannot be read: {1}", PersistenceId, reason.Message);
         base.OnRecoveryFailure(reason, message);
+    }
+
+    /// <summary>
+    /// Writes the epoch's chunks from <paramref name="firstChunk"/>, <see cref="ChunksPerWrite"/> at a
+    /// time, each write persisted from the previous one's handler (so each is its own journal call),
+    /// then the commit with the last chunks. The chunks of an epoch are contiguous: commands wait
+    /// until the commit is written. Every write carries the owner's tag on its last event, so the
+    /// fence refuses a stale owner's first write, not only its commit; chunks written before a
+    /// failure are never committed, and a restore ignores them.
+    /// </summary>
+    private void WriteFrom(EpochCapture capture, EpochCommitted commit, int firstChunk, IActorRef replyTo)
+    {
+        var count = Math.Min(ChunksPerWrite, commit.Chunks - firstChunk);
+        var final = firstChunk + count == commit.Chunks;
+        var events = ImageChunker.Split(capture, firstChunk, count).Cast<object>().ToList();
+        if (final) events.Add(commit);
+        var last = events[^1];
+        if (_claim is { } claim) events[^1] = new Tagged(last, new[] { claim.Tag });
+        PersistAll(events, e =>
+        {
+            if (!ReferenceEquals(e is Tagged t ? t.Payload : e, last)) return;
+            if (!final)
+            {
+                WriteFrom(capture, commit, firstChunk + count, replyTo);
+                return;
+            }
+            _persisting = null;
+            Apply(commit);
+            replyTo.Tell(new EpochPersisted(commit.Epoch, _state.Epochs[^1], AlreadyThere: false));
+            if (commit.Kind == ImageKind.Full) SaveSnapshot(_state);
+        });
     }
 
     private static Exception Innermost(Exception e)

@@ -116,15 +116,30 @@ public static class ImageChunker
     /// <summary>64 pages: 256 KiB of page data per chunk, far below the 4 MiB remoting frame.</summary>
     public const int PagesPerChunk = 64;
 
-    public static IReadOnlyList<ImageChunk> Split(EpochCapture capture, int pagesPerChunk = PagesPerChunk)
+    public static IReadOnlyList<ImageChunk> Split(EpochCapture capture, int pagesPerChunk = PagesPerChunk) =>
+        Split(capture, 0, ChunkCount(capture, pagesPerChunk), pagesPerChunk);
+
+    /// <summary>How many chunks the epoch's pages make.</summary>
+    public static int ChunkCount(EpochCapture capture, int pagesPerChunk = PagesPerChunk) =>
+        (capture.Frames.Length + pagesPerChunk - 1) / pagesPerChunk;
+
+    /// <summary>
+    /// Chunks <paramref name="firstChunk"/> to <paramref name="firstChunk"/> + <paramref name="count"/> - 1
+    /// only: a large image is written a few chunks at a time, never copied whole a second time.
+    /// </summary>
+    public static IReadOnlyList<ImageChunk> Split(EpochCapture capture, int firstChunk, int count, int pagesPerChunk = PagesPerChunk)
     {
-        var chunks = new List<ImageChunk>((capture.Frames.Length + pagesPerChunk - 1) / pagesPerChunk);
-        for (var first = 0; first < capture.Frames.Length; first += pagesPerChunk)
+        var total = ChunkCount(capture, pagesPerChunk);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstChunk);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(firstChunk + count, total, nameof(count));
+        var chunks = new List<ImageChunk>(count);
+        for (var index = firstChunk; index < firstChunk + count; index++)
         {
-            var count = Math.Min(pagesPerChunk, capture.Frames.Length - first);
-            var frames = capture.Frames.AsSpan(first, count).ToArray();
-            var data = capture.Pages.AsSpan(first * GuestMemory.PageSize, count * GuestMemory.PageSize).ToArray();
-            chunks.Add(new ImageChunk(capture.Epoch, chunks.Count, frames, data, ImageChecksum.OfChunk(capture.Epoch, frames, data)));
+            var first = index * pagesPerChunk;
+            var pages = Math.Min(pagesPerChunk, capture.Frames.Length - first);
+            var frames = capture.Frames.AsSpan(first, pages).ToArray();
+            var data = capture.Pages.AsSpan(first * GuestMemory.PageSize, pages * GuestMemory.PageSize).ToArray();
+            chunks.Add(new ImageChunk(capture.Epoch, index, frames, data, ImageChecksum.OfChunk(capture.Epoch, frames, data)));
         }
         return chunks;
     }

@@ -48,6 +48,12 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
         {
             var child = Context.Child(stop.Name);
             if (_replicas.ContainsValue(child) || (child.IsNobody() && !_failed.ContainsKey(stop.Name))) return;
+            if (stop.RecordEpoch is { } record && _hosted.TryGetValue(stop.Name, out var hosted) && hosted.OwnerEpoch > record)
+            {
+                _log.Error("not stopping partition {0}: this copy has owner epoch {1}, newer than the partition manager's record ({2}); "
+                    + "the manager that asked is behind ({3})", stop.Name, hosted.OwnerEpoch, record, stop.Reason);
+                return;
+            }
             _log.Warning("stopping partition {0} at the partition manager's command: {1}", stop.Name, stop.Reason);
             // Forgotten first, so its end is not taken for a failure.
             Forget(stop.Name);

@@ -9,7 +9,7 @@ namespace Vios.Actors.Partitions;
 
 /// <summary>
 /// The cluster's partition manager: a persistent cluster singleton (persistence id
-/// <c>partition-manager</c>, in the cluster-wide journal every vios node shares) that holds every
+/// <c>partition-manager</c>, in the control plane's cluster-wide journal every vios node shares) that holds every
 /// partition's definition and placement. Reached through the proxy at
 /// <c>/user/partition-manager-proxy</c> on every vios node. Commands for one partition go on to the
 /// firmware of the node it is placed on.
@@ -19,6 +19,13 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
     public const string PersistenceIdValue = "partition-manager";
     public const string ClusterJournalPluginId = "vios.persistence.cluster.journal";
     public const string ClusterSnapshotPluginId = "vios.persistence.cluster.snapshot-store";
+
+    /// <summary>
+    /// The control plane's journal (the managers' events), apart from the images' so a large image
+    /// never holds a manager's write (issue 19); cluster-wide like the images' journal.
+    /// </summary>
+    public const string ControlJournalPluginId = "vios.persistence.control.journal";
+    public const string ControlSnapshotPluginId = "vios.persistence.control.snapshot-store";
 
     /// <summary>A snapshot every this many events keeps recovery short.</summary>
     private const int SnapshotEvery = 100;
@@ -37,8 +44,8 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
 
     public PartitionManagerActor()
     {
-        JournalPluginId = ClusterJournalPluginId;
-        SnapshotPluginId = ClusterSnapshotPluginId;
+        JournalPluginId = ControlJournalPluginId;
+        SnapshotPluginId = ControlSnapshotPluginId;
 
         Recover<SnapshotOffer>(offer =>
         {
@@ -281,6 +288,19 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
+    /// <summary>
+    /// The journal refused the event (it cannot be stored): nothing was applied (the registry applies
+    /// an event once recorded); the operator hears why, and the manager keeps running.
+    /// </summary>
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Error(cause, "partition manager: the journal rejected {0} (sequence number {1}), nothing was changed: {2}", @event.GetType().Name, sequenceNr, cause.Message);
+        if (_persisting is var (replyTo, name))
+            replyTo.Tell(new LparRefused(name, $"the cluster-wide journal rejected it, nothing was changed: {cause.Message}"));
+        _persisting = null;
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
     private static bool? IntentOf(ILparCommand command) => command switch
     {
         StartLpar or Checkpoint.RestoreCheckpoint or Checkpoint.PromoteReplica => true,
@@ -304,7 +324,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
                 continue;
             }
             _log.Error("partition manager stops a copy on {0}: {1}", decision.Node, decision.Reason);
-            FirmwareOf(decision.Node)?.Tell(new StopLparCopy(decision.Name, decision.Verdict, decision.Reason));
+            FirmwareOf(decision.Node)?.Tell(new StopLparCopy(decision.Name, decision.Verdict, decision.Reason) { RecordEpoch = _registry.OwnerEpochOf(decision.Name) });
         }
     }
 

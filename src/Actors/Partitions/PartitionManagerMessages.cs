@@ -140,7 +140,16 @@ public sealed record UnhostLpar(string Name) : IViosMessage;
 /// elsewhere or deleted, saying why (<see cref="ReportedLpar"/>). A firmware stops a partition only
 /// on an explicit command like this one, never because a registration answer left it out.
 /// </summary>
-public sealed record StopLparCopy(string Name, ReportedLparVerdict Verdict, string Reason) : IViosMessage;
+public sealed record StopLparCopy(string Name, ReportedLparVerdict Verdict, string Reason) : IViosMessage
+{
+    /// <summary>
+    /// The owner epoch of the manager's record (for a deleted partition, its last): a fencing token.
+    /// A copy with a newer epoch is not stopped: the manager that sent this is behind (a singleton
+    /// on a node that was frozen and runs again before it learns it was replaced). Null from a
+    /// manager that did not send it.
+    /// </summary>
+    public long? RecordEpoch { get; init; }
+}
 
 /// <summary>
 /// From the HA manager: vios node <paramref name="Node"/> at <paramref name="Address"/> was fenced

@@ -80,6 +80,12 @@ public sealed partial class PartitionRegistry
     }
 
     /// <summary>A state reported by the node the partition is placed on.</summary>
+    /// <summary>The owner epoch of the partition's record, or the last one of a deleted partition; null when never defined.</summary>
+    public long? OwnerEpochOf(string name) =>
+        _definitions.TryGetValue(name, out var definition) ? definition.OwnerEpoch
+        : _retiredEpochs.TryGetValue(name, out var retired) ? retired
+        : null;
+
     public void Report(string name, LparState state, long ownerEpoch = 0)
     {
         if (_definitions.TryGetValue(name, out var definition)) Report(definition.Node, name, state, ownerEpoch);

@@ -94,6 +94,7 @@ public static class NodeConfigBuilder
         return options.Database == DatabaseKind.Sqlite
             ? layer.WithFallback(DatabaseSettings.SqliteUnder(dataDirectory).ToConfig())
                 .WithFallback(DatabaseSettings.SqliteShared(sharedDirectory).ToClusterConfig())
+                .WithFallback(DatabaseSettings.SqliteControl(sharedDirectory).ToControlConfig())
             : layer;
     }
 
@@ -139,7 +140,7 @@ public static class NodeConfigBuilder
         if (options.DatabaseConnection is not { } connection) return flags;
         var database = new DatabaseSettings(options.Database, connection, connection);
         // One connection for everything: a PostgreSQL database holds node and cluster-wide state side by side.
-        return flags.WithFallback(database.ToConfig()).WithFallback(database.ToClusterConfig());
+        return flags.WithFallback(database.ToConfig()).WithFallback(database.ToClusterConfig()).WithFallback(database.ToControlConfig());
     }
 
     private static string SeedList(IEnumerable<string> seeds) =>

@@ -34,7 +34,7 @@ public sealed class ViosNode : IAsyncDisposable
     private OpsServer? _ops;
 
     private ViosNode(ActorSystem system, NodeSettings settings, string name, DatabaseSettings? database, DatabaseSettings? clusterDatabase,
-        PartitionSettings? partitions)
+        DatabaseSettings? controlDatabase, PartitionSettings? partitions)
     {
         Partitions = partitions;
         System = system;
@@ -42,6 +42,7 @@ public sealed class ViosNode : IAsyncDisposable
         Name = name;
         Database = database;
         ClusterDatabase = clusterDatabase;
+        ControlDatabase = controlDatabase;
     }
 
     public ActorSystem System { get; }
@@ -53,8 +54,11 @@ public sealed class ViosNode : IAsyncDisposable
     /// <summary>The journal database of a vios node; null on a lighthouse, which persists nothing.</summary>
     public DatabaseSettings? Database { get; }
 
-    /// <summary>The database of cluster-wide state (singletons) that every vios node shares; null on a lighthouse.</summary>
+    /// <summary>The database of cluster-wide state (partition images, the cluster identity) that every vios node shares; null on a lighthouse.</summary>
     public DatabaseSettings? ClusterDatabase { get; }
+
+    /// <summary>The control plane's cluster-wide database (the managers' events), beside <see cref="ClusterDatabase"/>; null on a lighthouse.</summary>
+    public DatabaseSettings? ControlDatabase { get; }
 
     /// <summary>The persistent record of this node's starts (vios nodes only).</summary>
     public IActorRef? BootLog { get; private set; }
@@ -120,7 +124,7 @@ public sealed class ViosNode : IAsyncDisposable
         CreateDataDirectory(settings.DataDirectory);
         var name = NodeIdentity.LoadOrCreate(settings.DataDirectory, settings.ConfiguredName, settings.Role);
 
-        DatabaseSettings? database = null, clusterDatabase = null;
+        DatabaseSettings? database = null, clusterDatabase = null, controlDatabase = null;
         PartitionSettings? partitions = null;
         if (settings.Role == NodeRole.Vios)
         {
@@ -138,7 +142,9 @@ public sealed class ViosNode : IAsyncDisposable
                 await DatabasePreflight.CheckAsync(database, cancellationToken);
                 clusterDatabase = DatabaseSettings.ClusterFromConfig(config);
                 if (clusterDatabase != database) await DatabasePreflight.CheckAsync(clusterDatabase, cancellationToken, "cluster-wide ");
-                config = clusterDatabase.ToClusterConfig().WithFallback(config);
+                controlDatabase = DatabaseSettings.ControlFromConfig(config);
+                if (controlDatabase != clusterDatabase) await DatabasePreflight.CheckAsync(controlDatabase, cancellationToken, "control plane ");
+                config = clusterDatabase.ToClusterConfig().WithFallback(controlDatabase.ToControlConfig()).WithFallback(config);
             }
             catch (DatabaseUnavailableException e)
             {
@@ -165,7 +171,7 @@ public sealed class ViosNode : IAsyncDisposable
             throw new NodeStartupException($"cannot start the actor system: {Innermost(e).Message}", e);
         }
 
-        var node = new ViosNode(system, settings, name, database, clusterDatabase, partitions);
+        var node = new ViosNode(system, settings, name, database, clusterDatabase, controlDatabase, partitions);
         try
         {
             await node.StartServicesAsync(cancellationToken);
@@ -298,7 +304,7 @@ public sealed class ViosNode : IAsyncDisposable
             SelfAddress,
             OpsEndpoint,
             DataDirectory,
-            Database is null ? "" : $"; journal {Database.Describe()}; cluster-wide state {ClusterDatabase?.Describe()} ({ClusterIdentity?.Describe()}); incarnation {Incarnation}");
+            Database is null ? "" : $"; journal {Database.Describe()}; cluster-wide state {ClusterDatabase?.Describe()} ({ClusterIdentity?.Describe()}); control plane {ControlDatabase?.Describe()}; incarnation {Incarnation}");
     }
 
     /// <summary>

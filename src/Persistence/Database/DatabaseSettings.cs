@@ -27,6 +27,16 @@ public sealed record DatabaseSettings(DatabaseKind Kind, string JournalConnectio
     public const string ClusterJournalPath = "vios.persistence.cluster.journal";
     public const string ClusterSnapshotPath = "vios.persistence.cluster.snapshot-store";
 
+    /// <summary>
+    /// The control plane's plugins (partition manager, HA manager): cluster-wide like the images'
+    /// but their own, so a large image never holds a manager's write.
+    /// </summary>
+    public const string ControlJournalPath = "vios.persistence.control.journal";
+    public const string ControlSnapshotPath = "vios.persistence.control.snapshot-store";
+
+    public const string ControlJournalFile = "control-journal.db";
+    public const string ControlSnapshotFile = "control-snapshots.db";
+
     public static string HoconFileName(DatabaseKind kind) => kind switch
     {
         DatabaseKind.Sqlite => "persistence.sqlite.hocon",
@@ -55,6 +65,16 @@ public sealed record DatabaseSettings(DatabaseKind Kind, string JournalConnectio
             DatabaseKind.Sqlite,
             SqliteConnection(Path.Combine(directory, "cluster-journal.db")),
             SqliteConnection(Path.Combine(directory, "cluster-snapshots.db")));
+    }
+
+    /// <summary>The control plane's SQLite files, beside the cluster-wide ones in the shared directory: their own write lock.</summary>
+    public static DatabaseSettings SqliteControl(string sharedDirectory)
+    {
+        var directory = Path.GetFullPath(sharedDirectory);
+        return new DatabaseSettings(
+            DatabaseKind.Sqlite,
+            SqliteConnection(Path.Combine(directory, ControlJournalFile)),
+            SqliteConnection(Path.Combine(directory, ControlSnapshotFile)));
     }
 
     /// <summary>Connection string for a SQLite file; waits for the write lock instead of failing with SQLITE_BUSY.</summary>
@@ -90,6 +110,29 @@ public sealed record DatabaseSettings(DatabaseKind Kind, string JournalConnectio
             ? node
             : new DatabaseSettings(node.Kind, journal, string.IsNullOrWhiteSpace(snapshots) ? journal : snapshots);
     }
+
+    /// <summary>
+    /// The database of the control plane: the control plugins' connection strings, or else beside the
+    /// cluster-wide state: on SQLite its own files in the same directory (its own write lock), on
+    /// PostgreSQL the same database (its own plugin, so its own write streams and connections).
+    /// </summary>
+    public static DatabaseSettings ControlFromConfig(Config config)
+    {
+        var cluster = ClusterFromConfig(config);
+        var journal = config.GetString($"{ControlJournalPath}.connection-string", "");
+        var snapshots = config.GetString($"{ControlSnapshotPath}.connection-string", "");
+        if (!string.IsNullOrWhiteSpace(journal))
+            return new DatabaseSettings(cluster.Kind, journal, string.IsNullOrWhiteSpace(snapshots) ? journal : snapshots);
+        return cluster.Kind != DatabaseKind.Sqlite
+            ? cluster
+            : SqliteControl(Path.GetDirectoryName(Path.GetFullPath(new SqliteConnectionStringBuilder(cluster.JournalConnection).DataSource))!);
+    }
+
+    /// <summary>The HOCON layer that points the control plane's journal and snapshot store at this database.</summary>
+    public Config ToControlConfig() => ConfigurationFactory.ParseString($"""
+        {ControlJournalPath}.connection-string = {Quote(JournalConnection)}
+        {ControlSnapshotPath}.connection-string = {Quote(SnapshotConnection)}
+        """);
 
     /// <summary>The HOCON layer that points the cluster-wide journal and snapshot store at this database.</summary>
     public Config ToClusterConfig() => ConfigurationFactory.ParseString($"""

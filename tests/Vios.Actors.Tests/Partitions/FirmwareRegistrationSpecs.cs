@@ -25,6 +25,14 @@ public sealed class FirmwareRegistrationSpecs() : Akka.TestKit.Xunit2.TestKit(Co
       class = "Akka.Persistence.Snapshot.MemorySnapshotStore, Akka.Persistence"
       plugin-dispatcher = "akka.actor.default-dispatcher"
     }
+    vios.persistence.control.journal {
+      class = "Akka.Persistence.Journal.MemoryJournal, Akka.Persistence"
+      plugin-dispatcher = "akka.actor.default-dispatcher"
+    }
+    vios.persistence.control.snapshot-store {
+      class = "Akka.Persistence.Snapshot.MemorySnapshotStore, Akka.Persistence"
+      plugin-dispatcher = "akka.actor.default-dispatcher"
+    }
     """))
 {
     private const string NodeName = "vios-a";
@@ -128,5 +136,32 @@ public sealed class FirmwareRegistrationSpecs() : Akka.TestKit.Xunit2.TestKit(Co
         }, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
         manager.Tell(ListLpars.Instance);
         Assert.Empty(ExpectMsg<LparList>().Strays);
+    }
+
+    [Fact]
+    public void A_stop_from_a_manager_whose_record_is_older_than_the_copy_is_refused_and_the_copy_keeps_running()
+    {
+        var firmware = Sys.ActorOf(PartitionFirmwareActor.Props(NodeName, Settings, CreateTestProbe().Ref), "firmware-alone");
+        // This copy was taken over at owner epoch 5 (a survivor's takeover, or a failover to here).
+        var definition = PlacedElsewhereBefore("db") with { OwnerEpoch = 5 };
+        firmware.Tell(new HostLpar(definition));
+        firmware.Tell(new StartLpar("db"));
+        Assert.Equal(LparState.Running, ExpectMsg<LparStatus>().State);
+
+        // A partition manager that still holds epoch 4 (it ran on a node that was frozen, and has not
+        // learned it is no longer the singleton) tells this copy to stop: it is behind, and refused.
+        EventFilter.Error(contains: "not stopping partition db: this copy has owner epoch 5, newer than the partition manager's record (4)").ExpectOne(LogTimeout, () =>
+            firmware.Tell(new StopLparCopy("db", ReportedLparVerdict.StopPlacedElsewhere, "'db' runs on vios-a and on vios-b") { RecordEpoch = 4 }));
+        firmware.Tell(new ShowLpar("db"));
+        Assert.Equal(LparState.Running, ExpectMsg<LparStatus>().State);
+
+        // A manager whose record is at the copy's epoch (or past it) is obeyed.
+        EventFilter.Warning(contains: "stopping partition db at the partition manager's command").ExpectOne(LogTimeout, () =>
+            firmware.Tell(new StopLparCopy("db", ReportedLparVerdict.StopPlacedElsewhere, "'db' runs on vios-b, where it is placed") { RecordEpoch = 6 }));
+        AwaitAssert(() =>
+        {
+            firmware.Tell(new ShowLpar("db"));
+            Assert.Contains("not hosted", ExpectMsg<LparRefused>().Reason);
+        }, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
     }
 }

@@ -173,6 +173,40 @@ public sealed class SharedDirectoryDefaultSpecs : IDisposable
     }
 
     [Fact]
+    public void The_control_plane_journal_has_its_own_files_beside_the_cluster_wide_ones_on_sqlite()
+    {
+        var shared = _directory.Sub("elsewhere");
+        var config = NodeConfigBuilder.Build(new NodeOptions
+        {
+            DataDirectory = _directory.Sub("data/vios1"),
+            SharedDirectory = shared,
+            Environment = new Dictionary<string, string?>(),
+        });
+
+        var control = DatabaseSettings.ControlFromConfig(config);
+
+        // Its own write lock: a large image written to cluster-journal.db never holds a manager's write.
+        Assert.Equal($"sqlite {Path.Combine(shared, "control-journal.db")}", control.Describe());
+        Assert.Equal($"sqlite {Path.Combine(shared, "control-snapshots.db")}", DatabaseSettings.Describe(DatabaseKind.Sqlite, control.SnapshotConnection));
+    }
+
+    [Fact]
+    public void The_control_plane_journal_is_the_cluster_wide_database_on_postgres()
+    {
+        const string connection = "Host=db;Port=5432;Database=vios;Username=vios;Password=secret";
+        var config = NodeConfigBuilder.Build(new NodeOptions
+        {
+            DataDirectory = _directory.Sub("data/vios1"),
+            Database = DatabaseKind.Postgres,
+            DatabaseConnection = connection,
+            Environment = new Dictionary<string, string?>(),
+        });
+
+        Assert.Equal(DatabaseSettings.ClusterFromConfig(config), DatabaseSettings.ControlFromConfig(config));
+        Assert.Equal(connection, DatabaseSettings.ControlFromConfig(config).JournalConnection);
+    }
+
+    [Fact]
     public void A_data_directory_at_the_root_keeps_its_shared_directory_inside() =>
         Assert.Equal(Path.Combine(Path.GetPathRoot(Path.GetTempPath())!, "shared"), NodeConfigBuilder.DefaultSharedDirectory(Path.GetPathRoot(Path.GetTempPath())!));
 

@@ -1,0 +1,82 @@
+using Akka.Actor;
+using Microsoft.Data.Sqlite;
+using Vios.Actors.Availability;
+using Vios.Actors.Checkpoint;
+using Vios.Actors.Partitions;
+using Vios.Host.Node;
+using Vios.Persistence.Database;
+using Vios.Testing;
+
+namespace Vios.Persistence.Tests;
+
+/// <summary>
+/// Issue 19, point 2: a large checkpoint image being written never holds the control plane. The
+/// image goes to the cluster-wide journal in bounded writes, the managers' events to their own
+/// journal (on SQLite its own file and write lock), so an `lpar create` and an `ha policy` sent while
+/// the image is half written are recorded and answered before its commit. With one journal and one
+/// write for the whole image, nothing of the image is in the journal until all of it is, and the
+/// managers' writes queue behind it.
+/// </summary>
+public sealed class LargeImageSpecs : Akka.TestKit.Xunit2.TestKit
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+    private const long MemoryMb = 512;
+
+    [Fact]
+    public async Task The_managers_record_changes_while_a_large_image_is_half_written()
+    {
+        // Two vios nodes: an availability record needs a failover image node other than the partition's own.
+        await using var cluster = await TestCluster.StartAsync(viosNodes: 2);
+        var node = cluster.ViosNodes[0];
+        var manager = node.PartitionManager!;
+        await AwaitReplyAsync<LparCreated>(manager, new CreateLpar("big", 2, MemoryMb, PlacementPolicy.Locality, [], node.Name));
+        await manager.Ask<LparStatus>(new StartLpar("big"), Wait);
+        // Uniform writes touch every page of memory within a few seconds: a full image of about 512 MiB.
+        await manager.Ask<LparStatus>(new RunWorkload("big", 2_000_000, 0.0, 8, Seed: 5), Wait);
+        var pages = MemoryMb * 1024 * 1024 / Actors.Memory.GuestMemory.PageSize;
+        await AwaitAssertAsync(async () =>
+            Assert.True((await manager.Ask<LparStatus>(new ShowLpar("big"), Wait)).DirtyPages > pages * 9 / 10), Wait, TimeSpan.FromMilliseconds(250));
+        await manager.Ask<LparStatus>(new RunWorkload("big", 0, 0.0, 1, Seed: 5), Wait);
+
+        var replies = CreateTestProbe();
+        manager.Tell(new TakeCheckpoint("big", CheckpointMode.Full, null), replies.Ref);
+        var journal = Path.Combine(cluster.RootDirectory, "shared", "cluster-journal.db");
+        await AwaitAssertAsync(async () => Assert.True(await ChunkRowsAsync(journal, "lpar-big") > 0), Wait, TimeSpan.FromMilliseconds(20));
+
+        manager.Tell(new CreateLpar("small", 1, 16, PlacementPolicy.Locality, [], null), replies.Ref);
+        var created = replies.ExpectMsg<object>(Wait);
+        Assert.True(created is LparCreated, (created as LparRefused)?.Reason);
+        node.HaManager!.Tell(new SetAvailabilityRequirement("small", TimeSpan.FromSeconds(5), FullPerformance: false), replies.Ref);
+        var chosen = replies.ExpectMsg<object>(Wait);
+        Assert.True(chosen is StandbyChosen, (chosen as HaRefused)?.Reason);
+        // Both were answered while the image was still being written: its commit comes after them.
+        Assert.True(await ChunkRowsAsync(journal, "lpar-big") < pages / ImageChunker.PagesPerChunk, "the image was already whole when the managers answered");
+        var taken = Assert.IsType<CheckpointTaken>(replies.ExpectMsg<object>(Wait));
+        Assert.True(taken.Pages > pages * 9 / 10);
+        Assert.Equal(ImageKind.Full, taken.Kind);
+
+        // The image restores whole, though it was written in many writes.
+        var restored = await AwaitReplyAsync<CheckpointRestored>(manager, new RestoreCheckpoint("big-copy", "big", null), create: "big-copy");
+        Assert.True(restored.Verified);
+    }
+
+    private static async Task<long> ChunkRowsAsync(string file, string persistenceId)
+    {
+        if (!File.Exists(file)) return 0;
+        await using var connection = new SqliteConnection($"Data Source={file};Mode=ReadOnly;Pooling=False;Default Timeout=5");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM journal WHERE persistence_id = $id AND manifest = 'checkpoint.chunk'";
+        command.Parameters.AddWithValue("$id", persistenceId);
+        return Convert.ToInt64(await command.ExecuteScalarAsync());
+    }
+
+    /// <summary>Asks until the reply is a <typeparamref name="T"/>: the node's firmware may still be registering.</summary>
+    private async Task<T> AwaitReplyAsync<T>(IActorRef manager, object message, string? create = null)
+    {
+        if (create is not null) await AwaitReplyAsync<LparCreated>(manager, new CreateLpar(create, 2, MemoryMb, PlacementPolicy.Locality, [], null));
+        T? result = default;
+        await AwaitAssertAsync(async () => result = Assert.IsType<T>(await manager.Ask<object>(message, Wait)), Wait, TimeSpan.FromMilliseconds(250));
+        return result!;
+    }
+}
