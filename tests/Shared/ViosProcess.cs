@@ -97,6 +97,11 @@ public sealed partial class ViosProcess : IAsyncDisposable
         {
             var finished = await Task.WhenAny(seen.Task, _exited.Task).WaitAsync(timeout);
             if (finished == seen.Task) return await seen.Task;
+            // Exited can be raised before the last lines are read: WaitForExitAsync waits for the end of
+            // the redirected output (a refusal printed just before exit 1 was missed this way, in one run).
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            lock (_waiters)
+                if (_lines.FirstOrDefault(match) is { } last) return last;
             reason = $"the process exited with {_process.ExitCode}";
         }
         catch (TimeoutException)

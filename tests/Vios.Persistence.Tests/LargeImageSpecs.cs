@@ -38,22 +38,28 @@ public sealed class LargeImageSpecs : Akka.TestKit.Xunit2.TestKit
             Assert.True((await manager.Ask<LparStatus>(new ShowLpar("big"), Wait)).DirtyPages > pages * 9 / 10), Wait, TimeSpan.FromMilliseconds(250));
         await manager.Ask<LparStatus>(new RunWorkload("big", 0, 0.0, 1, Seed: 5), Wait);
 
-        var replies = CreateTestProbe();
-        manager.Tell(new TakeCheckpoint("big", CheckpointMode.Full, null), replies.Ref);
+        // The HA manager has its record of 'big' (the survey declares it), so a requirement can be recorded.
+        await AwaitAssertAsync(async () => Assert.IsType<AvailabilityRecord>(await node.HaManager!.Ask<object>(new GetFailures("big"), Wait)), Wait);
+
+        var image = CreateTestProbe();
+        manager.Tell(new TakeCheckpoint("big", CheckpointMode.Full, null), image.Ref);
         var journal = Path.Combine(cluster.RootDirectory, "shared", "cluster-journal.db");
         await AwaitAssertAsync(async () => Assert.True(await ChunkRowsAsync(journal, "lpar-big") > 0), Wait, TimeSpan.FromMilliseconds(20));
 
-        manager.Tell(new CreateLpar("small", 1, 16, PlacementPolicy.Locality, [], null), replies.Ref);
-        var created = replies.ExpectMsg<object>(Wait);
-        Assert.True(created is LparCreated, (created as LparRefused)?.Reason);
-        node.HaManager!.Tell(new SetAvailabilityRequirement("small", TimeSpan.FromSeconds(5), FullPerformance: false), replies.Ref);
-        var chosen = replies.ExpectMsg<object>(Wait);
-        Assert.True(chosen is StandbyChosen, (chosen as HaRefused)?.Reason);
-        // Both were answered while the image was still being written: its commit comes after them.
-        Assert.True(await ChunkRowsAsync(journal, "lpar-big") < pages / ImageChunker.PagesPerChunk, "the image was already whole when the managers answered");
-        var taken = Assert.IsType<CheckpointTaken>(replies.ExpectMsg<object>(Wait));
-        Assert.True(taken.Pages > pages * 9 / 10);
-        Assert.Equal(ImageKind.Full, taken.Kind);
+        // Both managers are asked at once while the image is being written.
+        var created = CreateTestProbe();
+        var required = CreateTestProbe();
+        manager.Tell(new CreateLpar("small", 1, 16, PlacementPolicy.Locality, [], null), created.Ref);
+        node.HaManager!.Tell(new SetAvailabilityRequirement("big", TimeSpan.FromSeconds(5), FullPerformance: false), required.Ref);
+        var create = created.ExpectMsg<object>(Wait);
+        Assert.True(create is LparCreated, (create as LparRefused)?.Reason);
+        var choice = required.ExpectMsg<object>(Wait);
+        Assert.True(choice is StandbyChosen, (choice as HaRefused)?.Reason);
+        // Both were recorded and answered while the image was still being written: its commit comes after them.
+        var written = await ChunkRowsAsync(journal, "lpar-big");
+        Assert.True(written < pages / ImageChunker.PagesPerChunk * 9 / 10, $"{written} chunks of the image were written when the managers answered");
+        var taken = image.ExpectMsg<object>(Wait);
+        Assert.True(taken is CheckpointTaken { Kind: ImageKind.Full } full && full.Pages > pages * 9 / 10, taken.ToString());
 
         // The image restores whole, though it was written in many writes.
         var restored = await AwaitReplyAsync<CheckpointRestored>(manager, new RestoreCheckpoint("big-copy", "big", null), create: "big-copy");

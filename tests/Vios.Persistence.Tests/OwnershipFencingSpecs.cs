@@ -76,6 +76,35 @@ public sealed class OwnershipFencingSpecs : Akka.TestKit.Xunit2.TestKit
             Assert.True((await manager.Ask<LparStatus>(new ShowLpar("still-mine"), Wait)).Workload!.Writes > owned.Workload!.Writes + 1000), Wait, Poll);
     }
 
+    [Fact]
+    public async Task After_a_freeze_a_fence_raised_after_the_first_read_still_stops_the_copy_which_never_ran_meanwhile()
+    {
+        await using var cluster = await TestCluster.StartAsync(viosNodes: 1);
+        var node = cluster.ViosNodes[0];
+        var manager = node.PartitionManager!;
+        await RunningLparAsync(node, "late-raise");
+        var confirmed = CreateTestProbe(node.System);
+        node.System.EventStream.Subscribe(confirmed.Ref, typeof(Akka.Event.Info));
+
+        // The pause watch found a freeze; the new owner's raise lands a moment after the copy's first read
+        // (on SQLite it waited behind the frozen process's write lock).
+        node.Firmware!.Tell(new CheckOwnership("this process was frozen for 10.5 s") { AfterFreeze = true });
+        await AwaitAssertAsync(async () =>
+            Assert.Equal(LparState.Quiesced, (await manager.Ask<LparStatus>(new ShowLpar("late-raise"), Ask)).State), Wait, Poll);
+        var held = (await manager.Ask<LparStatus>(new ShowLpar("late-raise"), Ask)).Workload!.Writes;
+        await OwnershipFences.Get(node.System).Fence.RaiseAsync(OwnerClaim.FenceKeyFor("late-raise"), 2);
+
+        // Stopped, never having gone on: no confirmation, and not one guest write while it held.
+        await AwaitAssertAsync(async () =>
+        {
+            var reply = await manager.Ask<object>(new ShowLpar("late-raise"), Ask);
+            if (reply is LparStatus status) Assert.Equal(held, status.Workload!.Writes);
+            Assert.Contains("is not hosted by", Assert.IsType<LparRefused>(reply).Reason);
+        }, Wait, Poll);
+        Assert.DoesNotContain(confirmed.ReceiveWhile(TimeSpan.FromMilliseconds(50), m => m as Akka.Event.Info),
+            i => i!.Message.ToString()!.Contains("late-raise: the fence lpar-late-raise confirms"));
+    }
+
     private async Task RunningLparAsync(ViosNode node, string name)
     {
         await AwaitAssertAsync(async () =>

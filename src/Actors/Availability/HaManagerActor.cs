@@ -115,7 +115,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
 
         Command<Survey>(_ => _partitions.Ask<LparList>(ListLpars.Instance, AskTimeout).PipeTo(Self, failure: e => new SurveyFailed(e.Message)));
         Command<SurveyFailed>(failed => _log.Debug("ha-manager: the partition manager did not answer: {0}", failed.Reason));
-        Command<LparList>(Surveyed);
+        Command<LparList>(list => Surveyed(list));
         Command<ClusterEvent.MemberRemoved>(removed => NodeRemoved(removed.Member.Address, left: removed.PreviousStatus == MemberStatus.Exiting));
         Command<ClusterEvent.MemberUp>(up =>
         {
@@ -178,9 +178,8 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
                 on.ReplyTo.Tell(new HaRefused(on.Requirement.Lpar, "the partition manager did not answer; try again"));
                 return;
             }
-            Surveyed(on.List);
             // After the survey's events are recorded and applied: a partition created a moment ago has its record then.
-            DeferAsync(on, _ => Require(on.Requirement, on.ReplyTo));
+            Surveyed(on.List, () => Require(on.Requirement, on.ReplyTo));
         });
         Command<RestartDone>(Completed);
         Command<RestartFailed>(failed =>
@@ -303,7 +302,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     /// Every partition gets an availability record (failover image nodes chosen by policy); standby
     /// choices follow the nodes; hot pairs are started where missing; failed partitions are restarted.
     /// </summary>
-    private void Surveyed(LparList list)
+    private void Surveyed(LparList list, Action? then = null)
     {
         _lastList = list;
         foreach (var (node, address) in list.NodeAddresses) _nodeAt[address] = node;
@@ -332,18 +331,37 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             events.AddRange(Replan(list, draft));
         }
         else Timers.StartSingleTimer("fast-survey", Survey.Instance, RetryDelay);
-        if (events.Count == 0)
-        {
-            if (complete) EnsurePairs(list);
-            return;
-        }
         // Persisted before anything is done: a handover in the middle neither loses nor repeats a restart.
-        PersistAll(events, e =>
+        PersistThen(events, e =>
         {
             Applied(e);
             if (e is RestartPlanned planned) Execute(planned);
+        }, () =>
+        {
+            if (complete) EnsurePairs(list);
+            then?.Invoke();
         });
-        if (complete) DeferAsync(list, EnsurePairs);
+    }
+
+    /// <summary>
+    /// Persists the events, each handled once recorded, then runs <paramref name="then"/> after the
+    /// last one's handler (at once when there are none). Not DeferAsync: in Akka.NET 1.5 a deferral
+    /// beside a PersistAll in the same command is delivered ahead of it, and hands the handlers each
+    /// other's events.
+    /// </summary>
+    private void PersistThen(IReadOnlyList<IViosMessage> events, Action<IViosMessage> each, Action then)
+    {
+        if (events.Count == 0)
+        {
+            then();
+            return;
+        }
+        var last = events[^1];
+        PersistAll(events, e =>
+        {
+            each(e);
+            if (ReferenceEquals(e, last)) then();
+        });
     }
 
     /// <summary>An event of this manager is recorded: applied, and a snapshot every <see cref="SnapshotEvery"/> events.</summary>
@@ -636,11 +654,9 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         else _measuredCold = done.Took;
         _log.Info("ha-manager: {0} was taken over by {1} ({2}) while the HA manager moved", done.Lpar, done.Node, done.Detail);
         _waiting = (replyTo, done.Lpar);
-        PersistAll(events, Applied);
-        DeferAsync(done, _ =>
+        // A write the journal rejects is answered with the reason (the survivor asks again), and this is not run.
+        PersistThen(events, Applied, () =>
         {
-            // A write the journal rejected was answered with the reason; the survivor asks again.
-            if (_registry.Find(done.Lpar)?.Failures.Any(f => f.FailureId == done.FailureId && f.Completed) != true) return;
             replyTo.Tell(new TakeoverRecorded(done.Lpar, done.FailureId));
             Self.Tell(Survey.Instance);
         });

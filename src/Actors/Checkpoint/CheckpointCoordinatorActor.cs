@@ -62,6 +62,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
     private readonly CheckpointSettings _settings;
     private readonly CheckpointCounters _counters = new();
     private readonly EpochBackoff _backoff = new();
+    private DateTimeOffset _settleUntil = DateTimeOffset.MinValue;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IActorRef? _store;
     private IActorRef? _bootStore;
@@ -111,6 +112,11 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
                 return;
             }
             if (_ownership == OwnershipPhase.Owned) _ownership = OwnershipPhase.Checking;
+            if (check.AfterFreeze)
+            {
+                var until = DateTimeOffset.UtcNow + _settings.Ownership.SettleAfterFreeze;
+                if (until > _settleUntil) _settleUntil = until;
+            }
             // The LPAR holds until it hears back, whichever answer (a raise still under way, or this read) settles it.
             _checkRequested = true;
             _log.Warning("{0}: {1}; holding until the fence {2} confirms owner epoch {3}", _lpar, check.Why, _claim.FenceKey, _claim.Epoch);
@@ -276,6 +282,13 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
         if (Ownership.Judge(_claim.Epoch, answered.Fence) == OwnershipVerdict.Lost)
         {
             Lose(answered.Fence!.Value);
+            return;
+        }
+        if (_checkRequested && _settleUntil - DateTimeOffset.UtcNow is { } settling && settling > TimeSpan.Zero)
+        {
+            // Not yet: a newer owner's raise may still come. Read again shortly; the partition holds.
+            _ownership = OwnershipPhase.Checking;
+            Timers.StartSingleTimer(FenceRetryTimer, RetryFence.Instance, settling < _settings.Ownership.FenceRetry ? settling : _settings.Ownership.FenceRetry);
             return;
         }
         _ownership = OwnershipPhase.Owned;
@@ -687,7 +700,16 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
 /// To an LPAR and its coordinator: this node may have been frozen, or a write was refused; hold and
 /// check the partition's fence. <paramref name="Why"/> is for the log.
 /// </summary>
-public sealed record CheckOwnership(string Why);
+public sealed record CheckOwnership(string Why)
+{
+    /// <summary>
+    /// This process was frozen: the partition holds for <see cref="OwnershipSettings.SettleAfterFreeze"/>
+    /// at least, reading the fence every fence-retry, since a failover decided during the freeze may
+    /// raise it only after the first read (the new owner's raise waits behind a write lock the frozen
+    /// process held, or is simply slow).
+    /// </summary>
+    public bool AfterFreeze { get; init; }
+}
 
 /// <summary>Coordinator → LPAR: the fence still names this copy's epoch; the partition goes on.</summary>
 public sealed record OwnershipConfirmed(long Epoch);

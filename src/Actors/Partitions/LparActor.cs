@@ -26,6 +26,8 @@ public sealed partial class LparActor : ReceiveActor, IWithTimers
     private readonly Stopwatch _monotonic = Stopwatch.StartNew();
     // Set while the coordinator checks the fence: the guest makes no progress and produces no output.
     private bool _ownershipHold;
+    // The hold quiesced a running guest (shown as quiesced while it waits), to resume once confirmed.
+    private bool _heldQuiesced;
 
     public LparActor(LparDefinition definition, string node, PartitionSettings settings, IActorRef? manager = null)
     {
@@ -46,6 +48,11 @@ public sealed partial class LparActor : ReceiveActor, IWithTimers
         {
             _ownershipHold = false;
             _clock.Restart();
+            if (!_heldQuiesced) return;
+            _heldQuiesced = false;
+            _lpar.Resume();
+            UpdateAgent();
+            Context.Parent.Tell(StateChanged());
         });
         Receive<OwnershipLost>(lost =>
         {
@@ -171,7 +178,7 @@ public sealed partial class LparActor : ReceiveActor, IWithTimers
         ReceiveWparCommands();
         Receive<Tick>(_ =>
         {
-            if (_pause.Tick(_monotonic.Elapsed) is { } gap) Hold(new CheckOwnership($"this process was frozen for {gap.TotalSeconds:0.0} s"));
+            if (_pause.Tick(_monotonic.Elapsed) is { } gap) Hold(new CheckOwnership($"this process was frozen for {gap.TotalSeconds:0.0} s") { AfterFreeze = true });
             if (_ownershipHold) return;
             _lpar.Advance(_clock.Elapsed);
             _clock.Restart();
@@ -242,6 +249,9 @@ public sealed partial class LparActor : ReceiveActor, IWithTimers
     {
         if (_ownershipHold) return;
         _ownershipHold = true;
+        // Held, it does not run: every view shows it quiesced, not running beside a copy elsewhere.
+        _heldQuiesced = _lpar.State == LparState.Running && _lpar.Quiesce() is null;
+        if (_heldQuiesced) Context.Parent.Tell(StateChanged());
         _checkpoint.Tell(check);
     }
 

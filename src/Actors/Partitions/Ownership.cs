@@ -127,5 +127,8 @@ public static class Ownership
 /// <param name="FenceRetry">How soon a fence that could not be raised or read is tried again (the partition holds meanwhile).</param>
 public sealed record OwnershipSettings(TimeSpan PauseThreshold, TimeSpan PauseTick, TimeSpan FenceTimeout, TimeSpan FenceRetry)
 {
+    /// <summary>After a freeze, how long a partition holds at least, reading the fence every <see cref="FenceRetry"/>, before it goes on.</summary>
+    public TimeSpan SettleAfterFreeze { get; init; } = TimeSpan.FromSeconds(5);
+
     public static OwnershipSettings Default { get; } = new(TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(1));
 }

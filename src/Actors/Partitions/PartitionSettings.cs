@@ -59,7 +59,12 @@ public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm,
             config.GetTimeSpan($"{Section}.pause-threshold", defaults.PauseThreshold),
             config.GetTimeSpan($"{Section}.pause-tick", defaults.PauseTick),
             config.GetTimeSpan($"{Section}.fence-timeout", defaults.FenceTimeout),
-            config.GetTimeSpan($"{Section}.fence-retry", defaults.FenceRetry));
+            config.GetTimeSpan($"{Section}.fence-retry", defaults.FenceRetry))
+        {
+            SettleAfterFreeze = config.GetTimeSpan($"{Section}.settle-after-freeze", defaults.SettleAfterFreeze),
+        };
+        if (settings.SettleAfterFreeze < TimeSpan.Zero)
+            throw new ConfigurationException($"{Section}.settle-after-freeze must be zero or more; got {settings.SettleAfterFreeze}");
         foreach (var (key, value) in new[] { ("pause-threshold", settings.PauseThreshold), ("pause-tick", settings.PauseTick),
                      ("fence-timeout", settings.FenceTimeout), ("fence-retry", settings.FenceRetry) })
             if (value <= TimeSpan.Zero) throw new ConfigurationException($"{Section}.{key} must be positive; got {value}");

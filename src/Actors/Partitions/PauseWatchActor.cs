@@ -28,7 +28,7 @@ public sealed class PauseWatchActor : ReceiveActor, IWithTimers
             if (_detector.Tick(_clock.Elapsed) is not { } gap) return;
             log.Warning("this process was frozen for {0:0.0} s (more than {1:0.0} s): every partition holds until its ownership fence is checked",
                 gap.TotalSeconds, settings.PauseThreshold.TotalSeconds);
-            firmware.Tell(new CheckOwnership($"this process was frozen for {gap.TotalSeconds:0.0} s"));
+            firmware.Tell(new CheckOwnership($"this process was frozen for {gap.TotalSeconds:0.0} s") { AfterFreeze = true });
         });
         _tick = settings.PauseTick;
     }
