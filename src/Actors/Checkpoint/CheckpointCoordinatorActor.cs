@@ -278,7 +278,6 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
     private void Answered(FenceAnswered answered)
     {
         if (_ownership is not (OwnershipPhase.Raising or OwnershipPhase.Checking)) return;
-        var first = _ownership == OwnershipPhase.Raising;
         if (Ownership.Judge(_claim.Epoch, answered.Fence) == OwnershipVerdict.Lost)
         {
             Lose(answered.Fence!.Value);
@@ -292,13 +291,17 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
             return;
         }
         _ownership = OwnershipPhase.Owned;
-        if (first) Store();
+        // The journal is recovered now (once: Store() keeps the one it started), also when the first raise
+        // was answered during a settle after a freeze.
+        Store();
         if (_checkRequested)
         {
             _checkRequested = false;
             _log.Info("{0}: the fence {1} confirms owner epoch {2}; the partition goes on", _lpar, _claim.FenceKey, _claim.Epoch);
-            Context.Parent.Tell(new OwnershipConfirmed(_claim.Epoch));
         }
+        // Whatever asked (a freeze, a refused write, or nobody: a coordinator restarted while its partition
+        // held), the partition may go on; one that is not holding ignores it.
+        Context.Parent.Tell(new OwnershipConfirmed(_claim.Epoch));
         Stash.UnstashAll();
     }
 

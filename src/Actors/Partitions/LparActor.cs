@@ -46,6 +46,7 @@ public sealed partial class LparActor : ReceiveActor, IWithTimers
         Receive<CheckOwnership>(check => Hold(check));
         Receive<OwnershipConfirmed>(_ =>
         {
+            if (!_ownershipHold) return;
             _ownershipHold = false;
             _clock.Restart();
             if (!_heldQuiesced) return;

@@ -16,6 +16,10 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
 
     private readonly string _node;
     private readonly PartitionSettings _settings;
+    // Its own freeze watch: a read answered in the first moment after a freeze, before any tick ran, must not
+    // say "running" for a partition that may run elsewhere by now.
+    private readonly System.Diagnostics.Stopwatch _monotonic = System.Diagnostics.Stopwatch.StartNew();
+    private TimeSpan _lastTick;
     private readonly IActorRef _manager;
     private readonly Dictionary<string, LparState> _states = new(StringComparer.Ordinal);
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -59,8 +63,23 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
             Forget(stop.Name);
             if (!child.IsNobody()) Context.Stop(child);
         });
-        Receive<GetHostedLpars>(_ => Sender.Tell(new HostedLpars(_node,
-            _states.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => new HostedLpar(s.Key, s.Value)).ToList())));
+        Receive<FreezeTick>(_ => _lastTick = _monotonic.Elapsed);
+        Receive<GetHostedLpars>(_ =>
+        {
+            // Asked before a tick ran since a freeze: every partition holds (quiesced) until its fence is read,
+            // and shows so now; the pause watch's own check comes a tick later.
+            var frozen = _monotonic.Elapsed - _lastTick;
+            var justThawed = frozen > _settings.Ownership.PauseThreshold;
+            if (justThawed)
+            {
+                _lastTick = _monotonic.Elapsed;
+                _log.Warning("a read found this process frozen for {0:0.0} s: every partition holds until its ownership fence is checked", frozen.TotalSeconds);
+                var check = new CheckOwnership($"this process was frozen for {frozen.TotalSeconds:0.0} s") { AfterFreeze = true };
+                foreach (var child in Context.GetChildren().Where(c => !_replicas.ContainsValue(c))) child.Tell(check);
+            }
+            Sender.Tell(new HostedLpars(_node, _states.OrderBy(s => s.Key, StringComparer.Ordinal)
+                .Select(s => new HostedLpar(s.Key, justThawed && s.Value == LparState.Running ? LparState.Quiesced : s.Value)).ToList()));
+        });
         Receive<PartitionManagerOnline>(_ => Register());
         Receive<RetryRegistration>(_ => Register());
         Receive<HostLpar>(host => Host(host.Definition));
@@ -173,7 +192,17 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
     /// </summary>
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
 
-    protected override void PreStart() => Register();
+    protected override void PreStart()
+    {
+        _lastTick = _monotonic.Elapsed;
+        Timers.StartPeriodicTimer("freeze-tick", FreezeTick.Instance, _settings.Ownership.PauseTick);
+        Register();
+    }
+
+    private sealed record FreezeTick
+    {
+        public static FreezeTick Instance { get; } = new();
+    }
 
     private void Register()
     {
