@@ -57,7 +57,7 @@ public sealed class PartitionManagerRecoverySpecs : Akka.TestKit.Xunit2.TestKit
         // The journal's table disappears under the running node, as when its database is lost.
         await ExecuteAsync(journal, "ALTER TABLE journal RENAME TO journal_away");
         var refused = await node.PartitionManager!.Ask<object>(new CreateLpar("during", 1, 16, PlacementPolicy.Locality, [], null), Wait);
-        Assert.Contains("the cluster-wide journal did not record it, nothing was changed", Assert.IsType<LparRefused>(refused).Reason);
+        Assert.Contains("the control plane's journal did not record it, nothing was changed", Assert.IsType<LparRefused>(refused).Reason);
         await ExecuteAsync(journal, "ALTER TABLE journal_away RENAME TO journal");
 
         // The manager's supervisor starts it again; it recovers what was recorded, and only that.

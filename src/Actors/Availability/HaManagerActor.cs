@@ -21,7 +21,7 @@ namespace Vios.Actors.Availability;
 /// repeats one. Where a partition has an availability requirement, the manager picks hot or cold
 /// standby for it, re-picks when the nodes change, and keeps the hot pairs replicating.
 /// </summary>
-public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
+public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
 {
     public const string PersistenceIdValue = "ha-manager";
 
@@ -81,7 +81,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     private LparList? _lastList;
     private string? _published;
 
-    public HaManagerActor(IActorRef partitionManager, AvailabilitySettings settings)
+    public HaManagerActor(IActorRef partitionManager, AvailabilitySettings settings, OwnerClaim? claim = null) : base(claim)
     {
         _registry = new HaRegistry(settings.Policy);
         _settings = settings;
@@ -250,13 +250,12 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef partitionManager, AvailabilitySettings settings) =>
-        Akka.Actor.Props.Create(() => new HaManagerActor(partitionManager, settings));
+    public static Props Props(IActorRef partitionManager, AvailabilitySettings settings, OwnerClaim? claim = null) =>
+        Akka.Actor.Props.Create(() => new HaManagerActor(partitionManager, settings, claim));
 
-    /// <summary>The HA manager under a back-off supervisor, for the cluster singleton manager.</summary>
-    public static Props SingletonProps(IActorRef partitionManager, AvailabilitySettings settings) => BackoffSupervisor.Props(
-        Backoff.OnStop(Props(partitionManager, settings), "manager", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 0.2, maxNrOfRetries: -1)
-            .WithFinalStopMessage(message => message is PartitionManagerActor.HandOver));
+    /// <summary>The HA manager behind its fence, under a back-off supervisor, for the cluster singleton manager.</summary>
+    public static Props SingletonProps(IActorRef partitionManager, AvailabilitySettings settings, OwnershipSettings ownership) =>
+        PartitionManagerActor.SingletonProps(PersistenceIdValue, claim => Props(partitionManager, settings, claim), ownership);
 
     protected override void OnReplaySuccess()
     {
@@ -281,7 +280,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     /// </summary>
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
-        _log.Error(cause, "ha-manager: the journal rejected {0} (sequence number {1}), nothing of it was applied: {2}", @event.GetType().Name, sequenceNr, cause.Message);
+        _log.Error(cause, "ha-manager: the journal rejected {0} (sequence number {1}), nothing of it was applied: {2}", Payload(@event).GetType().Name, sequenceNr, cause.Message);
         if (_waiting is var (replyTo, lpar))
             replyTo.Tell(new HaRefused(lpar, $"the control plane's journal rejected it, nothing was changed: {cause.Message}"));
         _waiting = null;
@@ -291,9 +290,9 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
     /// <summary>The journal failed the write: whoever waits hears why; the manager stops and its supervisor starts it again, which recovers.</summary>
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
-        _log.Error(cause, "ha-manager: could not persist {0}: {1}", @event.GetType().Name, cause.Message);
+        _log.Error(cause, "ha-manager: could not persist {0}: {1}", Payload(@event).GetType().Name, WhyNotRecorded(cause));
         if (_waiting is var (replyTo, lpar))
-            replyTo.Tell(new HaRefused(lpar, $"the control plane's journal did not record it, nothing was changed: {cause.Message}"));
+            replyTo.Tell(new HaRefused(lpar, $"the control plane's journal did not record it, nothing was changed: {WhyNotRecorded(cause)}"));
         _waiting = null;
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
@@ -357,7 +356,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
             return;
         }
         var last = events[^1];
-        PersistAll(events, e =>
+        PersistAllFenced(events, e =>
         {
             each(e);
             if (ReferenceEquals(e, last)) then();
@@ -422,7 +421,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
 
     private void Rejoined(string node, string address)
     {
-        if (_left.Remove(node)) Persist(new NodeRejoined(node, address, DateTimeOffset.UtcNow), back => BackAgain(back, recovering: false));
+        if (_left.Remove(node)) PersistFenced(new NodeRejoined(node, address, DateTimeOffset.UtcNow), back => BackAgain(back, recovering: false));
     }
 
     private void Leaving(Address address)
@@ -430,7 +429,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         if (!_nodeAt.TryGetValue(address.ToString(), out var node) || !_left.TryAdd(node, address.ToString())) return;
         _log.Info("ha-manager: {0} is leaving the cluster; its partitions stop with it and are not failed over", node);
         // Known to the next HA manager too: this one moves when its own node leaves.
-        Persist(new NodeLeftGracefully(node, address.ToString(), DateTimeOffset.UtcNow), left => LeftGracefully(left, recovering: false));
+        PersistFenced(new NodeLeftGracefully(node, address.ToString(), DateTimeOffset.UtcNow), left => LeftGracefully(left, recovering: false));
     }
 
     /// <summary>
@@ -615,7 +614,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         }
         if (done.Measured && done.Image == FailoverImage.Replica) _measuredHot = done.Took;
         else if (done.Measured) _measuredCold = done.Took;
-        Persist(completed with { Detail = done.Detail }, e =>
+        PersistFenced(completed with { Detail = done.Detail }, e =>
         {
             Applied(e);
             _log.Info("ha-manager: {0} is running again on {1}, {2}", done.Lpar, done.Node, done.Detail);
@@ -679,7 +678,7 @@ public sealed class HaManagerActor : ReceivePersistentActor, IWithTimers
         planner.Replan(StandbyNodes(_lastList));
         var choice = Chosen(planner.Require(RequirementOf(requirement, summary.Definition), Estimate()));
         _waiting = (replyTo, requirement.Lpar);
-        PersistAll(new IViosMessage[] { requirement, choice }, e =>
+        PersistAllFenced(new IViosMessage[] { requirement, choice }, e =>
         {
             Applied(e);
             if (e is not StandbyChosen chosen) return;

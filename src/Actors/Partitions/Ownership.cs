@@ -52,6 +52,13 @@ public interface IOwnershipFence
     /// <summary>Where the fence stands; null if it was never raised.</summary>
     Task<long?> ReadAsync(string fenceKey, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Raises the fence one above where it stands (to 1 if it was never raised) and returns that
+    /// epoch: the token of a new incarnation of a cluster singleton, which fences out every earlier
+    /// one (<see cref="FencedSingletonActor"/>).
+    /// </summary>
+    Task<long> AdvanceAsync(string fenceKey, CancellationToken cancellationToken = default);
+
     /// <summary>Where the fences are, for log lines.</summary>
     string Describe { get; }
 }
@@ -68,17 +75,29 @@ public sealed class NoOwnershipFence : IOwnershipFence
 
     public Task<long?> ReadAsync(string fenceKey, CancellationToken cancellationToken = default) => Task.FromResult<long?>(null);
 
+    public Task<long> AdvanceAsync(string fenceKey, CancellationToken cancellationToken = default) => Task.FromResult(1L);
+
     public string Describe => "none";
 }
 
-/// <summary>Which <see cref="IOwnershipFence"/> this ActorSystem's partitions use; a vios node sets it before it hosts any.</summary>
+/// <summary>
+/// Which <see cref="IOwnershipFence"/>s this ActorSystem uses: the partitions' (<see cref="Fence"/>, in
+/// the cluster-wide journal's database) and the cluster singletons' (<see cref="ControlFence"/>, in
+/// the control plane's). A vios node sets both before it hosts a partition or a singleton.
+/// </summary>
 public sealed class OwnershipFences : IExtension
 {
     private volatile IOwnershipFence _fence = NoOwnershipFence.Instance;
+    private volatile IOwnershipFence _control = NoOwnershipFence.Instance;
 
     public IOwnershipFence Fence => _fence;
 
+    /// <summary>The fence of the singletons' journals (<c>partition-manager</c>, <c>ha-manager</c>).</summary>
+    public IOwnershipFence ControlFence => _control;
+
     public void Use(IOwnershipFence fence) => _fence = fence;
+
+    public void UseForControl(IOwnershipFence fence) => _control = fence;
 
     public static OwnershipFences Get(ActorSystem system) => system.WithExtension<OwnershipFences, OwnershipFencesProvider>();
 }

@@ -14,7 +14,7 @@ namespace Vios.Actors.Partitions;
 /// <c>/user/partition-manager-proxy</c> on every vios node. Commands for one partition go on to the
 /// firmware of the node it is placed on.
 /// </summary>
-public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
+public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
 {
     public const string PersistenceIdValue = "partition-manager";
     public const string ClusterJournalPluginId = "vios.persistence.cluster.journal";
@@ -42,7 +42,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
     /// <summary>Who waits for the event being persisted, told why if the journal fails it.</summary>
     private (IActorRef ReplyTo, string Name)? _persisting;
 
-    public PartitionManagerActor()
+    public PartitionManagerActor(OwnerClaim? claim = null) : base(claim)
     {
         JournalPluginId = ControlJournalPluginId;
         SnapshotPluginId = ControlSnapshotPluginId;
@@ -108,7 +108,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
             }
             var replyTo = Sender;
             _persisting = (replyTo, create.Name);
-            Persist(defined, e =>
+            PersistFenced(defined, e =>
             {
                 _persisting = null;
                 _registry.Apply(e);
@@ -128,7 +128,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
             }
             var replyTo = Sender;
             _persisting = (replyTo, move.Name);
-            Persist(moved, e =>
+            PersistFenced(moved, e =>
             {
                 _persisting = null;
                 _registry.Apply(e);
@@ -151,7 +151,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
                 return;
             }
             var replyTo = Sender;
-            Persist(moved, e =>
+            PersistFenced(moved, e =>
             {
                 _registry.Apply(e);
                 // It runs there: the takeover's own report, not the Defined a move starts from.
@@ -174,7 +174,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
             var replyTo = Sender;
             var node = _registry.Find(delete.Name)!.Node;
             _persisting = (replyTo, delete.Name);
-            Persist(removed, e =>
+            PersistFenced(removed, e =>
             {
                 _persisting = null;
                 _registry.Apply(e);
@@ -218,7 +218,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
             {
                 // The intent is recorded first: it outlives this manager, the command's outcome is reported by the node.
                 var sender = Sender;
-                Persist(new LparIntent(command.Name, running), e =>
+                PersistFenced(new LparIntent(command.Name, running), e =>
                 {
                     _registry.Apply(e);
                     firmware.Tell(command, sender);
@@ -247,15 +247,21 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
         public static HandOver Instance { get; } = new();
     }
 
-    public static Props Props() => Akka.Actor.Props.Create(() => new PartitionManagerActor());
+    public static Props Props(OwnerClaim? claim = null) => Akka.Actor.Props.Create(() => new PartitionManagerActor(claim));
 
     /// <summary>
-    /// What the cluster singleton manager runs: the manager under a back-off supervisor, so a manager
-    /// that stops (its journal failed) comes back after a pause instead of leaving the cluster
-    /// without one. <see cref="HandOver"/> stops both, once what is being persisted is written.
+    /// What the cluster singleton manager runs: the manager behind its fence
+    /// (<see cref="FencedSingletonActor"/>, keyed by its persistence id), under a back-off supervisor,
+    /// so a manager that stops (its journal failed, or a newer one fenced it out) comes back after a
+    /// pause instead of leaving the cluster without one. <see cref="HandOver"/> stops them all, once
+    /// what is being persisted is written.
     /// </summary>
-    public static Props SingletonProps() => BackoffSupervisor.Props(
-        Backoff.OnStop(Props(), "manager", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 0.2, maxNrOfRetries: -1)
+    public static Props SingletonProps(OwnershipSettings ownership) => SingletonProps(PersistenceIdValue, claim => Props(claim), ownership);
+
+    /// <summary>A fenced singleton (<see cref="FencedSingletonActor"/>) under the back-off supervisor both managers use.</summary>
+    public static Props SingletonProps(string persistenceId, Func<OwnerClaim, Props> singleton, OwnershipSettings ownership) => BackoffSupervisor.Props(
+        Backoff.OnStop(FencedSingletonActor.Props(persistenceId, singleton, ownership), "manager", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 0.2,
+                maxNrOfRetries: -1)
             .WithFinalStopMessage(message => message is HandOver));
 
     protected override void OnReplaySuccess()
@@ -280,11 +286,11 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
-        _log.Error(cause, "partition manager could not persist {0}: {1}", @event.GetType().Name, cause.Message);
+        _log.Error(cause, "partition manager could not persist {0}: {1}", Payload(@event).GetType().Name, WhyNotRecorded(cause));
         // The manager stops and its supervisor starts it again, which recovers from the journal; the
         // operator hears now that nothing was changed, rather than a timeout.
         if (_persisting is var (replyTo, name))
-            replyTo.Tell(new LparRefused(name, $"the cluster-wide journal did not record it, nothing was changed: {cause.Message}"));
+            replyTo.Tell(new LparRefused(name, $"the control plane's journal did not record it, nothing was changed: {WhyNotRecorded(cause)}"));
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
@@ -294,7 +300,7 @@ public sealed class PartitionManagerActor : ReceivePersistentActor, IWithTimers
     /// </summary>
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
-        _log.Error(cause, "partition manager: the journal rejected {0} (sequence number {1}), nothing was changed: {2}", @event.GetType().Name, sequenceNr, cause.Message);
+        _log.Error(cause, "partition manager: the journal rejected {0} (sequence number {1}), nothing was changed: {2}", Payload(@event).GetType().Name, sequenceNr, cause.Message);
         if (_persisting is var (replyTo, name))
             replyTo.Tell(new LparRefused(name, $"the cluster-wide journal rejected it, nothing was changed: {cause.Message}"));
         _persisting = null;

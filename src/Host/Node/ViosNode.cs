@@ -217,11 +217,11 @@ public sealed class ViosNode : IAsyncDisposable
             System.ActorOf(EchoDaemon.Props(Vke), "daemon-echo");
             System.ActorOf(StatsDaemon.Props(Vke), "daemon-stats");
 
-            // One owner per partition: the fence is in the database before this node hosts a partition.
+            // One owner per partition and per singleton: the fences are in the database before this node hosts either.
             try
             {
-                var fence = await OwnershipFenceInstaller.InstallAsync(System, ClusterDatabase!, FenceInstallTimeout, cancellationToken);
-                log.Debug("ownership fence: {0}", fence.Describe);
+                var (partitions, singletons) = await OwnershipFenceInstaller.InstallAsync(System, ClusterDatabase!, ControlDatabase!, FenceInstallTimeout, cancellationToken);
+                log.Debug("ownership fences: partitions {0}, singletons {1}", partitions.Describe, singletons.Describe);
             }
             catch (Exception e) when (e is DatabaseUnavailableException or TimeoutException or AskTimeoutException)
             {
@@ -233,7 +233,7 @@ public sealed class ViosNode : IAsyncDisposable
 
             // The partition manager: a persistent singleton on the oldest vios node, a proxy on each.
             System.ActorOf(ClusterSingletonManager.Props(
-                PartitionManagerActor.SingletonProps(),
+                PartitionManagerActor.SingletonProps(Partitions!.Ownership),
                 PartitionManagerActor.HandOver.Instance,
                 ClusterSingletonManagerSettings.Create(System).WithRole("vios")), "partition-manager");
             PartitionManager = System.ActorOf(ClusterSingletonProxy.Props(
@@ -245,7 +245,7 @@ public sealed class ViosNode : IAsyncDisposable
             // the node's S16 heartbeat master reports silent guests and nodes to it.
             var availability = AvailabilitySettings.FromConfig(System.Settings.Config);
             System.ActorOf(ClusterSingletonManager.Props(
-                HaManagerActor.SingletonProps(PartitionManager, availability),
+                HaManagerActor.SingletonProps(PartitionManager, availability, Partitions!.Ownership),
                 PartitionManagerActor.HandOver.Instance,
                 ClusterSingletonManagerSettings.Create(System).WithRole("vios")), "ha-manager");
             HaManager = System.ActorOf(ClusterSingletonProxy.Props(

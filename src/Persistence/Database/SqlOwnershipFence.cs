@@ -70,6 +70,26 @@ public sealed class SqlOwnershipFence(DatabaseSettings cluster) : IOwnershipFenc
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken));
     }
 
+    public async Task<long> AdvanceAsync(string fenceKey, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        // One statement: two incarnations advancing at once get two different epochs.
+        command.CommandText = cluster.Kind == DatabaseKind.Postgres
+            ? """
+              INSERT INTO vios_fence (fence_key, owner_epoch, raised_at) VALUES (@key, 1, now())
+              ON CONFLICT (fence_key) DO UPDATE SET owner_epoch = vios_fence.owner_epoch + 1, raised_at = now()
+              RETURNING owner_epoch
+              """
+            : """
+              INSERT INTO vios_fence (fence_key, owner_epoch, raised_at) VALUES (@key, 1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+              ON CONFLICT (fence_key) DO UPDATE SET owner_epoch = owner_epoch + 1, raised_at = excluded.raised_at
+              RETURNING owner_epoch
+              """;
+        AddParameter(command, "key", fenceKey);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken));
+    }
+
     public async Task<long?> ReadAsync(string fenceKey, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(cancellationToken);

@@ -1,0 +1,134 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using Akka.Persistence.Journal;
+
+namespace Vios.Actors.Partitions;
+
+/// <summary>
+/// A cluster singleton under an ownership fence (issue 12, point 3, for the singletons' journals):
+/// before the singleton recovers, this gate advances the fence named <c>fenceKey</c> in the control
+/// plane's database one above where it stands and gives the singleton that epoch as its
+/// <see cref="OwnerClaim"/>; the singleton tags every event with it (<see cref="FencedPersistentActor"/>),
+/// and the database refuses a write whose epoch the fence has gone past. So an earlier incarnation
+/// that runs on after its node was frozen (SIGSTOP, a long GC pause) while the singleton moved can
+/// no longer write the journal its successor recovered from: its write fails, and it stops.
+/// Messages that arrive before the fence answers wait here; afterwards they go to the singleton,
+/// sender kept. The gate stops with its singleton, so the back-off supervisor above restarts both,
+/// and the restart advances the fence again (above whoever wrote last, whose events it then reads).
+/// </summary>
+public sealed class FencedSingletonActor : ReceiveActor, IWithUnboundedStash, IWithTimers
+{
+    private const string RetryTimer = "advance-again";
+
+    private readonly string _fenceKey;
+    private readonly Func<OwnerClaim, Props> _singleton;
+    private readonly OwnershipSettings _settings;
+    private readonly IOwnershipFence _fence;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    public FencedSingletonActor(string fenceKey, Func<OwnerClaim, Props> singleton, OwnershipSettings settings)
+    {
+        _fenceKey = fenceKey;
+        _singleton = singleton;
+        _settings = settings;
+        _fence = OwnershipFences.Get(Context.System).ControlFence;
+        Advancing();
+    }
+
+    public IStash Stash { get; set; } = null!;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>
+    /// The singleton <paramref name="singleton"/> makes from its claim, behind this gate. Name the
+    /// singleton's own persistence id as <paramref name="fenceKey"/>: one fence per journal stream.
+    /// </summary>
+    public static Props Props(string fenceKey, Func<OwnerClaim, Props> singleton, OwnershipSettings settings) =>
+        Akka.Actor.Props.Create(() => new FencedSingletonActor(fenceKey, singleton, settings));
+
+    protected override void PreStart() => Advance();
+
+    private void Advancing()
+    {
+        Receive<Advanced>(advanced =>
+        {
+            var claim = new OwnerClaim(_fenceKey, advanced.Epoch);
+            _log.Info("{0}: this incarnation owns the fence at epoch {1} ({2})", _fenceKey, advanced.Epoch, _fence.Describe);
+            var singleton = Context.ActorOf(_singleton(claim), $"epoch-{advanced.Epoch}");
+            Context.Watch(singleton);
+            Become(() => Running(singleton));
+            Stash.UnstashAll();
+        });
+        Receive<AdvanceFailed>(failed =>
+        {
+            _log.Warning("{0}: the fence could not be advanced, the singleton waits and tries again in {1:0.0} s: {2}",
+                _fenceKey, _settings.FenceRetry.TotalSeconds, failed.Cause.Message);
+            Timers.StartSingleTimer(RetryTimer, AdvanceAgain.Instance, _settings.FenceRetry);
+        });
+        Receive<AdvanceAgain>(_ => Advance());
+        // Handed over before it began: nothing was recovered, nothing to finish.
+        Receive<PartitionManagerActor.HandOver>(_ => Context.Stop(Self));
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    private void Running(IActorRef singleton)
+    {
+        Receive<Terminated>(t => t.ActorRef.Equals(singleton), _ => Context.Stop(Self));
+        ReceiveAny(message => singleton.Forward(message));
+    }
+
+    private void Advance()
+    {
+        var fence = _fence;
+        var key = _fenceKey;
+        // Off this actor's thread: Microsoft.Data.Sqlite's async calls run synchronously, and a fence
+        // row behind another process's write lock would hold a dispatcher thread.
+        Task.Run(() => fence.AdvanceAsync(key)).WaitAsync(_settings.FenceTimeout)
+            .PipeTo(Self, success: epoch => new Advanced(epoch), failure: e => new AdvanceFailed(e));
+    }
+
+    private sealed record Advanced(long Epoch);
+
+    private sealed record AdvanceFailed(Exception Cause);
+
+    private sealed record AdvanceAgain
+    {
+        public static AdvanceAgain Instance { get; } = new();
+    }
+}
+
+/// <summary>
+/// A persistent singleton that writes under its <see cref="OwnerClaim"/> (given by
+/// <see cref="FencedSingletonActor"/>): every event is persisted <see cref="Tagged"/> with the claim's
+/// tag, which the database's fence trigger checks. Handlers get the event itself. Without a claim (a
+/// spec's actor with no gate) events are persisted untagged.
+/// </summary>
+public abstract class FencedPersistentActor(OwnerClaim? claim) : ReceivePersistentActor
+{
+    /// <summary>The epoch this incarnation writes under; null when it runs without a fence.</summary>
+    protected OwnerClaim? Claim { get; } = claim;
+
+    protected void PersistFenced<TEvent>(TEvent @event, Action<TEvent> handler) where TEvent : notnull
+    {
+        if (Claim is null) Persist(@event, handler);
+        else Persist(new Tagged(@event, [Claim.Tag]), tagged => handler((TEvent)tagged.Payload));
+    }
+
+    protected void PersistAllFenced<TEvent>(IReadOnlyList<TEvent> events, Action<TEvent> handler) where TEvent : notnull
+    {
+        if (Claim is null) PersistAll(events, handler);
+        else PersistAll(events.Select(e => new Tagged(e, [Claim.Tag])).ToList(), tagged => handler((TEvent)tagged.Payload));
+    }
+
+    /// <summary>The event a write failure names, without its tag.</summary>
+    protected static object Payload(object @event) => @event is Tagged tagged ? tagged.Payload : @event;
+
+    /// <summary>
+    /// Whether a failed write was refused by the fence: a newer incarnation of this singleton runs
+    /// elsewhere (or is starting), and this one must stop without acting on what it did not record.
+    /// </summary>
+    protected string WhyNotRecorded(Exception cause) => Ownership.IsFenceRefusal(cause)
+        ? $"a newer {PersistenceId} owns its journal (the fence refused this one's write under epoch {Claim?.Epoch}); this one stops"
+        : cause.Message;
+}
