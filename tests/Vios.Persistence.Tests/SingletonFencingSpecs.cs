@@ -84,6 +84,35 @@ public sealed class SingletonFencingSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.True(await fence.ReadAsync(HaManagerActor.PersistenceIdValue) > haNewer);
     }
 
+    [Fact]
+    public async Task After_a_freeze_a_superseded_manager_stops_at_once_and_starts_again_only_once_the_node_has_settled()
+    {
+        await using var cluster = await TestCluster.StartAsync(viosNodes: 1);
+        var node = cluster.ViosNodes[0];
+        var fences = OwnershipFences.Get(node.System);
+        await AwaitCreatedAsync(node, "before-freeze");
+        var log = CreateTestProbe(node.System);
+        node.System.EventStream.Subscribe(log.Ref, typeof(Akka.Event.LogEvent));
+
+        // While this process was frozen, a successor advanced the fence; then the pause watch found the freeze.
+        var newer = await fences.ControlFence.AdvanceAsync(PartitionManagerActor.PersistenceIdValue);
+        fences.NoteFreeze();
+        node.System.EventStream.Publish(new PauseWatchActor.ProcessFroze(TimeSpan.FromSeconds(9)));
+
+        // It stops without writing anything, and its restart waits for the node to settle.
+        log.FishForMessage<Akka.Event.Warning>(w => w.Message.ToString()!.Contains(
+            $"{PartitionManagerActor.PersistenceIdValue}: superseded while this process was frozen for 9.0 s (this incarnation has epoch {newer - 1}, the fence is at {newer})"), Wait);
+        log.FishForMessage<Akka.Event.Info>(i => i.Message.ToString()!.Contains(
+            $"{PartitionManagerActor.PersistenceIdValue}: this process was frozen") && i.Message.ToString()!.Contains("the singleton starts once the node has settled"), Wait);
+        Assert.Equal(newer, await fences.ControlFence.ReadAsync(PartitionManagerActor.PersistenceIdValue));
+
+        // Settled, it advances above the successor and recovers what was recorded.
+        await AwaitCreatedAsync(node, "after-freeze");
+        Assert.Equal(newer + 1, await fences.ControlFence.ReadAsync(PartitionManagerActor.PersistenceIdValue));
+        var list = await node.PartitionManager!.Ask<LparList>(ListLpars.Instance, Wait);
+        Assert.Equal(["after-freeze", "before-freeze"], list.Lpars.Select(l => l.Definition.Name).Order());
+    }
+
     private static CreateLpar Create(string name) => new(name, 1, 16, PlacementPolicy.Locality, [], null);
 
     /// <summary>Creates once the manager has the node's resources (the firmware registers as the node starts).</summary>

@@ -16,6 +16,11 @@ namespace Vios.Actors.Partitions;
 /// Messages that arrive before the fence answers wait here; afterwards they go to the singleton,
 /// sender kept. The gate stops with its singleton, so the back-off supervisor above restarts both,
 /// and the restart advances the fence again (above whoever wrote last, whose events it then reads).
+/// After a freeze of this process the gate reads the fence at once and stops a singleton that was
+/// superseded meanwhile, without waiting for its next write; and it does not advance while the node
+/// settles after a freeze (<see cref="OwnershipSettings.SettleAfterFreeze"/>): a node that was
+/// frozen long enough to lose the singleton is downed and gone by then, instead of taking the
+/// singleton back from its successor.
 /// </summary>
 public sealed class FencedSingletonActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
@@ -47,7 +52,13 @@ public sealed class FencedSingletonActor : ReceiveActor, IWithUnboundedStash, IW
     public static Props Props(string fenceKey, Func<OwnerClaim, Props> singleton, OwnershipSettings settings) =>
         Akka.Actor.Props.Create(() => new FencedSingletonActor(fenceKey, singleton, settings));
 
-    protected override void PreStart() => Advance();
+    protected override void PreStart()
+    {
+        Context.System.EventStream.Subscribe(Self, typeof(PauseWatchActor.ProcessFroze));
+        Advance();
+    }
+
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 
     private void Advancing()
     {
@@ -57,7 +68,7 @@ public sealed class FencedSingletonActor : ReceiveActor, IWithUnboundedStash, IW
             _log.Info("{0}: this incarnation owns the fence at epoch {1} ({2})", _fenceKey, advanced.Epoch, _fence.Describe);
             var singleton = Context.ActorOf(_singleton(claim), $"epoch-{advanced.Epoch}");
             Context.Watch(singleton);
-            Become(() => Running(singleton));
+            Become(() => Running(singleton, claim));
             Stash.UnstashAll();
         });
         Receive<AdvanceFailed>(failed =>
@@ -67,19 +78,46 @@ public sealed class FencedSingletonActor : ReceiveActor, IWithUnboundedStash, IW
             Timers.StartSingleTimer(RetryTimer, AdvanceAgain.Instance, _settings.FenceRetry);
         });
         Receive<AdvanceAgain>(_ => Advance());
+        Receive<PauseWatchActor.ProcessFroze>(_ => { });
         // Handed over before it began: nothing was recovered, nothing to finish.
         Receive<PartitionManagerActor.HandOver>(_ => Context.Stop(Self));
         ReceiveAny(_ => Stash.Stash());
     }
 
-    private void Running(IActorRef singleton)
+    private void Running(IActorRef singleton, OwnerClaim claim)
     {
         Receive<Terminated>(t => t.ActorRef.Equals(singleton), _ => Context.Stop(Self));
+        Receive<PauseWatchActor.ProcessFroze>(froze =>
+        {
+            var fence = _fence;
+            Task.Run(() => fence.ReadAsync(claim.FenceKey)).WaitAsync(_settings.FenceTimeout)
+                .PipeTo(Self, success: at => new FenceRead(at, froze.Gap), failure: e => new FenceRead(null, froze.Gap) { Error = e });
+        });
+        Receive<FenceRead>(read =>
+        {
+            if (read.Error is not null)
+                _log.Warning("{0}: after a freeze of {1:0.0} s the fence could not be read ({2}); the database refuses this incarnation's writes if it was superseded",
+                    claim.FenceKey, read.Gap.TotalSeconds, read.Error.Message);
+            else if (Ownership.Judge(claim.Epoch, read.Epoch) == OwnershipVerdict.Lost)
+            {
+                _log.Warning("{0}: superseded while this process was frozen for {1:0.0} s (this incarnation has epoch {2}, the fence is at {3}): it stops",
+                    claim.FenceKey, read.Gap.TotalSeconds, claim.Epoch, read.Epoch);
+                Context.Stop(singleton);
+            }
+        });
         ReceiveAny(message => singleton.Forward(message));
     }
 
     private void Advance()
     {
+        if (OwnershipFences.Get(Context.System).SinceLastFreeze is { } since && since < _settings.SettleAfterFreeze)
+        {
+            var wait = _settings.SettleAfterFreeze - since;
+            _log.Info("{0}: this process was frozen {1:0.0} s ago; the singleton starts once the node has settled, in {2:0.0} s",
+                _fenceKey, since.TotalSeconds, wait.TotalSeconds);
+            Timers.StartSingleTimer(RetryTimer, AdvanceAgain.Instance, wait);
+            return;
+        }
         var fence = _fence;
         var key = _fenceKey;
         // Off this actor's thread: Microsoft.Data.Sqlite's async calls run synchronously, and a fence
@@ -91,6 +129,11 @@ public sealed class FencedSingletonActor : ReceiveActor, IWithUnboundedStash, IW
     private sealed record Advanced(long Epoch);
 
     private sealed record AdvanceFailed(Exception Cause);
+
+    private sealed record FenceRead(long? Epoch, TimeSpan Gap)
+    {
+        public Exception? Error { get; init; }
+    }
 
     private sealed record AdvanceAgain
     {

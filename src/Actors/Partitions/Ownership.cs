@@ -99,6 +99,15 @@ public sealed class OwnershipFences : IExtension
 
     public void UseForControl(IOwnershipFence fence) => _control = fence;
 
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private long _frozeAtTicks = -1;
+
+    /// <summary>The pause watch found this process frozen just now (<see cref="PauseWatchActor"/>).</summary>
+    public void NoteFreeze() => Interlocked.Exchange(ref _frozeAtTicks, _clock.Elapsed.Ticks);
+
+    /// <summary>How long ago this process was last found frozen; null if never.</summary>
+    public TimeSpan? SinceLastFreeze => Interlocked.Read(ref _frozeAtTicks) is var at and >= 0 ? _clock.Elapsed - TimeSpan.FromTicks(at) : null;
+
     public static OwnershipFences Get(ActorSystem system) => system.WithExtension<OwnershipFences, OwnershipFencesProvider>();
 }
 

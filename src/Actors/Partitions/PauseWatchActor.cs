@@ -29,6 +29,9 @@ public sealed class PauseWatchActor : ReceiveActor, IWithTimers
             log.Warning("this process was frozen for {0:0.0} s (more than {1:0.0} s): every partition holds until its ownership fence is checked",
                 gap.TotalSeconds, settings.PauseThreshold.TotalSeconds);
             firmware.Tell(new CheckOwnership($"this process was frozen for {gap.TotalSeconds:0.0} s") { AfterFreeze = true });
+            // The singletons' gates check their fences too, and hold back a restart while the node settles.
+            OwnershipFences.Get(Context.System).NoteFreeze();
+            Context.System.EventStream.Publish(new ProcessFroze(gap));
         });
         _tick = settings.PauseTick;
     }
@@ -41,6 +44,9 @@ public sealed class PauseWatchActor : ReceiveActor, IWithTimers
 
     public static Props Props(OwnershipSettings settings, IActorRef firmware) =>
         Akka.Actor.Props.Create(() => new PauseWatchActor(settings, firmware));
+
+    /// <summary>Published on the event stream when the watch finds this process was frozen for <paramref name="Gap"/>.</summary>
+    public sealed record ProcessFroze(TimeSpan Gap);
 
     private sealed record Tick
     {
