@@ -118,15 +118,21 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
                 MaybeSnapshot();
             });
         });
+        // The move's epoch is above the partition's fence as well as its record: read the fence first.
         Command<MoveLpar>(move =>
         {
-            var (moved, refusal) = _registry.Decide(move);
+            var replyTo = Sender;
+            ReadFence(move.Name).PipeTo(Self, success: fence => new MoveAtFence(move, replyTo, fence));
+        });
+        Command<MoveAtFence>(atFence =>
+        {
+            var (move, replyTo, fence) = atFence;
+            var (moved, refusal) = _registry.Decide(move, fence);
             if (moved is null)
             {
-                Sender.Tell(new LparRefused(move.Name, refusal!));
+                replyTo.Tell(new LparRefused(move.Name, refusal!));
                 return;
             }
-            var replyTo = Sender;
             _persisting = (replyTo, move.Name);
             PersistFenced(moved, e =>
             {
@@ -238,6 +244,28 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
     }
 
     public override string PersistenceId => PersistenceIdValue;
+
+    private static readonly TimeSpan FenceReadTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Where partition <paramref name="lpar"/>'s fence stands, off this actor's thread (SQLite's
+    /// async calls run synchronously); null when it cannot be read in time, logged: the move then
+    /// goes one above its record, as before the fence was read.
+    /// </summary>
+    private Task<long?> ReadFence(string lpar)
+    {
+        var fence = OwnershipFences.Get(Context.System).Fence;
+        var log = _log;
+        return Task.Run(() => fence.ReadAsync(OwnerClaim.FenceKeyFor(lpar))).WaitAsync(FenceReadTimeout).ContinueWith(read =>
+        {
+            if (read.IsCompletedSuccessfully) return read.Result;
+            log.Warning("partition manager: the fence of {0} could not be read for its move ({1}); the move's epoch is one above the record's",
+                lpar, read.Exception?.GetBaseException().Message ?? "timed out");
+            return (long?)null;
+        }, TaskScheduler.Default);
+    }
+
+    private sealed record MoveAtFence(MoveLpar Move, IActorRef ReplyTo, long? Fence);
 
     public ITimerScheduler Timers { get; set; } = null!;
 

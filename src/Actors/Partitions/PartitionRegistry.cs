@@ -192,7 +192,12 @@ public sealed partial class PartitionRegistry
         }), null);
     }
 
-    public (LparMoved? Event, string? Refusal) Decide(MoveLpar command)
+    /// <param name="fence">
+    /// Where the partition's fence stands, if known: the move's epoch is one above it too. A survivor
+    /// that took the partition over raised the fence two above the record and may have died before
+    /// it announced the takeover; a move one above the record would be refused there for good.
+    /// </param>
+    public (LparMoved? Event, string? Refusal) Decide(MoveLpar command, long? fence = null)
     {
         if (_definitions.GetValueOrDefault(command.Name) is not { } definition) return (null, $"no partition named '{command.Name}'");
         if (definition.Node == command.ToNode) return (null, $"'{command.Name}' is already placed on {command.ToNode}");
@@ -203,7 +208,7 @@ public sealed partial class PartitionRegistry
         var request = new ResourceRequest(command.Name, definition.Vcpus, definition.MemoryMb, definition.Adapters, definition.Policy) { Node = command.ToNode };
         var placement = _planner.PlanMove(request);
         return placement.Allocation is { } allocation
-            ? (new LparMoved(definition with { Allocation = allocation, OwnerEpoch = definition.OwnerEpoch + 1 }, definition.Node, command.Reason), null)
+            ? (new LparMoved(definition with { Allocation = allocation, OwnerEpoch = Math.Max(definition.OwnerEpoch, fence ?? 0) + 1 }, definition.Node, command.Reason), null)
             : (null, placement.Refusal);
     }
 

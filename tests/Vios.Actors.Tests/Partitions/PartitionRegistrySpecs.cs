@@ -362,4 +362,23 @@ public sealed class PartitionRegistrySpecs
         Assert.Contains("none has 4 free vCPUs", _registry.Decide(new MoveLpar("db", "small", "x")).Refusal);
         Assert.Equal("no partition named 'ghost'", _registry.Decide(new MoveLpar("ghost", "small", "x")).Refusal);
     }
+
+    [Fact]
+    public void A_move_goes_one_above_the_fence_when_the_fence_is_above_the_record()
+    {
+        _registry.Register(Node("a", cpus: 4), NoStates);
+        _registry.Register(Node("b", cpus: 4), NoStates);
+        _registry.Register(Node("c", cpus: 4), NoStates);
+        Assert.Equal(1, Defined(_registry, Create("db", vcpus: 4, node: "a")).OwnerEpoch);
+        _registry.Unregister("a");
+
+        // The fence where the record's copy left it: one above the record, as before the fence was read.
+        Assert.Equal(2, _registry.Decide(new MoveLpar("db", "b", "a failed"), fence: 1).Event!.Definition.OwnerEpoch);
+        Assert.Equal(2, _registry.Decide(new MoveLpar("db", "b", "a failed")).Event!.Definition.OwnerEpoch);
+        // A survivor's takeover raised the fence to 3 and died before announcing it: the move goes to 4, not 2.
+        var moved = _registry.Decide(new MoveLpar("db", "c", "b failed"), fence: 3).Event!;
+        Assert.Equal(4, moved.Definition.OwnerEpoch);
+        _registry.Apply(moved);
+        Assert.Equal(4, _registry.Find("db")!.OwnerEpoch);
+    }
 }
