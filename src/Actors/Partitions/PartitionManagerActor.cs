@@ -157,16 +157,20 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
                 return;
             }
             var replyTo = Sender;
-            PersistFenced(moved, e =>
+            // With the intent that it runs: a manager that recovers this record while the node is
+            // gone must know it was running there (a move alone reads as Defined until the node
+            // reports), or the HA manager would never fail it over from that node.
+            PersistAllFenced(new IViosMessage[] { moved, new LparIntent(taken.Name, true) }, e =>
             {
                 _registry.Apply(e);
+                MaybeSnapshot();
+                if (e is not LparIntent) return;
                 // It runs there: the takeover's own report, not the Defined a move starts from.
                 Resolve(_registry.Report(taken.Node, taken.Name, LparState.Running, taken.OwnerEpoch));
                 _log.Warning("partition {0} was taken over by {1} from {2} at owner epoch {3}", taken.Name, taken.Node, taken.FromNode, taken.OwnerEpoch);
-                if (e.FromNode != taken.Node) FirmwareOf(e.FromNode)?.Tell(new UnhostLpar(taken.Name));
+                if (moved.FromNode != taken.Node) FirmwareOf(moved.FromNode)?.Tell(new UnhostLpar(taken.Name));
                 replyTo.Tell(new Availability.TakeoverAdopted(taken.Name, taken.Node, taken.OwnerEpoch));
                 PublishView();
-                MaybeSnapshot();
             });
         });
         Command<DeleteLpar>(delete =>

@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Configuration;
 using Vios.Actors.Memory;
 using Vios.Actors.Partitions;
 
@@ -10,30 +9,7 @@ namespace Vios.Actors.Tests.Partitions;
 /// registration answer alone never stops a running partition; the manager stops a copy only by an
 /// explicit command.
 /// </summary>
-public sealed class FirmwareRegistrationSpecs() : Akka.TestKit.Xunit2.TestKit(ConfigurationFactory.ParseString("""
-    akka.loglevel = INFO
-    akka.actor.provider = cluster
-    akka.remote.dot-netty.tcp.hostname = 127.0.0.1
-    akka.remote.dot-netty.tcp.port = 0
-    akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
-    akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
-    vios.persistence.cluster.journal {
-      class = "Akka.Persistence.Journal.MemoryJournal, Akka.Persistence"
-      plugin-dispatcher = "akka.actor.default-dispatcher"
-    }
-    vios.persistence.cluster.snapshot-store {
-      class = "Akka.Persistence.Snapshot.MemorySnapshotStore, Akka.Persistence"
-      plugin-dispatcher = "akka.actor.default-dispatcher"
-    }
-    vios.persistence.control.journal {
-      class = "Akka.Persistence.Journal.MemoryJournal, Akka.Persistence"
-      plugin-dispatcher = "akka.actor.default-dispatcher"
-    }
-    vios.persistence.control.snapshot-store {
-      class = "Akka.Persistence.Snapshot.MemorySnapshotStore, Akka.Persistence"
-      plugin-dispatcher = "akka.actor.default-dispatcher"
-    }
-    """))
+public sealed class FirmwareRegistrationSpecs() : Akka.TestKit.Xunit2.TestKit(InMemoryJournals.Config)
 {
     private const string NodeName = "vios-a";
 
