@@ -328,6 +328,7 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         {
             events.AddRange(CheckFailures(list, dead, draft));
             events.AddRange(Replan(list, draft));
+            events.AddRange(Redesignate(list, dead, draft));
         }
         else Timers.StartSingleTimer("fast-survey", Survey.Instance, RetryDelay);
         // Persisted before anything is done: a handover in the middle neither loses nor repeats a restart.
@@ -477,6 +478,19 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         dead.UnionWith(fenced);
         dead.ExceptWith(_left.Keys);
         return dead;
+    }
+
+    /// <summary>Failover image nodes that became the partition's own node, chosen again (<see cref="HaRegistry.Redesignate"/>), logged.</summary>
+    private IEnumerable<IViosMessage> Redesignate(LparList list, HashSet<string> dead, HaRegistry draft)
+    {
+        var live = list.Nodes.Select(n => n.Node).Where(n => !dead.Contains(n)).ToList();
+        var busy = draft.PendingRestarts.Select(p => p.Lpar).Concat(_inProgress).ToHashSet(StringComparer.Ordinal);
+        foreach (var declared in draft.Redesignate(live, busy))
+        {
+            _log.Info("ha-manager: {0} runs on {1}: its failover image nodes are now {2} (consistency) and {3} (boot)",
+                declared.Lpar, declared.Node, declared.ConsistencyNode, declared.BootNode);
+            yield return declared;
+        }
     }
 
     /// <summary>

@@ -70,6 +70,33 @@ public sealed class HaRegistry(FailoverPolicy policy)
     }
 
     /// <summary>
+    /// S5's failover image nodes of partitions that now run on one of them (a consistency-image
+    /// failover restarts a partition on its consistency node): that node cannot take the partition
+    /// over when it fails, so it is chosen again among <paramref name="liveNodes"/> as
+    /// <see cref="Decide(DeclareAvailability, IReadOnlyCollection{string})"/> chooses, and the other
+    /// node is kept. Without this, a survivor's takeover finds no designated node when the partition's
+    /// node dies with the HA manager on it, and the partition waits for the next HA manager (8 to 10 s
+    /// in the chaos soak). Image nodes that are merely not live now are kept: a restarting node is
+    /// not gone. Partitions in <paramref name="busy"/> (a restart pending or under way) and those
+    /// whose node is not live are left alone.
+    /// </summary>
+    public IReadOnlyList<AvailabilityDeclared> Redesignate(IReadOnlyCollection<string> liveNodes, IReadOnlySet<string> busy)
+    {
+        var changes = new List<AvailabilityDeclared>();
+        foreach (var record in _records.Values.OrderBy(r => r.Lpar, StringComparer.Ordinal))
+        {
+            if (busy.Contains(record.Lpar) || !liveNodes.Contains(record.Node)) continue;
+            if (record.ConsistencyNode != record.Node && record.BootNode != record.Node) continue;
+            var (declared, _) = Decide(new DeclareAvailability(record.Lpar, record.Node,
+                record.ConsistencyNode == record.Node ? null : record.ConsistencyNode, record.BootNode == record.Node ? null : record.BootNode), liveNodes);
+            if (declared is null) continue;
+            Apply(declared);
+            changes.Add(declared);
+        }
+        return changes;
+    }
+
+    /// <summary>
     /// Decides what to do about a failure at <paramref name="now"/>, given the vios nodes now live.
     /// The failed node never takes the restart; a designated failover image node that is not live is
     /// replaced by the live node with the fewest partitions (then by name), and the reason says so.

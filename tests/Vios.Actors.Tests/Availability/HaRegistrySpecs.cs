@@ -321,4 +321,32 @@ public sealed class HaRegistrySpecs
         Assert.Equal("the maximum recovery time of 'db' must be positive", recovered.Check(new SetAvailabilityRequirement("db", TimeSpan.Zero, false)));
         Assert.Null(recovered.Check(new SetAvailabilityRequirement("db", TimeSpan.FromSeconds(1), false)));
     }
+
+    [Fact]
+    public void A_failover_image_node_the_partition_now_runs_on_is_chosen_again_and_the_other_is_kept()
+    {
+        // db fails on vios1 and comes back on its consistency node vios2: vios2 can no longer take it over.
+        var decision = Fail(_registry, "db#1", "vios1", T0);
+        Assert.Equal("vios2", decision.Restart!.TargetNode);
+        Persist(_registry, _registry.Complete("db", "db#1", "vios2", T0.AddSeconds(2)).Event!);
+        Assert.Equal(("vios2", "vios2", "vios3"), Nodes(_registry));
+
+        // Not while a restart is under way, nor while its node is not live.
+        Assert.Empty(_registry.Redesignate(AllNodes, new HashSet<string> { "db" }));
+        Assert.Empty(_registry.Redesignate(["vios1", "vios3", "vios4"], new HashSet<string>()));
+
+        // vios1 is back and has no partition: it holds the consistency image; the boot node stays.
+        var changed = Assert.Single(_registry.Redesignate(AllNodes, new HashSet<string>()));
+        Assert.Equal(new AvailabilityDeclared("db", "vios2", "vios1", "vios3"), changed);
+        Assert.Equal(("vios2", "vios1", "vios3"), Nodes(_registry));
+        // The failure history stays with the record, and nothing changes a second time.
+        Assert.Single(_registry.Find("db")!.Failures);
+        Assert.Empty(_registry.Redesignate(AllNodes, new HashSet<string>()));
+
+        // A node merely not live now is not replaced: it may be restarting.
+        Assert.Empty(_registry.Redesignate(["vios2", "vios3"], new HashSet<string>()));
+    }
+
+    private static (string Node, string Consistency, string Boot) Nodes(HaRegistry registry) =>
+        registry.Find("db") is { } r ? (r.Node, r.ConsistencyNode, r.BootNode) : default;
 }
