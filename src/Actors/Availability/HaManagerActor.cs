@@ -138,9 +138,12 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
             // silent from its stale view before it learns it was downed; such a report would hold a live
             // node silent for good (only a MemberUp clears it). A report counts only from an Up member.
             if (!_cluster.State.Members.Any(m => m.Address.ToString() == silent.ReportedBy && m.Status == MemberStatus.Up)) return;
-            // The masters repeat their reports for a while (for a successor of an HA manager that died with the node).
-            if (!_silentNodes.TryAdd(silent.Node, silent)) return;
-            _log.Warning("ha-manager: {0} reports {1} silent", silent.ReportedBy, silent.Node);
+            // The masters repeat their reports for a while (for a successor of an HA manager that died with the node);
+            // a report that the reporter has fenced the node replaces one that it is silent.
+            var fencedNow = silent.FencedByReporter && _silentNodes.GetValueOrDefault(silent.Node) is { FencedByReporter: false };
+            if (!_silentNodes.TryAdd(silent.Node, silent) && !fencedNow) return;
+            if (fencedNow) _silentNodes[silent.Node] = silent;
+            _log.Warning(silent.FencedByReporter ? "ha-manager: {0} has fenced {1}" : "ha-manager: {0} reports {1} silent", silent.ReportedBy, silent.Node);
             // Its partitions fail once it is fenced (downed); look again now and shortly after.
             Self.Tell(Survey.Instance);
             Timers.StartSingleTimer("fast-survey", Survey.Instance, RetryDelay);
@@ -149,7 +152,8 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         {
             // Both Up: a node that was downed (fenced) stays failed whatever is heard of it since.
             bool Up(string address) => _cluster.State.Members.Any(m => m.Address.ToString() == address && m.Status == MemberStatus.Up);
-            if (!Up(heard.ReportedBy) || !Up(heard.Node) || !_silentNodes.Remove(heard.Node)) return;
+            if (!Up(heard.ReportedBy) || !Up(heard.Node) || _silentNodes.GetValueOrDefault(heard.Node) is { FencedByReporter: true }
+                || !_silentNodes.Remove(heard.Node)) return;
             _log.Info("ha-manager: {0} hears {1} again; it is no longer held silent", heard.ReportedBy, heard.Node);
             Self.Tell(Survey.Instance);
         });
@@ -446,7 +450,9 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         var fenced = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (address, silent) in _silentNodes)
         {
-            var gone = !members.TryGetValue(address, out var status) || status is MemberStatus.Down or MemberStatus.Removed or MemberStatus.Exiting;
+            // Fenced by the master that reported it (it had the cluster down it): gone now, before the down reaches this node.
+            var gone = silent.FencedByReporter || !members.TryGetValue(address, out var status)
+                       || status is MemberStatus.Down or MemberStatus.Removed or MemberStatus.Exiting;
             if (!gone) continue;
             var names = new HashSet<string>(StringComparer.Ordinal);
             if (_nodeAt.TryGetValue(address, out var known)) names.Add(known);

@@ -123,6 +123,13 @@ public sealed class HeartbeatActor : ReceiveActor, IWithTimers
             _log.Warning("heartbeat: fencing {0}: a majority of the vios nodes' masters hold it silent; downing it", node);
             _fenced.Add(node);
             _cluster.Down(member.Address);
+            // The HA manager hears it now, not when the down reaches its node by gossip.
+            if (_reported.TryGetValue(node, out var reported))
+            {
+                var fenced = reported.Report with { FencedByReporter = true };
+                _reported[node] = (fenced, reported.Until);
+                _haManager.Tell(fenced);
+            }
         }
     }
 

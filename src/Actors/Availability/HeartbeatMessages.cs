@@ -33,7 +33,15 @@ public sealed record NodeSilent(
     long LastSequence,
     IReadOnlyList<string> LastLiveLpars,
     DateTimeOffset LastHeard,
-    DateTimeOffset DetectedAt) : IViosMessage;
+    DateTimeOffset DetectedAt) : IViosMessage
+{
+    /// <summary>
+    /// The reporter has fenced the node (a majority of the masters hold it silent, and it had the
+    /// cluster down it): the HA manager takes it as failed at once, without waiting for the down to
+    /// reach its own node by gossip.
+    /// </summary>
+    public bool FencedByReporter { get; init; }
+}
 
 /// <summary>
 /// To the HA manager: <paramref name="ReportedBy"/>, which reported <paramref name="Node"/> silent, hears its
