@@ -580,7 +580,8 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         // A previous attempt that was given up may have brought the partition up after all, or a
         // survivor took it over while the HA manager moved (then its record is on that node).
         if (retry && await partitions.Ask<LparList>(ListLpars.Instance, deadline) is var list
-            && list.Lpars.FirstOrDefault(l => l.Definition.Name == plan.Lpar) is { State: LparState.Running, NodeOnline: true } running
+            // Reported by the node, not the intent a failed restore recorded before it was refused there.
+            && list.Lpars.FirstOrDefault(l => l.Definition.Name == plan.Lpar) is { State: LparState.Running, NodeOnline: true, StateReported: true } running
             && running.Definition.Node != failedNode)
             return new RestartDone(plan.Lpar, plan.FailureId, running.Definition.Node, plan.Image, DateTimeOffset.UtcNow - started,
                 $"running on {running.Definition.Node} since an earlier attempt", Measured: false);

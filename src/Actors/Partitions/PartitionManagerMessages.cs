@@ -58,7 +58,16 @@ public sealed record ListLpars : IViosMessage
 }
 
 /// <summary>One line of <c>lpar list</c>: the definition, the state its node last reported, and whether that node is in the cluster.</summary>
-public sealed record LparSummary(LparDefinition Definition, LparState State, bool NodeOnline);
+public sealed record LparSummary(LparDefinition Definition, LparState State, bool NodeOnline)
+{
+    /// <summary>
+    /// Whether the partition's node has reported <see cref="State"/> since the record last changed;
+    /// false while it is the operator's intent or a move's Defined, as a new partition manager
+    /// recovers them before the node registers. Whoever checks that a restart took must not take an
+    /// intent for a running partition.
+    /// </summary>
+    public bool StateReported { get; init; } = true;
+}
 
 /// <summary>Every partition, and the vios nodes whose firmware has registered resources.</summary>
 public sealed record LparList(IReadOnlyList<LparSummary> Lpars, IReadOnlyList<NodeResources> Nodes) : IViosMessage

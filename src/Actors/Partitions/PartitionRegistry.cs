@@ -13,6 +13,8 @@ public sealed partial class PartitionRegistry
     private readonly SortedDictionary<string, LparDefinition> _definitions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LparState> _states = new(StringComparer.Ordinal);
     private readonly HashSet<string> _running = new(StringComparer.Ordinal);
+    // Partitions whose state is the operator's intent or a move's Defined, not yet reported by their node.
+    private readonly HashSet<string> _assumed = new(StringComparer.Ordinal);
     // The last ownership epoch of each deleted partition: one created again under its name starts above
     // it, since the fence of the name's journal stays where the old one left it.
     private readonly Dictionary<string, long> _retiredEpochs = new(StringComparer.Ordinal);
@@ -58,7 +60,10 @@ public sealed partial class PartitionRegistry
         _online[node] = resources;
         _planner.Advertise(resources);
         foreach (var definition in PlacedOn(node))
+        {
             _states[definition.Name] = states.GetValueOrDefault(definition.Name, LparState.Defined);
+            _assumed.Remove(definition.Name);
+        }
 
         _strays.Remove(node);
         var decisions = new List<ReportedLpar>();
@@ -103,6 +108,7 @@ public sealed partial class PartitionRegistry
             // A copy that lost the partition (its node paused and the partition moved) says nothing about the new owner.
             if (ownerEpoch != 0 && ownerEpoch < definition.OwnerEpoch) return [];
             _states[name] = state;
+            _assumed.Remove(name);
             return RedecideStraysOf(name);
         }
         return [Keep(DecideReported(node, name, state))];
@@ -250,6 +256,7 @@ public sealed partial class PartitionRegistry
                 _deleted.Remove(defined.Definition.Name);
                 _definitions[defined.Definition.Name] = WithEpoch(defined.Definition, _retiredEpochs.GetValueOrDefault(defined.Definition.Name) + 1);
                 _states[defined.Definition.Name] = LparState.Defined;
+                _assumed.Add(defined.Definition.Name);
                 _planner.Commit(defined.Definition.Allocation);
                 break;
             case LparMoved moved:
@@ -257,10 +264,12 @@ public sealed partial class PartitionRegistry
                 _planner.Commit(moved.Definition.Allocation);
                 _definitions[moved.Definition.Name] = WithEpoch(moved.Definition, (_definitions.GetValueOrDefault(moved.Definition.Name)?.OwnerEpoch ?? 0) + 1);
                 _states[moved.Definition.Name] = LparState.Defined;
+                _assumed.Add(moved.Definition.Name);
                 break;
             case LparIntent intent when _definitions.ContainsKey(intent.Name):
                 // Until its node reports, the partition is as the operator last asked.
                 _states[intent.Name] = intent.Running ? LparState.Running : LparState.Stopped;
+                _assumed.Add(intent.Name);
                 if (intent.Running) _running.Add(intent.Name);
                 else _running.Remove(intent.Name);
                 break;
@@ -271,6 +280,7 @@ public sealed partial class PartitionRegistry
                     _deleted[removed.Name] = gone.Node;
                 }
                 _running.Remove(removed.Name);
+                _assumed.Remove(removed.Name);
                 _definitions.Remove(removed.Name);
                 _states.Remove(removed.Name);
                 _planner.Release(removed.Name);
@@ -301,7 +311,7 @@ public sealed partial class PartitionRegistry
     };
 
     public LparList List() => new(
-        _definitions.Values.Select(d => new LparSummary(d, StateOf(d.Name), IsOnline(d.Node))).ToList(),
+        _definitions.Values.Select(d => new LparSummary(d, StateOf(d.Name), IsOnline(d.Node)) { StateReported = !_assumed.Contains(d.Name) }).ToList(),
         _online.Values.OrderBy(n => n.Node, StringComparer.Ordinal).ToList())
     {
         Strays = Strays.ToList(),

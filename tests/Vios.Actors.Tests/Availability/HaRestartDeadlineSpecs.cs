@@ -92,6 +92,37 @@ public sealed class HaRestartDeadlineSpecs : Akka.TestKit.Xunit2.TestKit
         await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(500));
     }
 
+    [Fact]
+    public async Task A_retry_that_finds_only_the_intent_of_a_refused_restore_restores_again()
+    {
+        var partitions = Script(List("crm"));
+        var restores = 0;
+        partitions.Answer = message => message switch
+        {
+            MoveLpar move => Moved(move),
+            // The partition manager recorded the intent (Running on n2, as asked), then n2 refused the
+            // restore, from the consistency image and from the boot image alike.
+            RestoreCheckpoint when Interlocked.Increment(ref restores) <= 2 => IntendedOn(partitions, "crm", "n2"),
+            RestoreCheckpoint restore => HaManagerHarness.Restored(restore, "n2"),
+            _ => null,
+        };
+        var manager = StartManager(partitions, TimeSpan.FromMinutes(10));
+
+        await ExpectMsgAsync<MoveLpar>(AskTimeout);
+        Assert.Null((await ExpectMsgAsync<RestoreCheckpoint>(AskTimeout)).Epoch);
+        Assert.Equal(0, (await ExpectMsgAsync<RestoreCheckpoint>(AskTimeout)).Epoch);
+        // The retry does not take the intent for done: the partition is restored again.
+        await FishForMessageAsync(m => m is RestoreCheckpoint, AskTimeout);
+        await AwaitRestartedAsync(manager, "crm", "n2");
+    }
+
+    /// <summary>The list says <paramref name="lpar"/> is Running on <paramref name="node"/> by intent only; the reply refuses the restore.</summary>
+    private static object IntendedOn(ScriptedPartitionManager script, string lpar, string node)
+    {
+        script.List = HaManagerHarness.List([HaManagerHarness.Running(lpar, node) with { StateReported = false }], "n2", "n3");
+        return new LparRefused(lpar, $"'{lpar}' is not hosted by {node}'s firmware");
+    }
+
     /// <summary>Makes the scripted list say <paramref name="lpar"/> runs on <paramref name="node"/>; no reply.</summary>
     private static object? RunningOn(ScriptedPartitionManager script, string lpar, string node)
     {

@@ -381,4 +381,31 @@ public sealed class PartitionRegistrySpecs
         _registry.Apply(moved);
         Assert.Equal(4, _registry.Find("db")!.OwnerEpoch);
     }
+
+    [Fact]
+    public void A_state_is_reported_only_once_the_partitions_node_says_so_not_from_an_intent_or_a_move()
+    {
+        _registry.Register(Node("a", cpus: 4), NoStates);
+        _registry.Register(Node("b", cpus: 4), NoStates);
+        Defined(_registry, Create("db", vcpus: 1, node: "a"));
+        Summary Of() => _registry.List().Lpars.Single(l => l.Definition.Name == "db") is var s ? new(s.State, s.StateReported) : default;
+
+        Assert.Equal(new Summary(LparState.Defined, false), Of());
+        // The operator's start, recorded before the node ran it: Running, as asked, not as seen.
+        _registry.Apply(new LparIntent("db", true));
+        Assert.Equal(new Summary(LparState.Running, false), Of());
+        _registry.Report("a", "db", LparState.Running);
+        Assert.Equal(new Summary(LparState.Running, true), Of());
+
+        // A failover's move and its restore's intent: Running again only once b reports it.
+        _registry.Unregister("a");
+        _registry.Apply(_registry.Decide(new MoveLpar("db", "b", "a failed")).Event!);
+        Assert.Equal(new Summary(LparState.Defined, false), Of());
+        _registry.Apply(new LparIntent("db", true));
+        Assert.Equal(new Summary(LparState.Running, false), Of());
+        _registry.Register(Node("b", cpus: 4), new Dictionary<string, LparState> { ["db"] = LparState.Running });
+        Assert.Equal(new Summary(LparState.Running, true), Of());
+    }
+
+    private readonly record struct Summary(LparState State, bool Reported);
 }
