@@ -19,6 +19,18 @@ namespace Vios.Actors.Availability;
 public static class TakeoverPlanner
 {
     /// <summary>
+    /// Why a node must not take anything over on what it saw downed, or null: it is not Up itself (a
+    /// node that runs again after a freeze learns in one gossip that it was downed and that others
+    /// were, and would take over from a live node partitions the majority has already failed over:
+    /// the chaos soak saw two copies this way), or it was frozen less than <paramref name="settle"/>
+    /// ago and its control view is from before the freeze.
+    /// </summary>
+    public static string? StaleView(Akka.Cluster.MemberStatus self, TimeSpan? sinceFreeze, TimeSpan settle) =>
+        self != Akka.Cluster.MemberStatus.Up ? $"this node is {self.ToString().ToLowerInvariant()} itself"
+        : sinceFreeze is { } since && since < settle ? $"this process was frozen {since.TotalSeconds:0.0} s ago and its view is from before"
+        : null;
+
+    /// <summary>
     /// The taken-over copy's owner epoch is the record's plus this: above the epoch a move by the
     /// partition manager gives (the record's plus 1), so a restart that the next HA manager plans on
     /// the record it recovered, before it hears of the takeover, is fenced out instead of sharing the epoch.

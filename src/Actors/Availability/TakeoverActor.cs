@@ -26,7 +26,8 @@ public sealed class TakeoverActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
 
-    public TakeoverActor(string node, IActorRef controlView, IActorRef firmware, IActorRef partitionManager, IActorRef haManager, AvailabilitySettings settings)
+    public TakeoverActor(string node, IActorRef controlView, IActorRef firmware, IActorRef partitionManager, IActorRef haManager, AvailabilitySettings settings,
+        OwnershipSettings ownership)
     {
         Receive<ClusterEvent.MemberDowned>(downed =>
         {
@@ -39,6 +40,11 @@ public sealed class TakeoverActor : ReceiveActor, IWithTimers
         Receive<Downed>(downed =>
         {
             if (downed.View is null) return;
+            if (StaleView(ownership) is { } stale)
+            {
+                _log.Warning("takeover: {0} was downed, but {1}: nothing is taken over from here, the HA manager fails its partitions over", downed.Address, stale);
+                return;
+            }
             foreach (var plan in TakeoverPlanner.Plan(node, downed.Address, downed.View, settings.Policy, DateTimeOffset.UtcNow))
             {
                 _log.Warning("takeover: {0} was downed with the HA manager on it; {1} takes {2} over: {3}", plan.FailedNode, node, plan.Lpar, plan.Reason);
@@ -115,8 +121,13 @@ public sealed class TakeoverActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string node, IActorRef controlView, IActorRef firmware, IActorRef partitionManager, IActorRef haManager, AvailabilitySettings settings) =>
-        Akka.Actor.Props.Create(() => new TakeoverActor(node, controlView, firmware, partitionManager, haManager, settings));
+    public static Props Props(string node, IActorRef controlView, IActorRef firmware, IActorRef partitionManager, IActorRef haManager, AvailabilitySettings settings,
+        OwnershipSettings ownership) =>
+        Akka.Actor.Props.Create(() => new TakeoverActor(node, controlView, firmware, partitionManager, haManager, settings, ownership));
+
+    /// <summary>Why this node must not act on who was downed, if it must not (<see cref="TakeoverPlanner.StaleView"/>).</summary>
+    private string? StaleView(OwnershipSettings ownership) =>
+        TakeoverPlanner.StaleView(_cluster.SelfMember.Status, OwnershipFences.Get(Context.System).SinceLastFreeze, ownership.SettleAfterFreeze);
 
     protected override void PreStart() => _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.MemberDowned));
 

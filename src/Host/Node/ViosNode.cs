@@ -253,7 +253,7 @@ public sealed class ViosNode : IAsyncDisposable
                 ClusterSingletonProxySettings.Create(System).WithRole("vios")), "ha-manager-proxy");
             Heartbeat = System.ActorOf(HeartbeatActor.Props(availability, HaManager), HeartbeatActor.Name);
             // When the HA manager dies with its node, the designated survivors restart that node's partitions themselves.
-            System.ActorOf(TakeoverActor.Props(Name, ControlView, Firmware, PartitionManager, HaManager, availability), TakeoverActor.Name);
+            System.ActorOf(TakeoverActor.Props(Name, ControlView, Firmware, PartitionManager, HaManager, availability, Partitions!.Ownership), TakeoverActor.Name);
             // A freeze of this process (SIGSTOP, a long GC pause) makes every partition check it still owns itself.
             System.ActorOf(PauseWatchActor.Props(Partitions!.Ownership, Firmware), PauseWatchActor.Name);
         }

@@ -131,4 +131,16 @@ public sealed class TakeoverPlannerSpecs
         // A move by the partition manager since (epoch + 1) is newer than a takeover at an older epoch.
         Assert.Contains("not older", registry.Decide(taken with { OwnerEpoch = 2, Node = "c" }).Refusal);
     }
+
+    [Fact]
+    public void A_node_that_is_not_up_itself_or_was_frozen_a_moment_ago_takes_nothing_over()
+    {
+        var settle = TimeSpan.FromSeconds(5);
+        Assert.Null(TakeoverPlanner.StaleView(Akka.Cluster.MemberStatus.Up, null, settle));
+        Assert.Null(TakeoverPlanner.StaleView(Akka.Cluster.MemberStatus.Up, TimeSpan.FromSeconds(6), settle));
+        Assert.Equal("this node is down itself", TakeoverPlanner.StaleView(Akka.Cluster.MemberStatus.Down, null, settle));
+        Assert.Equal("this node is leaving itself", TakeoverPlanner.StaleView(Akka.Cluster.MemberStatus.Leaving, null, settle));
+        Assert.Equal("this process was frozen 1.5 s ago and its view is from before",
+            TakeoverPlanner.StaleView(Akka.Cluster.MemberStatus.Up, TimeSpan.FromSeconds(1.5), settle));
+    }
 }
