@@ -54,6 +54,8 @@ public sealed class ChaosCluster(string root, int lighthouses, TextWriter log, C
     /// <summary>Starts lighthouse <paramref name="index"/> on its port; the first seeds itself only if no other lighthouse answers.</summary>
     public async Task StartLighthouseAsync(int index)
     {
+        // Gone for good before another takes its port.
+        if (_lighthouses[index]?.Process is { } previous) await previous.DisposeAsync();
         var process = ViosProcess.Start(["node", "--role", "lighthouse", "--port", _lighthousePorts[index].ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--seeds", Seeds, "--ops-port", "0", "--data", Path.Combine(root, $"lighthouse{index + 1}"), "--config", _config, "--log-level", "warning"]);
         var (_, ops) = await process.WaitForStartAsync(StartTimeout);
@@ -61,6 +63,9 @@ public sealed class ChaosCluster(string root, int lighthouses, TextWriter log, C
     }
 
     public void KillLighthouse(int index) => _lighthouses[index]?.Process?.Kill();
+
+    /// <summary>The cluster address lighthouse <paramref name="index"/> listens at (its port is fixed).</summary>
+    public string LighthouseAddress(int index) => $"akka.tcp://vios@127.0.0.1:{_lighthousePorts[index].ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 
     /// <summary>Lighthouses whose process has exited.</summary>
     public IReadOnlyList<int> ExitedLighthouses =>

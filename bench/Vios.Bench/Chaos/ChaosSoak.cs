@@ -28,6 +28,9 @@ public sealed record ChaosReport(ChaosOptions Options, IReadOnlyList<Fault> Faul
     /// <summary>Nodes (and lighthouses) that exited on their own, downed by the cluster, and were started again.</summary>
     public IReadOnlyList<string> UnplannedRestarts { get; init; } = [];
 
+    /// <summary>Lighthouses started again because they had seeded a cluster of their own instead of joining the nodes'.</summary>
+    public IReadOnlyList<string> LighthouseSplits { get; init; } = [];
+
     /// <summary>Violations of safety (two copies, a lost epoch, two writers) and liveness (never back), not of the recovery-time targets.</summary>
     public IReadOnlyList<Violation> SafetyAndLiveness => Violations.Where(v => v.Kind != ViolationKind.RecoveryOverTarget).ToList();
 }
@@ -48,6 +51,7 @@ public static partial class ChaosSoak
     private static readonly TimeSpan JournalInterval = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan SteadyTimeout = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan LighthouseJoinTimeout = TimeSpan.FromSeconds(30);
     private const int CheckpointIntervalMs = 500;
     private const int WorkloadRate = 5000;
 
@@ -112,7 +116,7 @@ public static partial class ChaosSoak
             if (keep) log.WriteLine($"  chaos: data and logs kept in {root}");
         }
         if (!keep) TryDelete(root);
-        return new ChaosReport(options, faults, checker.Recoveries, checker.Violations, clock.Elapsed) { UnplannedRestarts = soak.UnplannedRestarts };
+        return new ChaosReport(options, faults, checker.Recoveries, checker.Violations, clock.Elapsed) { UnplannedRestarts = soak.UnplannedRestarts, LighthouseSplits = soak.LighthouseSplits };
     }
 
     /// <summary>The report as bench/README.md shows it.</summary>
@@ -128,6 +132,7 @@ public static partial class ChaosSoak
         output.WriteLine($"| total | {report.Faults.Count} |");
         output.WriteLine();
         output.WriteLine($"unplanned restarts (a process that exited on its own, downed by the cluster): {report.UnplannedRestarts.Count}{(report.UnplannedRestarts.Count == 0 ? "" : $" ({string.Join(", ", report.UnplannedRestarts)})")}");
+        output.WriteLine($"lighthouses started again after seeding a cluster of their own: {report.LighthouseSplits.Count}{(report.LighthouseSplits.Count == 0 ? "" : $" ({string.Join(", ", report.LighthouseSplits)})")}");
         output.WriteLine();
         output.WriteLine("| partitions hit by | standby | recoveries | p50 s | p90 s | max s | over target | not back |");
         output.WriteLine("|---|---|---|---|---|---|---|---|");
@@ -281,7 +286,7 @@ public static partial class ChaosSoak
             {
                 log.WriteLine($"  chaos: lighthouse {index + 1} exited on its own; starting it again");
                 UnplannedRestarts.Add($"lighthouse{index + 1}");
-                await cluster.StartLighthouseAsync(index);
+                await StartLighthouseAsync(index);
             }
             foreach (var name in cluster.Exited)
             {
@@ -290,6 +295,38 @@ public static partial class ChaosSoak
                 await cluster.StartViosAsync(name);
             }
         }
+
+        /// <summary>
+        /// Starts a lighthouse again and waits until the vios nodes' cluster has it Up. A seed that
+        /// hears no other seed in time (the other lighthouse killed meanwhile, a loaded machine) joins
+        /// itself and seeds a cluster of its own, which every node started after that would join: a
+        /// split of the deployment, not a fault of the nodes under test. As an operator would, the
+        /// soak stops such a lighthouse and starts it again, and says so.
+        /// </summary>
+        private async Task StartLighthouseAsync(int index)
+        {
+            var address = cluster.LighthouseAddress(index);
+            for (var attempt = 1; ; attempt++)
+            {
+                await cluster.StartLighthouseAsync(index);
+                try
+                {
+                    await CtlClient.AwaitAsync(AnyOps, "cluster", "show", null, members => members.GetProperty("members").EnumerateArray()
+                        .Any(m => m.GetProperty("address").GetString() == address && m.GetProperty("status").GetString() == "up"),
+                        LighthouseJoinTimeout, $"lighthouse {index + 1} Up in the vios nodes' cluster");
+                    return;
+                }
+                catch (TimeoutException) when (attempt < 3)
+                {
+                    log.WriteLine($"  chaos: lighthouse {index + 1} did not join the vios nodes' cluster within {LighthouseJoinTimeout.TotalSeconds:0} s (it seeded one of its own?); starting it again");
+                    LighthouseSplits.Add($"lighthouse{index + 1}");
+                    cluster.KillLighthouse(index);
+                }
+            }
+        }
+
+        /// <summary>Lighthouses started again that had seeded a cluster of their own (see <see cref="StartLighthouseAsync"/>).</summary>
+        public List<string> LighthouseSplits { get; } = [];
 
         /// <summary>Partitions that moved (or came back) get their workload and, when cold, their periodic checkpoints on their new node.</summary>
         public async Task RearmAsync()
@@ -357,7 +394,7 @@ public static partial class ChaosSoak
                 case FaultKind.LighthouseKill:
                     cluster.KillLighthouse(fault.Target);
                     await Task.Delay(fault.Duration);
-                    await cluster.StartLighthouseAsync(fault.Target);
+                    await StartLighthouseAsync(fault.Target);
                     break;
                 case FaultKind.DatabaseRestart:
                     // Partitions keep running through it; checkpoints and the singletons' writes fail until it is back.
