@@ -108,6 +108,9 @@ public static partial class ChaosSoak
         {
             keep = true;
             log.WriteLine($"  chaos: stopped by {e.GetType().Name}: {e.Message}");
+            // What the checkers had found until then: the report the stop leaves out.
+            log.WriteLine($"  chaos: {faults.Count} faults injected, {checker.Violations.Count} violations until the stop");
+            foreach (var violation in checker.Violations) log.WriteLine($"    {violation}");
             throw;
         }
         finally
