@@ -59,6 +59,14 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
         Command<RegisterFirmware>(register =>
         {
             var decisions = _registry.Register(register.Resources, register.States);
+            // One firmware per node name: a node started again (a new address) replaces its earlier
+            // incarnation, whose end this manager may never hear of (it left while another manager ran).
+            foreach (var earlier in _firmware.Where(f => f.Value == register.Resources.Node && !f.Key.Equals(Sender)).Select(f => f.Key).ToList())
+            {
+                _firmware.Remove(earlier);
+                Context.Unwatch(earlier);
+                _log.Info("partition firmware of {0} registered again from {1}; the one at {2} is replaced", register.Resources.Node, Sender.Path.Address, earlier.Path.Address);
+            }
             if (_firmware.TryAdd(Sender, register.Resources.Node)) Context.Watch(Sender);
             Sender.Tell(new FirmwareRegistered(_registry.PlacedOn(register.Resources.Node).ToList()));
             Resolve(decisions);

@@ -140,4 +140,23 @@ public sealed class FirmwareRegistrationSpecs() : Akka.TestKit.Xunit2.TestKit(In
             Assert.Contains("not hosted", ExpectMsg<LparRefused>().Reason);
         }, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
     }
+
+    [Fact]
+    public void A_node_that_registers_again_replaces_its_earlier_firmware_for_every_command()
+    {
+        var manager = Sys.ActorOf(PartitionManagerActor.Props(), "manager-of-restarts");
+        var (earlier, again) = (CreateTestProbe(), CreateTestProbe());
+        manager.Tell(new RegisterFirmware(Resources, new Dictionary<string, LparState>()), earlier.Ref);
+        earlier.ExpectMsg<FirmwareRegistered>();
+        manager.Tell(new CreateLpar("db", 1, 16, PlacementPolicy.Balanced, [], "vios-a"));
+        ExpectMsg<LparCreated>();
+        earlier.ExpectMsg<HostLpar>();
+
+        // vios-a left and started again: its new firmware registers; the manager never heard the earlier one end.
+        manager.Tell(new RegisterFirmware(Resources, new Dictionary<string, LparState>()), again.Ref);
+        Assert.Equal("db", Assert.Single(again.ExpectMsg<FirmwareRegistered>().Hosted).Name);
+        manager.Tell(new StartLpar("db"));
+        again.FishForMessage(m => m is StartLpar);
+        earlier.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
 }
