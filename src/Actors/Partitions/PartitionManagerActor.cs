@@ -59,9 +59,12 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
         Command<RegisterFirmware>(register =>
         {
             var decisions = _registry.Register(register.Resources, register.States);
-            // One firmware per node name: a node started again (a new address) replaces its earlier
-            // incarnation, whose end this manager may never hear of (it left while another manager ran).
-            foreach (var earlier in _firmware.Where(f => f.Value == register.Resources.Node && !f.Key.Equals(Sender)).Select(f => f.Key).ToList())
+            // A node started again (a new address) replaces its earlier incarnation once that one is no
+            // longer a live member: this manager may never hear it end (it left while another manager
+            // ran). One still Up is kept: an old incarnation that runs again after a freeze and
+            // registers before it learns it was downed must not displace the live one.
+            foreach (var earlier in _firmware.Where(f => f.Value == register.Resources.Node && !f.Key.Equals(Sender) && !IsLiveMember(f.Key))
+                         .Select(f => f.Key).ToList())
             {
                 _firmware.Remove(earlier);
                 Context.Unwatch(earlier);
@@ -372,6 +375,13 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
             _log.Error("partition manager stops a copy on {0}: {1}", decision.Node, decision.Reason);
             FirmwareOf(decision.Node)?.Tell(new StopLparCopy(decision.Name, decision.Verdict, decision.Reason) { RecordEpoch = _registry.OwnerEpochOf(decision.Name) });
         }
+    }
+
+    /// <summary>Whether <paramref name="actor"/>'s node is a member that is up (a local actor: whether this node is).</summary>
+    private bool IsLiveMember(IActorRef actor)
+    {
+        var address = actor.Path.Address.HasGlobalScope ? actor.Path.Address : _cluster.SelfAddress;
+        return _cluster.State.Members.Any(m => m.Address.Equals(address) && m.Status is MemberStatus.Up or MemberStatus.WeaklyUp or MemberStatus.Joining);
     }
 
     private IActorRef? FirmwareOf(string node) => _firmware.FirstOrDefault(f => f.Value == node).Key;

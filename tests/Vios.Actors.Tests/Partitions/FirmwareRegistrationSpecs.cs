@@ -159,4 +159,26 @@ public sealed class FirmwareRegistrationSpecs() : Akka.TestKit.Xunit2.TestKit(In
         again.FishForMessage(m => m is StartLpar);
         earlier.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
     }
+
+    [Fact]
+    public void A_registration_from_another_incarnation_does_not_displace_a_firmware_whose_node_is_up()
+    {
+        // This node is Up: its firmware is a live member's, as a new incarnation's is while an old one,
+        // running again after a freeze, registers before it learns it was downed.
+        var cluster = Akka.Cluster.Cluster.Get(Sys);
+        cluster.Join(cluster.SelfAddress);
+        AwaitCondition(() => cluster.SelfMember.Status == Akka.Cluster.MemberStatus.Up, TimeSpan.FromSeconds(10));
+        var manager = Sys.ActorOf(PartitionManagerActor.Props(), "manager-of-a-live-node");
+        var (live, stale) = (CreateTestProbe(), CreateTestProbe());
+        manager.Tell(new RegisterFirmware(Resources, new Dictionary<string, LparState>()), live.Ref);
+        live.ExpectMsg<FirmwareRegistered>();
+        manager.Tell(new CreateLpar("db", 1, 16, PlacementPolicy.Balanced, [], "vios-a"));
+        ExpectMsg<LparCreated>();
+        live.ExpectMsg<HostLpar>();
+
+        manager.Tell(new RegisterFirmware(Resources, new Dictionary<string, LparState>()), stale.Ref);
+        stale.ExpectMsg<FirmwareRegistered>();
+        manager.Tell(new StartLpar("db"));
+        live.FishForMessage(m => m is StartLpar);
+    }
 }
