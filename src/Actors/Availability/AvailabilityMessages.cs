@@ -165,3 +165,22 @@ public static class AvailabilityMessages
         MessageManifest.Json("ha.record", AvailabilityJsonContext.Default.AvailabilityRecord),
     ];
 }
+
+/// <summary>Asks the HA manager for every availability record and the restarts in progress.</summary>
+public sealed record GetHaStatus : IViosMessage
+{
+    public static GetHaStatus Instance { get; } = new();
+}
+
+/// <summary>
+/// Every availability record, the restarts planned and not completed, the recovery estimates the
+/// standby choices rest on, the nodes the heartbeat masters hold silent, and the failure window.
+/// </summary>
+public sealed record HaStatus(IReadOnlyList<AvailabilityRecord> Records, IReadOnlyList<RestartPlanned> Pending) : IViosMessage
+{
+    public RecoveryEstimate? Estimates { get; init; }
+
+    public IReadOnlyList<string> SilentNodes { get; init; } = [];
+
+    public TimeSpan Window { get; init; }
+}

@@ -17,6 +17,23 @@ public sealed record AvailabilitySettings(
     RecoveryEstimate Estimates,
     TimeSpan RestartDeadline)
 {
+    /// <summary>How often the HA manager surveys the partition list without being prompted (a cluster event or a report prompts one at once).</summary>
+    public TimeSpan SurveyInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long the HA manager waits for the partition manager's answer to a list or a pairing.</summary>
+    public TimeSpan AskTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The wait before a failed restart attempt is tried again, for the first <see cref="QuickAttempts"/>; and before a survey after a report or an incomplete list.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Attempts tried after <see cref="RetryDelay"/>; later ones after <see cref="SlowRetryDelay"/>, for as long as the restart is pending.</summary>
+    public int QuickAttempts { get; init; } = 40;
+
+    public TimeSpan SlowRetryDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A graceful leave older than this, recovered by a new HA manager, is settled and no longer hides a failure of that node.</summary>
+    public TimeSpan LeaveRemembered { get; init; } = TimeSpan.FromMinutes(1);
+
     public static AvailabilitySettings Default { get; } = new(
         FailoverPolicy.Default,
         HeartbeatSettings.Default,
@@ -54,6 +71,14 @@ public sealed record AvailabilitySettings(
             new RecoveryEstimate(
                 Positive("estimated-cold-restart", defaults.Estimates.ColdRestart),
                 Positive("estimated-hot-promotion", defaults.Estimates.HotPromotion)),
-            Positive("restart-deadline", defaults.RestartDeadline));
+            Positive("restart-deadline", defaults.RestartDeadline))
+        {
+            SurveyInterval = Positive("survey-interval", defaults.SurveyInterval),
+            AskTimeout = Positive("ask-timeout", defaults.AskTimeout),
+            RetryDelay = Positive("retry-delay", defaults.RetryDelay),
+            QuickAttempts = AtLeastOne("quick-attempts", defaults.QuickAttempts),
+            SlowRetryDelay = Positive("slow-retry-delay", defaults.SlowRetryDelay),
+            LeaveRemembered = Positive("leave-remembered", defaults.LeaveRemembered),
+        };
     }
 }

@@ -1,83 +1,46 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
-using Akka.Pattern;
 using Akka.Persistence;
-using Vios.Actors.Checkpoint;
 using Vios.Actors.Operations;
 using Vios.Actors.Partitions;
 
 namespace Vios.Actors.Availability;
 
 /// <summary>
-/// The HA manager (S5, S17): a persistent cluster singleton (persistence id <c>ha-manager</c>,
-/// cluster-wide journal) that keeps each partition's availability record and restarts the partitions
-/// that fail. A partition has failed when its node is fenced or removed from the cluster (the S16
-/// masters report the node silent and have it downed), or when its own heartbeats stop while its node
-/// lives (it is stopped there first). It comes back on its consistency failover image node from the
-/// latest committed image; for a second failure within the window on its boot failover image node from
-/// the boot image; with a hot standby (S17) by promoting the replica. Failures and restart plans are
-/// persisted before anything is done, so a handover in the middle of a failover neither loses nor
-/// repeats one. Where a partition has an availability requirement, the manager picks hot or cold
-/// standby for it, re-picks when the nodes change, and keeps the hot pairs replicating.
+/// The HA manager (S5, S17): a persistent cluster singleton (persistence id <c>ha-manager</c>, the
+/// control plane's journal) that keeps each partition's availability record and restarts the
+/// partitions that fail. The rules are plain classes: which nodes are dead and which partitions have
+/// failed (<see cref="FailureDetector"/>), the decisions on the records (<see cref="HaRegistry"/>),
+/// one restart attempt (<see cref="FailoverRestart"/>, retried by <see cref="RestartAttempts"/>), and
+/// the standby choices and hot pairs (<see cref="StandbyUpkeep"/>). This actor feeds them the cluster's
+/// events and the partition list, persists their decisions before anything is done (so a handover in
+/// the middle of a failover neither loses nor repeats one), and carries the restarts out.
 /// </summary>
 public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
 {
     public const string PersistenceIdValue = "ha-manager";
 
-    /// <summary>Epoch interval of a hot pair: the replica is at most this far behind.</summary>
-    public const int HotIntervalMs = 100;
+    /// <summary>A snapshot every this many events keeps the journal and recovery short (issue 19); older events are deleted.</summary>
+    public const int SnapshotEvery = 100;
 
-    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan SurveyInterval = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(250);
-    private const int MaxAttempts = 40;
-
-    /// <summary>
-    /// After <see cref="MaxAttempts"/> quick attempts a restart is still pending, not given up: it is
-    /// tried this often until it succeeds (a database restarting, a target node coming back), as
-    /// long as this manager runs.
-    /// </summary>
-    private static readonly TimeSpan SlowRetryDelay = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan LeaveRemembered = TimeSpan.FromMinutes(1);
+    private const string SurveyTimer = "survey";
+    private const string FastSurveyTimer = "fast-survey";
     private const string PublishTimer = "publish-view";
     private const string PublishChangeTimer = "publish-view-on-change";
     private static readonly TimeSpan PublishChangeCheck = TimeSpan.FromMilliseconds(100);
-
-    /// <summary>A snapshot every this many events keeps the journal and recovery short (issue 19); older events are deleted.</summary>
-    public const int SnapshotEvery = 100;
 
     private readonly HaRegistry _registry;
     private readonly AvailabilitySettings _settings;
     private readonly IActorRef _partitions;
     private readonly Akka.Cluster.Cluster _cluster;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
-    private readonly HashSet<string> _inProgress = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
-    // Node names by cluster address, from every partition list this instance has seen.
-    private readonly Dictionary<string, string> _nodeAt = new(StringComparer.Ordinal);
-    // S16 reports: nodes the masters hold silent, by address; guests silent on a live node, by partition.
-    private readonly Dictionary<string, NodeSilent> _silentNodes = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, GuestSilent> _silentGuests = new(StringComparer.Ordinal);
-    // Node names removed from the cluster while this instance ran: failed (downed), or left on purpose.
-    private readonly HashSet<string> _removed = new(StringComparer.Ordinal);
-    // Node names that left gracefully, with the address they left from: a registration from another
-    // address is the node back (a new incarnation); one from that address is the leaving node's own,
-    // still listed while its firmware's end reaches the partition manager.
-    private readonly Dictionary<string, string> _left = new(StringComparer.Ordinal);
-    // The graceful leaves in the journal and not yet settled by a rejoin: what a snapshot carries.
-    private readonly Dictionary<string, NodeLeftGracefully> _leftRecorded = new(StringComparer.Ordinal);
+    private readonly FailureDetector _detector;
+    private readonly RestartAttempts _attempts;
+    private readonly StandbyUpkeep _standby;
     private int _sinceSnapshot;
     // Who waits for the events being persisted, told why if the journal rejects them.
     private (IActorRef ReplyTo, string Lpar)? _waiting;
-    // Nodes the masters fenced, by name: the address to tell the partition manager about.
-    private readonly Dictionary<string, string> _fencedAt = new(StringComparer.Ordinal);
-    // S17: the hot pairs this instance has started, partition → (primary node, replica node).
-    private readonly Dictionary<string, (string Primary, string Replica)> _paired = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _pairing = new(StringComparer.Ordinal);
-    private TimeSpan? _measuredCold;
-    private TimeSpan? _measuredHot;
     private LparList? _lastList;
     private string? _published;
 
@@ -87,6 +50,9 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         _settings = settings;
         _partitions = partitionManager;
         _cluster = Akka.Cluster.Cluster.Get(Context.System);
+        _detector = new FailureDetector(settings.StartupGrace, settings.LeaveRemembered, DateTimeOffset.UtcNow);
+        _attempts = new RestartAttempts(settings);
+        _standby = new StandbyUpkeep(settings);
         JournalPluginId = PartitionManagerActor.ControlJournalPluginId;
         SnapshotPluginId = PartitionManagerActor.ControlSnapshotPluginId;
 
@@ -94,72 +60,51 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         {
             if (offer.Snapshot is not HaSnapshot snapshot) return;
             _registry.Apply(snapshot);
-            foreach (var left in snapshot.Left) LeftGracefully(left, recovering: true);
+            foreach (var left in snapshot.Left) _detector.LeaveRecorded(left, recovering: true, DateTimeOffset.UtcNow);
         });
         // Events after the snapshot count towards the next one, whichever instance wrote them.
-        Recover<NodeLeftGracefully>(left =>
-        {
-            LeftGracefully(left, recovering: true);
-            _sinceSnapshot++;
-        });
-        Recover<NodeRejoined>(back =>
-        {
-            BackAgain(back, recovering: true);
-            _sinceSnapshot++;
-        });
         Recover<IViosMessage>(e =>
         {
-            _registry.Apply(e);
+            if (e is NodeLeftGracefully left) _detector.LeaveRecorded(left, recovering: true, DateTimeOffset.UtcNow);
+            else if (e is NodeRejoined back) _detector.RejoinRecorded(back, recovering: true);
+            else _registry.Apply(e);
             _sinceSnapshot++;
         });
 
-        Command<Survey>(_ => _partitions.Ask<LparList>(ListLpars.Instance, AskTimeout).PipeTo(Self, failure: e => new SurveyFailed(e.Message)));
+        Command<Survey>(_ => _partitions.Ask<LparList>(ListLpars.Instance, _settings.AskTimeout).PipeTo(Self, failure: e => new SurveyFailed(e.Message)));
         Command<SurveyFailed>(failed => _log.Debug("ha-manager: the partition manager did not answer: {0}", failed.Reason));
         Command<LparList>(list => Surveyed(list));
-        Command<ClusterEvent.MemberRemoved>(removed => NodeRemoved(removed.Member.Address, left: removed.PreviousStatus == MemberStatus.Exiting));
+        Command<ClusterEvent.MemberRemoved>(removed => NodeRemoved(removed.Member.Address.ToString(), left: removed.PreviousStatus == MemberStatus.Exiting));
         Command<ClusterEvent.MemberUp>(up =>
         {
-            // A node back at the same address is a new incarnation: no longer silent, nor gone.
-            _silentNodes.Remove(up.Member.Address.ToString());
-            if (_nodeAt.TryGetValue(up.Member.Address.ToString(), out var back)) Rejoined(back, up.Member.Address.ToString());
+            if (_detector.MemberUp(up.Member.Address.ToString()) is { } back) RecordRejoin(back, up.Member.Address.ToString());
             Self.Tell(Survey.Instance);
         });
         Command<ClusterEvent.MemberDowned>(_ => Self.Tell(Survey.Instance));
         // A graceful leave is known from its first step: the cluster's state can show the member removed
         // before this actor has its MemberRemoved (which says it left), and a survey in between would
         // take the node for a failed one (the chaos soak found it: a partition failed over during a leave).
-        Command<ClusterEvent.MemberLeft>(left => Leaving(left.Member.Address));
-        Command<ClusterEvent.MemberExited>(exited => Leaving(exited.Member.Address));
+        Command<ClusterEvent.MemberLeft>(left => Leaving(left.Member.Address.ToString()));
+        Command<ClusterEvent.MemberExited>(exited => Leaving(exited.Member.Address.ToString()));
         Command<ClusterEvent.IMemberEvent>(_ => { });
         Command<ClusterEvent.CurrentClusterState>(_ => { });
         Command<NodeSilent>(silent =>
         {
-            // One owner per partition (issue 12): a node that was frozen and runs again reports every peer
-            // silent from its stale view before it learns it was downed; such a report would hold a live
-            // node silent for good (only a MemberUp clears it). A report counts only from an Up member.
-            if (!_cluster.State.Members.Any(m => m.Address.ToString() == silent.ReportedBy && m.Status == MemberStatus.Up)) return;
-            // The masters repeat their reports for a while (for a successor of an HA manager that died with the node);
-            // a report that the reporter has fenced the node replaces one that it is silent.
-            var fencedNow = silent.FencedByReporter && _silentNodes.GetValueOrDefault(silent.Node) is { FencedByReporter: false };
-            if (!_silentNodes.TryAdd(silent.Node, silent) && !fencedNow) return;
-            if (fencedNow) _silentNodes[silent.Node] = silent;
+            if (!_detector.Silent(silent, MemberView.Of(_cluster))) return;
             _log.Warning(silent.FencedByReporter ? "ha-manager: {0} has fenced {1}" : "ha-manager: {0} reports {1} silent", silent.ReportedBy, silent.Node);
             // Its partitions fail once it is fenced (downed); look again now and shortly after.
             Self.Tell(Survey.Instance);
-            Timers.StartSingleTimer("fast-survey", Survey.Instance, RetryDelay);
+            Timers.StartSingleTimer(FastSurveyTimer, Survey.Instance, _settings.RetryDelay);
         });
         Command<NodeHeardAgain>(heard =>
         {
-            // Both Up: a node that was downed (fenced) stays failed whatever is heard of it since.
-            bool Up(string address) => _cluster.State.Members.Any(m => m.Address.ToString() == address && m.Status == MemberStatus.Up);
-            if (!Up(heard.ReportedBy) || !Up(heard.Node) || _silentNodes.GetValueOrDefault(heard.Node) is { FencedByReporter: true }
-                || !_silentNodes.Remove(heard.Node)) return;
+            if (!_detector.HeardAgain(heard, MemberView.Of(_cluster))) return;
             _log.Info("ha-manager: {0} hears {1} again; it is no longer held silent", heard.ReportedBy, heard.Node);
             Self.Tell(Survey.Instance);
         });
         Command<GuestSilent>(silent =>
         {
-            _silentGuests[silent.Lpar] = silent;
+            _detector.GuestSilent(silent);
             Self.Tell(Survey.Instance);
         });
         Command<SetAvailabilityRequirement>(requirement =>
@@ -171,55 +116,24 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
             }
             // On a fresh list: a partition created a moment ago gets its availability record first.
             var replyTo = Sender;
-            _partitions.Ask<LparList>(ListLpars.Instance, AskTimeout).PipeTo(Self,
+            _partitions.Ask<LparList>(ListLpars.Instance, _settings.AskTimeout).PipeTo(Self,
                 success: list => new RequireOn(requirement, list, replyTo),
-                failure: e => new RequireOn(requirement, null, replyTo));
+                failure: _ => new RequireOn(requirement, null, replyTo));
         });
         Command<RequireOn>(on =>
         {
-            if (on.List is null)
-            {
-                on.ReplyTo.Tell(new HaRefused(on.Requirement.Lpar, "the partition manager did not answer; try again"));
-                return;
-            }
+            if (on.List is null) on.ReplyTo.Tell(new HaRefused(on.Requirement.Lpar, "the partition manager did not answer; try again"));
             // After the survey's events are recorded and applied: a partition created a moment ago has its record then.
-            Surveyed(on.List, () => Require(on.Requirement, on.ReplyTo));
+            else Surveyed(on.List, () => Require(on.Requirement, on.ReplyTo));
         });
         Command<RestartDone>(Completed);
-        Command<RestartFailed>(failed =>
-        {
-            _inProgress.Remove(failed.Lpar);
-            // Completed meanwhile (a survivor's takeover was recorded): nothing is pending any more.
-            if (_registry.PendingRestarts.FirstOrDefault(p => p.Lpar == failed.Lpar) is not { } plan)
-            {
-                _attempts.Remove(failed.Lpar);
-                _log.Info("ha-manager: {0}: an attempt ended ({1}), but no restart is pending any more", failed.Lpar, failed.Reason);
-                return;
-            }
-            var attempts = _attempts.GetValueOrDefault(failed.Lpar) + 1;
-            _attempts[failed.Lpar] = attempts;
-            if (attempts < MaxAttempts)
-            {
-                // The partition manager may not have noticed the node is gone yet: try again shortly.
-                _log.Info("ha-manager: {0} not restarted yet (attempt {1}): {2}", failed.Lpar, attempts, failed.Reason);
-                Timers.StartSingleTimer($"retry-{failed.Lpar}", new Retry(plan), RetryDelay);
-                return;
-            }
-            if (attempts == MaxAttempts || attempts % 12 == 0)
-                _log.Error("ha-manager: {0} could not be restarted after {1} attempts: {2}; trying again every {3} s",
-                    failed.Lpar, attempts, failed.Reason, SlowRetryDelay.TotalSeconds);
-            Timers.StartSingleTimer($"retry-{failed.Lpar}", new Retry(plan), SlowRetryDelay);
-        });
+        Command<RestartFailed>(Failed);
         Command<Retry>(retry => Execute(retry.Plan));
         Command<TakeoverCompleted>(TakenOver);
         Command<PairingDone>(done =>
         {
-            _pairing.Remove(done.Lpar);
-            if (done.Refusal is null)
-            {
-                _paired[done.Lpar] = (done.Primary, done.Replica);
-                _log.Info("ha-manager: {0} on {1} now has its hot replica on {2}", done.Lpar, done.Primary, done.Replica);
-            }
+            _standby.PairingEnded(done);
+            if (done.Refusal is null) _log.Info("ha-manager: {0} on {1} now has its hot replica on {2}", done.Lpar, done.Primary, done.Replica);
             else _log.Warning("ha-manager: the hot replica of {0} on {1} did not start: {2}", done.Lpar, done.Replica, done.Refusal);
         });
         Command<GetHaStatus>(_ => Sender.Tell(Status()));
@@ -268,7 +182,7 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
             typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberDowned),
             typeof(ClusterEvent.MemberLeft), typeof(ClusterEvent.MemberExited));
         Self.Tell(Survey.Instance);
-        Timers.StartPeriodicTimer("survey", Survey.Instance, SurveyInterval);
+        Timers.StartPeriodicTimer(SurveyTimer, Survey.Instance, _settings.SurveyInterval);
         Timers.StartPeriodicTimer(PublishTimer, PublishStatusTick.Every, ControlViewSettings.FromConfig(Context.System.Settings.Config).PublishInterval);
         Timers.StartPeriodicTimer(PublishChangeTimer, PublishStatusTick.OnChange, PublishChangeCheck);
         // Restarts planned by a predecessor and not completed: carry them out (they are not planned again).
@@ -304,17 +218,15 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
     /// <summary>
     /// Every partition gets an availability record (failover image nodes chosen by policy); standby
     /// choices follow the nodes; hot pairs are started where missing; failed partitions are restarted.
+    /// Decided on a draft, persisted, then applied (issue 19): each decision sees the ones before it,
+    /// and the registry holds only what the journal recorded.
     /// </summary>
     private void Surveyed(LparList list, Action? then = null)
     {
         _lastList = list;
-        foreach (var (node, address) in list.NodeAddresses) _nodeAt[address] = node;
         // A node that left and came back is watched again.
-        foreach (var (node, at) in list.NodeAddresses)
-            if (_left.TryGetValue(node, out var leftFrom) && leftFrom != at) Rejoined(node, at);
+        foreach (var (node, at) in _detector.Learn(list)) RecordRejoin(node, at);
         var online = list.Nodes.Select(n => n.Node).ToList();
-        // Decided on a draft, persisted, then applied (issue 19): each decision sees the ones before it,
-        // and the registry holds only what the journal recorded.
         var draft = _registry.Copy();
         var events = new List<IViosMessage>();
         foreach (var summary in list.Lpars.Where(l => draft.Find(l.Definition.Name) is null))
@@ -326,15 +238,30 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         }
         // A list that lacks live nodes (a new partition manager hears from the firmwares one by one)
         // would fail partitions over, and move replicas, away from nodes that are merely late.
-        var dead = DeadNodes(list);
-        var complete = Complete(list, dead);
+        var members = MemberView.Of(_cluster);
+        var now = DateTimeOffset.UtcNow;
+        var dead = _detector.DeadNodes(list, members, now);
+        var complete = _detector.Complete(list, dead, members);
         if (complete)
         {
-            events.AddRange(CheckFailures(list, dead, draft));
-            events.AddRange(Replan(list, draft));
-            events.AddRange(Redesignate(list, dead, draft));
+            var failures = _detector.Check(list, dead, draft, _attempts.InProgress, now);
+            foreach (var refused in failures.Refusals) _log.Error("ha-manager: {0}: {1}", refused.Lpar, refused.Reason);
+            events.AddRange(failures.Events);
+            foreach (var chosen in _standby.Replan(list, draft, now))
+            {
+                _log.Info("ha-manager: {0}: {1}", chosen.Lpar, chosen.Reason);
+                events.Add(chosen);
+            }
+            var live = online.Where(n => !dead.Contains(n)).ToList();
+            var busy = draft.PendingRestarts.Select(p => p.Lpar).Concat(_attempts.InProgress).ToHashSet(StringComparer.Ordinal);
+            foreach (var declared in draft.Redesignate(live, busy))
+            {
+                _log.Info("ha-manager: {0} runs on {1}: its failover image nodes are now {2} (consistency) and {3} (boot)",
+                    declared.Lpar, declared.Node, declared.ConsistencyNode, declared.BootNode);
+                events.Add(declared);
+            }
         }
-        else Timers.StartSingleTimer("fast-survey", Survey.Instance, RetryDelay);
+        else Timers.StartSingleTimer(FastSurveyTimer, Survey.Instance, _settings.RetryDelay);
         // Persisted before anything is done: a handover in the middle neither loses nor repeats a restart.
         PersistThen(events, e =>
         {
@@ -371,270 +298,83 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
     /// <summary>An event of this manager is recorded: applied, and a snapshot every <see cref="SnapshotEvery"/> events.</summary>
     private void Applied(IViosMessage e)
     {
-        _registry.Apply(e);
-        Recorded();
-    }
-
-    private void Recorded()
-    {
+        if (e is NodeLeftGracefully left) _detector.LeaveRecorded(left, recovering: false, DateTimeOffset.UtcNow);
+        else if (e is NodeRejoined back) _detector.RejoinRecorded(back, recovering: false);
+        else _registry.Apply(e);
         _waiting = null;
         if (++_sinceSnapshot < SnapshotEvery) return;
         _sinceSnapshot = 0;
-        SaveSnapshot(_registry.Snapshot() with { Left = _leftRecorded.Values.ToList() });
+        SaveSnapshot(_registry.Snapshot() with { Left = _detector.LeavesOnRecord });
     }
 
-    /// <summary>
-    /// A graceful leave on record. For the successor of a manager whose node left: a leave older than
-    /// <see cref="LeaveRemembered"/> is settled (the node came back, or its partitions were started
-    /// elsewhere by hand), and must not hide a later failure.
-    /// </summary>
-    private void LeftGracefully(NodeLeftGracefully left, bool recovering)
+    private void NodeRemoved(string address, bool left)
     {
-        _leftRecorded[left.Node] = left;
-        if (!recovering || DateTimeOffset.UtcNow - left.At < LeaveRemembered) _left[left.Node] = left.Address;
-        if (!recovering) Recorded();
-    }
-
-    private void BackAgain(NodeRejoined back, bool recovering)
-    {
-        _leftRecorded.Remove(back.Node);
-        if (recovering) _left.Remove(back.Node);
-        else Recorded();
-    }
-
-    /// <summary>
-    /// A node that was downed has failed; one that left the cluster gracefully (an operator's stop,
-    /// a shutdown) took its partitions down on purpose, and they are not failed over.
-    /// </summary>
-    private void NodeRemoved(Address address, bool left)
-    {
-        if (_nodeAt.TryGetValue(address.ToString(), out var node))
-        {
-            if (left)
-            {
-                _left[node] = address.ToString();
-                _log.Info("ha-manager: {0} left the cluster; its partitions stopped with it and are not failed over", node);
-            }
-            else
-            {
-                _removed.Add(node);
-                Rejoined(node, address.ToString());
-            }
-        }
+        var (node, leaveEnded) = _detector.Removed(address, left);
+        if (node is not null && left) _log.Info("ha-manager: {0} left the cluster; its partitions stopped with it and are not failed over", node);
+        if (node is not null && leaveEnded) RecordRejoin(node, address);
         Self.Tell(Survey.Instance);
     }
 
-    private void Rejoined(string node, string address)
-    {
-        if (_left.Remove(node)) PersistFenced(new NodeRejoined(node, address, DateTimeOffset.UtcNow), back => BackAgain(back, recovering: false));
-    }
+    private void RecordRejoin(string node, string address) => PersistFenced(new NodeRejoined(node, address, DateTimeOffset.UtcNow), Applied);
 
-    private void Leaving(Address address)
+    private void Leaving(string address)
     {
-        if (!_nodeAt.TryGetValue(address.ToString(), out var node) || !_left.TryAdd(node, address.ToString())) return;
+        if (_detector.Leaving(address) is not { } node) return;
         _log.Info("ha-manager: {0} is leaving the cluster; its partitions stop with it and are not failed over", node);
         // Known to the next HA manager too: this one moves when its own node leaves.
-        PersistFenced(new NodeLeftGracefully(node, address.ToString(), DateTimeOffset.UtcNow), left => LeftGracefully(left, recovering: false));
+        PersistFenced(new NodeLeftGracefully(node, address, DateTimeOffset.UtcNow), Applied);
     }
 
     /// <summary>
-    /// The nodes whose partitions have failed: removed from the cluster while this instance ran; held
-    /// silent by the masters and fenced (downed, or no longer a member); and, once the startup grace
-    /// is over, any node missing from the partition list (which also covers a removal this instance
-    /// did not see, such as that of the node the previous HA manager ran on).
+    /// Carries a planned restart out (<see cref="FailoverRestart"/>): stops the partition where it is
+    /// if that node lives, moves it to its target node and brings it up there. An attempt that does
+    /// not finish by its deadline (a step whose reply never comes) is given up and tried again, never
+    /// left in progress for good; its steps may still complete late, which the next attempt finds.
     /// </summary>
-    private HashSet<string> DeadNodes(LparList list)
-    {
-        var dead = new HashSet<string>(_removed, StringComparer.Ordinal);
-        var members = _cluster.State.Members.ToDictionary(m => m.Address.ToString(), m => m.Status);
-        var fenced = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (address, silent) in _silentNodes)
-        {
-            // Fenced by the master that reported it (it had the cluster down it): gone now, before the down reaches this node.
-            var gone = silent.FencedByReporter || !members.TryGetValue(address, out var status)
-                       || status is MemberStatus.Down or MemberStatus.Removed or MemberStatus.Exiting;
-            if (!gone) continue;
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            if (_nodeAt.TryGetValue(address, out var known)) names.Add(known);
-            // A new instance may not know the address: the partitions the node last listed live tell where they ran.
-            foreach (var lpar in silent.LastLiveLpars)
-                if (list.Lpars.FirstOrDefault(l => l.Definition.Name == lpar) is { } summary) names.Add(summary.Definition.Node);
-            // Fenced (downed) while still registered: dead now, not once the cluster removes it, unless
-            // a node of that name registered again from another address (a new incarnation).
-            foreach (var node in names.Where(n => !list.NodeAddresses.TryGetValue(n, out var at) || at == address))
-            {
-                fenced.Add(node);
-                _fencedAt[node] = address;
-            }
-        }
-        var registered = list.Nodes.Select(n => n.Node).ToHashSet(StringComparer.Ordinal);
-        if (DateTimeOffset.UtcNow - _started >= _settings.StartupGrace)
-            foreach (var summary in list.Lpars.Where(l => !registered.Contains(l.Definition.Node)))
-            {
-                // A node still a member is not dead: it is leaving (its firmware stopped first), or
-                // registering again; its removal, downed or not, decides.
-                var node = summary.Definition.Node;
-                var addresses = _nodeAt.Where(a => a.Value == node).Select(a => a.Key).ToList();
-                var statuses = addresses.Select(a => members.TryGetValue(a, out var status) ? status : MemberStatus.Removed).ToList();
-                foreach (var leaving in addresses.Where(a => members.GetValueOrDefault(a) is MemberStatus.Leaving or MemberStatus.Exiting)) _left.TryAdd(node, leaving);
-                if (statuses.Any(st => st is not (MemberStatus.Down or MemberStatus.Removed))) continue;
-                dead.Add(node);
-            }
-        dead.ExceptWith(registered);
-        dead.UnionWith(fenced);
-        dead.ExceptWith(_left.Keys);
-        return dead;
-    }
-
-    /// <summary>Failover image nodes that became the partition's own node, chosen again (<see cref="HaRegistry.Redesignate"/>), logged.</summary>
-    private IEnumerable<IViosMessage> Redesignate(LparList list, HashSet<string> dead, HaRegistry draft)
-    {
-        var live = list.Nodes.Select(n => n.Node).Where(n => !dead.Contains(n)).ToList();
-        var busy = draft.PendingRestarts.Select(p => p.Lpar).Concat(_inProgress).ToHashSet(StringComparer.Ordinal);
-        foreach (var declared in draft.Redesignate(live, busy))
-        {
-            _log.Info("ha-manager: {0} runs on {1}: its failover image nodes are now {2} (consistency) and {3} (boot)",
-                declared.Lpar, declared.Node, declared.ConsistencyNode, declared.BootNode);
-            yield return declared;
-        }
-    }
-
-    /// <summary>
-    /// Whether the partition list has every live vios node registered: a new partition manager (after
-    /// a handover) hears from the firmwares one by one, and a failover decided on half a list would
-    /// take a designated node that is merely late for a gone one.
-    /// </summary>
-    private bool Complete(LparList list, HashSet<string> dead)
-    {
-        var members = _cluster.State.Members.Count(m => m.HasRole("vios") && m.Status is MemberStatus.Up or MemberStatus.WeaklyUp
-            && !_silentNodes.ContainsKey(m.Address.ToString()));
-        return list.Nodes.Count(n => !dead.Contains(n.Node)) >= members;
-    }
-
-    /// <summary>
-    /// A partition has failed when it was running on a dead node (<see cref="DeadNodes"/>), or its
-    /// guest agent fell silent while its node lives. A partition with a restart planned or under way
-    /// is not failed again; a report about a node the partition has since left is stale.
-    /// </summary>
-    private List<IViosMessage> CheckFailures(LparList list, HashSet<string> dead, HaRegistry draft)
-    {
-        var live = list.Nodes.Select(n => n.Node).Where(n => !dead.Contains(n)).ToList();
-        var pending = draft.PendingRestarts.Select(p => p.Lpar).ToHashSet(StringComparer.Ordinal);
-        var events = new List<IViosMessage>();
-        var now = DateTimeOffset.UtcNow;
-        foreach (var summary in list.Lpars)
-        {
-            var (name, node) = (summary.Definition.Name, summary.Definition.Node);
-            if (summary.State is not (LparState.Running or LparState.Quiesced or LparState.Activating)) continue;
-            if (pending.Contains(name) || _inProgress.Contains(name) || draft.Find(name) is not { } record || record.Node != node) continue;
-            // A copy that runs on a live node the record does not place it on is a survivor's takeover
-            // (the HA manager died with the node): not failed; its announcement moves the record there.
-            if (list.Strays.Any(s => s.Name == name && s.Verdict == ReportedLparVerdict.PlacedElsewhere && live.Contains(s.Node)
-                && s.State is LparState.Running or LparState.Activating)) continue;
-            string cause;
-            if (dead.Contains(node)) cause = $"{node} is no longer in the cluster";
-            else if (_silentGuests.Remove(name, out var guest) && list.NodeAddresses.GetValueOrDefault(node) == guest.Node)
-                cause = $"its heartbeats stopped at {guest.LastHeartbeat:HH:mm:ss.fff} while {node} lives";
-            else continue;
-            // The same failure reported twice (by two masters, or again after a handover) has the same id.
-            var failureId = $"{name}@{node}#{record.Failures.Count(f => f.Completed)}";
-            var decision = draft.Decide(new LparFailed(name, node, failureId, cause), live, now);
-            if (decision.Refusal is { } refused) _log.Error("ha-manager: {0}: {1}", refused.Lpar, refused.Reason);
-            // On the draft, so the next failure's placement counts this restart.
-            foreach (var e in decision.Events) draft.Apply(e);
-            events.AddRange(decision.Events);
-        }
-        return events;
-    }
-
-    /// <summary>Stops the partition where it is if that node lives, moves it to its target node and brings it up there.</summary>
     private void Execute(RestartPlanned plan)
     {
-        if (!_inProgress.Add(plan.Lpar)) return;
+        if (!_attempts.Begin(plan.Lpar)) return;
         var failed = _registry.Find(plan.Lpar)?.Failures.FirstOrDefault(f => f.FailureId == plan.FailureId)?.FailedNode;
-        var fenceFirst = failed is not null && _lastList?.Nodes.Any(n => n.Node == failed) == true && DeadNodes(_lastList).Contains(failed) == false;
-        _log.Warning("ha-manager: restarting {0} on {1} from {2}: {3}", plan.Lpar, plan.TargetNode, Describe(plan.Image), plan.Reason);
-        _paired.Remove(plan.Lpar);
-        var fence = failed is not null && _fencedAt.TryGetValue(failed, out var address) ? new FenceNode(failed, address) : null;
-        var retry = _attempts.ContainsKey(plan.Lpar);
+        var fenceFirst = failed is not null && _lastList is { } list && list.Nodes.Any(n => n.Node == failed)
+                         && !_detector.DeadNodes(list, MemberView.Of(_cluster), DateTimeOffset.UtcNow).Contains(failed);
+        _log.Warning("ha-manager: restarting {0} on {1} from {2}: {3}", plan.Lpar, plan.TargetNode, FailoverRestart.Describe(plan.Image), plan.Reason);
+        _standby.Unpair(plan.Lpar);
         var deadline = _settings.RestartDeadline;
-        // An attempt that does not finish by its deadline (a step whose reply never comes) is given up
-        // and tried again, never left in progress for good; its steps may still complete late, which
-        // the next attempt finds (the partition already running on its target).
-        _ = RestartAsync(plan, failed, _partitions, fenceFirst, fence, retry, deadline).WaitAsync(deadline)
+        _ = FailoverRestart.RunAsync(plan, failed, _partitions, fenceFirst, _detector.FenceFor(failed), _attempts.IsRetry(plan.Lpar), deadline)
+            .WaitAsync(deadline)
             .PipeTo(Self, failure: e => new RestartFailed(plan.Lpar, e is TimeoutException
                 ? $"the attempt did not finish within {deadline.TotalSeconds:0.#} s (vios.availability.restart-deadline)"
                 : e.GetBaseException().Message));
     }
 
-    private static string Describe(FailoverImage image) => image switch
+    private void Failed(RestartFailed failed)
     {
-        FailoverImage.Boot => "its boot image",
-        FailoverImage.Replica => "its hot replica",
-        _ => "its consistency image",
-    };
-
-    private static async Task<object> RestartAsync(RestartPlanned plan, string? failedNode, IActorRef partitions, bool fenceFirst, FenceNode? fence, bool retry, TimeSpan deadline)
-    {
-        var started = DateTimeOffset.UtcNow;
-        // A previous attempt that was given up may have brought the partition up after all, or a
-        // survivor took it over while the HA manager moved (then its record is on that node).
-        if (retry && await partitions.Ask<LparList>(ListLpars.Instance, deadline) is var list
-            // Reported by the node, not the intent a failed restore recorded before it was refused there.
-            && list.Lpars.FirstOrDefault(l => l.Definition.Name == plan.Lpar) is { State: LparState.Running, NodeOnline: true, StateReported: true } running
-            && running.Definition.Node != failedNode)
-            return new RestartDone(plan.Lpar, plan.FailureId, running.Definition.Node, plan.Image, DateTimeOffset.UtcNow - started,
-                $"running on {running.Definition.Node} since an earlier attempt", Measured: false);
-        // A guest that stopped heartbeating on a live node is stopped there first, so it never runs twice.
-        if (fenceFirst) await partitions.Ask<object>(new StopLpar(plan.Lpar), deadline);
-        // A fenced node is out of the partition manager's placement at once, not when the cluster removes it.
-        if (fence is not null) await partitions.Ask<object>(fence, deadline);
-        var moved = await partitions.Ask<object>(new MoveLpar(plan.Lpar, plan.TargetNode, plan.Reason), deadline);
-        if (moved is LparRefused { Reason: var moveRefusal } && !moveRefusal.Contains("already placed on", StringComparison.Ordinal))
-            return new RestartFailed(plan.Lpar, moveRefusal);
-
-        object restored;
-        var fallback = "";
-        if (plan.Image == FailoverImage.Replica)
+        // Completed meanwhile (a survivor's takeover was recorded): nothing is pending any more.
+        if (_registry.PendingRestarts.FirstOrDefault(p => p.Lpar == failed.Lpar) is not { } plan)
         {
-            restored = await partitions.Ask<object>(new PromoteReplica(plan.Lpar), deadline);
-            if (restored is CheckpointRestored promoted)
-                return Done(plan, promoted, started, $"promoted its replica at epoch {promoted.Epoch}");
-            // The replica is gone or empty: the persisted image is what there is.
-            fallback = $" (the replica could not be promoted: {(restored as LparRefused)?.Reason})";
+            _attempts.Ended(failed.Lpar);
+            _log.Info("ha-manager: {0}: an attempt ended ({1}), but no restart is pending any more", failed.Lpar, failed.Reason);
+            return;
         }
-        long? epoch = plan.Image == FailoverImage.Boot ? 0 : null;
-        restored = await partitions.Ask<object>(new RestoreCheckpoint(plan.Lpar, plan.Lpar, epoch), deadline);
-        if (restored is CheckpointRestored { Verified: false } corrupt)
-            return new RestartFailed(plan.Lpar, $"the image of epoch {corrupt.Epoch} restored with a different memory checksum than at its stun");
-        if (restored is CheckpointRestored image)
-            return Done(plan, image, started, (epoch == 0 ? "from the boot image" : $"from epoch {image.Epoch}") + fallback);
-        // No committed consistency image yet: the boot image is what there is.
-        if (epoch is null)
-        {
-            var boot = await partitions.Ask<object>(new RestoreCheckpoint(plan.Lpar, plan.Lpar, 0), deadline);
-            if (boot is CheckpointRestored bootImage)
-                return Done(plan, bootImage, started, $"from the boot image: no consistency image was committed{fallback}");
-        }
-        return new RestartFailed(plan.Lpar, (restored as LparRefused)?.Reason ?? $"unexpected reply {restored}");
+        var step = _attempts.Failed(failed.Lpar);
+        // The partition manager may not have noticed the node is gone yet: try again shortly.
+        if (step.Quick) _log.Info("ha-manager: {0} not restarted yet (attempt {1}): {2}", failed.Lpar, step.Attempts, failed.Reason);
+        else if (step.Alarm)
+            _log.Error("ha-manager: {0} could not be restarted after {1} attempts: {2}; trying again every {3} s",
+                failed.Lpar, step.Attempts, failed.Reason, step.Delay.TotalSeconds);
+        Timers.StartSingleTimer($"retry-{failed.Lpar}", new Retry(plan), step.Delay);
     }
-
-    private static RestartDone Done(RestartPlanned plan, CheckpointRestored restored, DateTimeOffset started, string how) =>
-        new(plan.Lpar, plan.FailureId, restored.Node, plan.Image, DateTimeOffset.UtcNow - started,
-            $"{how}, memory checksum {restored.MemoryChecksum:x16}{(restored.Verified == true ? " (equal to the image's)" : "")}");
 
     private void Completed(RestartDone done)
     {
-        _inProgress.Remove(done.Lpar);
-        _attempts.Remove(done.Lpar);
+        _attempts.Ended(done.Lpar);
         var (completed, refusal) = _registry.Complete(done.Lpar, done.FailureId, done.Node, DateTimeOffset.UtcNow);
         if (completed is null)
         {
             _log.Warning("ha-manager: {0}: {1}", done.Lpar, refusal);
             return;
         }
-        if (done.Measured && done.Image == FailoverImage.Replica) _measuredHot = done.Took;
-        else if (done.Measured) _measuredCold = done.Took;
+        if (done.Measured) _standby.Measured(done.Image, done.Took);
         PersistFenced(completed with { Detail = done.Detail }, e =>
         {
             Applied(e);
@@ -670,8 +410,7 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         var events = decision.Events.ToList();
         if (draft.Complete(done.Lpar, done.FailureId, done.Node, done.StartedAt + done.Took) is ({ } completed, _))
             events.Add(completed with { Detail = $"taken over by {done.Node}: {done.Detail}" });
-        if (done.Image == FailoverImage.Replica) _measuredHot = done.Took;
-        else _measuredCold = done.Took;
+        _standby.Measured(done.Image, done.Took);
         _log.Info("ha-manager: {0} was taken over by {1} ({2}) while the HA manager moved", done.Lpar, done.Node, done.Detail);
         _waiting = (replyTo, done.Lpar);
         // A write the journal rejects is answered with the reason (the survivor asks again), and this is not run.
@@ -690,14 +429,12 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
             replyTo.Tell(new HaRefused(requirement.Lpar, refusal));
             return;
         }
-        if (_lastList?.Lpars.FirstOrDefault(l => l.Definition.Name == requirement.Lpar) is not { } summary)
+        if (_lastList is not { } list || list.Lpars.FirstOrDefault(l => l.Definition.Name == requirement.Lpar) is not { } summary)
         {
             replyTo.Tell(new HaRefused(requirement.Lpar, $"no partition named '{requirement.Lpar}'"));
             return;
         }
-        var (planner, _) = Planner(_lastList, _registry);
-        planner.Replan(StandbyNodes(_lastList));
-        var choice = Chosen(planner.Require(RequirementOf(requirement, summary.Definition), Estimate()));
+        var choice = _standby.Choose(requirement, summary.Definition, list, _registry, DateTimeOffset.UtcNow);
         _waiting = (replyTo, requirement.Lpar);
         PersistAllFenced(new IViosMessage[] { requirement, choice }, e =>
         {
@@ -705,103 +442,22 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
             if (e is not StandbyChosen chosen) return;
             _log.Info("ha-manager: {0}: {1}", chosen.Lpar, chosen.Reason);
             replyTo.Tell(chosen);
-            if (_lastList is { } list) EnsurePairs(list);
+            if (_lastList is { } latest) EnsurePairs(latest);
         });
     }
-
-    /// <summary>
-    /// S17: re-plans every partition with a requirement on the nodes and room there are now, from the
-    /// choices on record (so a replica stays where it is while its node has room for it); returns the
-    /// choices that changed, to persist.
-    /// </summary>
-    private List<IViosMessage> Replan(LparList list, HaRegistry draft)
-    {
-        var (planner, _) = Planner(list, draft);
-        var changes = new List<IViosMessage>();
-        foreach (var change in planner.Replan(StandbyNodes(list)))
-        {
-            var chosen = Chosen(change.After);
-            if (draft.Find(chosen.Lpar)?.Standby is { } before
-                && before.Mode == chosen.Mode && before.ReplicaNode == chosen.ReplicaNode && before.RequirementMet == chosen.RequirementMet)
-                continue;
-            _log.Info("ha-manager: {0}: {1}", chosen.Lpar, chosen.Reason);
-            draft.Apply(chosen);
-            changes.Add(chosen);
-        }
-        return changes;
-    }
-
-    /// <summary>A planner holding every partition's requirement and its choice on record.</summary>
-    private (StandbyPlanner Planner, Dictionary<string, LparDefinition> Definitions) Planner(LparList list, HaRegistry registry)
-    {
-        var planner = new StandbyPlanner();
-        var definitions = list.Lpars.ToDictionary(l => l.Definition.Name, l => l.Definition, StringComparer.Ordinal);
-        foreach (var record in registry.Records)
-        {
-            if (record.Requirement is not { } requirement || !definitions.TryGetValue(record.Lpar, out var definition)) continue;
-            var before = record.Standby is { } s ? new StandbyChoice(s.Lpar, s.Mode, s.ReplicaNode, s.RequirementMet, s.Reason) : null;
-            planner.Restore(RequirementOf(requirement, definition), Estimate(), before);
-        }
-        return (planner, definitions);
-    }
-
-    /// <summary>The registered nodes with the vCPUs and memory their partitions leave free.</summary>
-    private static List<StandbyNode> StandbyNodes(LparList list) =>
-        list.Nodes.Select(n =>
-        {
-            var placed = list.Lpars.Where(l => l.Definition.Node == n.Node).Select(l => l.Definition).ToList();
-            return new StandbyNode(n.Node, n.Cpus.Count - placed.Sum(d => d.Vcpus), n.Memory.Sum(m => m.SizeMb) - placed.Sum(d => d.MemoryMb));
-        }).ToList();
 
     /// <summary>Starts the replication of each running hot-standby partition to its replica node, where it is not running yet.</summary>
     private void EnsurePairs(LparList list)
     {
-        foreach (var record in _registry.Records)
-        {
-            if (record.Standby is not { Mode: StandbyMode.Hot, ReplicaNode: { } replica }) continue;
-            if (list.Lpars.FirstOrDefault(l => l.Definition.Name == record.Lpar) is not { State: LparState.Running } summary) continue;
-            var primary = summary.Definition.Node;
-            if (primary == replica || _paired.GetValueOrDefault(record.Lpar) == (primary, replica)) continue;
-            if (_inProgress.Contains(record.Lpar) || !_pairing.Add(record.Lpar)) continue;
-            PairAsync(_partitions, record.Lpar, primary, replica).PipeTo(Self, failure: e => new PairingDone(record.Lpar, primary, replica, e.Message));
-        }
-    }
-
-    /// <summary>
-    /// Pairs the partition with a replica on <paramref name="replica"/>, unless it already is (a new
-    /// HA manager after a handover finds the pairs its predecessor started, and keeps them).
-    /// </summary>
-    private static async Task<PairingDone> PairAsync(IActorRef partitions, string lpar, string primary, string replica)
-    {
-        if (await partitions.Ask<object>(new GetCheckpointStats(lpar), AskTimeout) is CheckpointStats stats
-            && stats.Mode.StartsWith($"replicating to {replica} ", StringComparison.Ordinal))
-            return new PairingDone(lpar, primary, replica, null);
-        var reply = await partitions.Ask<object>(new ReplicateCheckpoints(lpar, replica, HotIntervalMs, Verify: true, TargetFirmware: null), AskTimeout);
-        return new PairingDone(lpar, primary, replica, reply is LparRefused refused ? refused.Reason : null);
-    }
-
-    private static AvailabilityRequirement RequirementOf(SetAvailabilityRequirement requirement, LparDefinition definition) =>
-        new(requirement.Lpar, definition.Node, definition.Vcpus, definition.MemoryMb, requirement.MaxRecovery, requirement.FullPerformance);
-
-    private static StandbyChosen Chosen(StandbyChoice choice) =>
-        new(choice.Lpar, choice.Mode, choice.ReplicaNode, choice.RequirementMet, choice.Reason, DateTimeOffset.UtcNow);
-
-    /// <summary>
-    /// S17's recovery estimates: the last measured restart of each kind plus the time to detect a
-    /// failure (the heartbeats' silence limit), or the configured estimate until one is measured.
-    /// </summary>
-    private RecoveryEstimate Estimate()
-    {
-        var detection = _settings.Heartbeat.Interval * (_settings.Heartbeat.NodeMissedIntervals + 1);
-        return new RecoveryEstimate(
-            _measuredCold is { } cold ? cold + detection : _settings.Estimates.ColdRestart,
-            _measuredHot is { } hot ? hot + detection : _settings.Estimates.HotPromotion);
+        foreach (var pair in _standby.PairsToStart(list, _registry, _attempts.InProgress))
+            StandbyUpkeep.PairAsync(_partitions, pair, _settings.AskTimeout)
+                .PipeTo(Self, failure: e => new PairingDone(pair.Lpar, pair.Primary, pair.Replica, e.Message));
     }
 
     private HaStatus Status() => new(_registry.Records.ToList(), _registry.PendingRestarts.ToList())
     {
-        Estimates = Estimate(),
-        SilentNodes = _silentNodes.Keys.Order(StringComparer.Ordinal).ToList(),
+        Estimates = _standby.Estimate(),
+        SilentNodes = _detector.SilentNodes,
         Window = _settings.Policy.FailureWindow,
     };
 
@@ -819,33 +475,7 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
 
     private sealed record SurveyFailed(string Reason);
 
-    /// <param name="Measured">Whether <paramref name="Took"/> is the restart's own time (not a check that found it done).</param>
-    private sealed record RestartDone(string Lpar, string FailureId, string Node, FailoverImage Image, TimeSpan Took, string Detail, bool Measured = true);
-
-    private sealed record RestartFailed(string Lpar, string Reason);
-
     private sealed record Retry(RestartPlanned Plan);
 
     private sealed record RequireOn(SetAvailabilityRequirement Requirement, LparList? List, IActorRef ReplyTo);
-
-    private sealed record PairingDone(string Lpar, string Primary, string Replica, string? Refusal);
-}
-
-/// <summary>Asks the HA manager for every availability record and the restarts in progress.</summary>
-public sealed record GetHaStatus : IViosMessage
-{
-    public static GetHaStatus Instance { get; } = new();
-}
-
-/// <summary>
-/// Every availability record, the restarts planned and not completed, the recovery estimates the
-/// standby choices rest on, the nodes the heartbeat masters hold silent, and the failure window.
-/// </summary>
-public sealed record HaStatus(IReadOnlyList<AvailabilityRecord> Records, IReadOnlyList<RestartPlanned> Pending) : IViosMessage
-{
-    public RecoveryEstimate? Estimates { get; init; }
-
-    public IReadOnlyList<string> SilentNodes { get; init; } = [];
-
-    public TimeSpan Window { get; init; }
 }

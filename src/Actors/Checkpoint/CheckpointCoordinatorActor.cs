@@ -642,7 +642,11 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
                 + (_backoff.Describe(DateTimeOffset.UtcNow) is { } backingOff ? $", {backingOff}" : "");
         return new CheckpointStats(_lpar, mode, _intervalMs, _counters.Epochs, _counters.FailedEpochs, _counters.StunPercentile(50),
             _counters.StunPercentile(99), _counters.DirtyBytes, _counters.BytesSent, diffs + wholes == 0 ? 0 : (double)diffs / (diffs + wholes),
-            query.OutputsHeld, query.OutputsReleased, _counters.LastFailure, _note, PairStats());
+            query.OutputsHeld, query.OutputsReleased, _counters.LastFailure, _note, PairStats())
+        {
+            Checkpointing = _pairing is not null ? Checkpointing.Replicating : _intervalMs is null ? Checkpointing.Manual : Checkpointing.Periodic,
+            ReplicaNode = _pairing?.Node,
+        };
     }
 
     private FaultTolerantPairStats? PairStats()

@@ -114,7 +114,22 @@ public sealed record CheckpointStats(
     long OutputsReleased,
     string? LastFailure,
     string? Note,
-    FaultTolerantPairStats? Pair = null) : IViosMessage;
+    FaultTolerantPairStats? Pair = null) : IViosMessage
+{
+    /// <summary>How the partition is checkpointed, for programs (<see cref="Mode"/> is the operator's sentence).</summary>
+    public Checkpointing Checkpointing { get; init; }
+
+    /// <summary>The node its replica runs on, while <see cref="Checkpointing"/> is <see cref="Checkpointing.Replicating"/>.</summary>
+    public string? ReplicaNode { get; init; }
+}
+
+/// <summary>How a partition is checkpointed: on request only, every interval to the journal, or replicated to a node (S23).</summary>
+public enum Checkpointing
+{
+    Manual = 0,
+    Periodic = 1,
+    Replicating = 2,
+}
 
 /// <summary>
 /// S22, for a partition that has been the primary of a replicated pair: the secondary's execution

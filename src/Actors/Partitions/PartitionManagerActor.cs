@@ -141,7 +141,7 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
             var (moved, refusal) = _registry.Decide(move, fence);
             if (moved is null)
             {
-                replyTo.Tell(new LparRefused(move.Name, refusal!));
+                replyTo.Tell(refusal!);
                 return;
             }
             _persisting = (replyTo, move.Name);

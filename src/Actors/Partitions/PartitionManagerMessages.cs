@@ -42,8 +42,28 @@ public sealed record DeleteLpar(string Name) : IViosMessage;
 
 public sealed record LparDeleted(string Name) : IViosMessage;
 
-/// <summary>A command on a partition was refused; <paramref name="Reason"/> says why, for the operator.</summary>
-public sealed record LparRefused(string Name, string Reason) : IViosMessage;
+/// <summary>
+/// A command on a partition was refused; <paramref name="Reason"/> says why, for the operator, and
+/// <see cref="Kind"/> for a program (never parse the reason).
+/// </summary>
+public sealed record LparRefused(string Name, string Reason) : IViosMessage
+{
+    public LparRefusal Kind { get; init; }
+}
+
+/// <summary>Why a partition command was refused, for callers that act on it. New kinds go at the end: the value crosses the wire.</summary>
+public enum LparRefusal
+{
+    /// <summary>A reason without a kind of its own; the text says it.</summary>
+    Other = 0,
+    NotFound = 1,
+    /// <summary>A move to the node the partition is placed on already.</summary>
+    AlreadyPlaced = 2,
+    NodeAbsent = 3,
+    WrongState = 4,
+    NoRoom = 5,
+    JournalFailed = 6,
+}
 
 /// <summary>
 /// A command on a partition was not passed on: its node <paramref name="Node"/> is unreachable, downed

@@ -203,19 +203,20 @@ public sealed partial class PartitionRegistry
     /// that took the partition over raised the fence two above the record and may have died before
     /// it announced the takeover; a move one above the record would be refused there for good.
     /// </param>
-    public (LparMoved? Event, string? Refusal) Decide(MoveLpar command, long? fence = null)
+    public (LparMoved? Event, LparRefused? Refusal) Decide(MoveLpar command, long? fence = null)
     {
-        if (_definitions.GetValueOrDefault(command.Name) is not { } definition) return (null, $"no partition named '{command.Name}'");
-        if (definition.Node == command.ToNode) return (null, $"'{command.Name}' is already placed on {command.ToNode}");
-        if (!_online.ContainsKey(command.ToNode)) return (null, $"no vios node '{command.ToNode}' has registered resources");
+        LparRefused Refused(LparRefusal kind, string reason) => new(command.Name, reason) { Kind = kind };
+        if (_definitions.GetValueOrDefault(command.Name) is not { } definition) return (null, Refused(LparRefusal.NotFound, $"no partition named '{command.Name}'"));
+        if (definition.Node == command.ToNode) return (null, Refused(LparRefusal.AlreadyPlaced, $"'{command.Name}' is already placed on {command.ToNode}"));
+        if (!_online.ContainsKey(command.ToNode)) return (null, Refused(LparRefusal.NodeAbsent, $"no vios node '{command.ToNode}' has registered resources"));
         var state = StateOf(command.Name);
         if (IsOnline(definition.Node) && state is LparState.Activating or LparState.Running or LparState.Quiesced)
-            return (null, $"'{command.Name}' is {state.ToString().ToLowerInvariant()} on {definition.Node}: stop it first");
+            return (null, Refused(LparRefusal.WrongState, $"'{command.Name}' is {state.ToString().ToLowerInvariant()} on {definition.Node}: stop it first"));
         var request = new ResourceRequest(command.Name, definition.Vcpus, definition.MemoryMb, definition.Adapters, definition.Policy) { Node = command.ToNode };
         var placement = _planner.PlanMove(request);
         return placement.Allocation is { } allocation
             ? (new LparMoved(definition with { Allocation = allocation, OwnerEpoch = Math.Max(definition.OwnerEpoch, fence ?? 0) + 1 }, definition.Node, command.Reason), null)
-            : (null, placement.Refusal);
+            : (null, Refused(LparRefusal.NoRoom, placement.Refusal!));
     }
 
     /// <summary>

@@ -32,6 +32,9 @@ public sealed class OwnershipEpochSpecs
         return decided.Event;
     }
 
+    private static LparMoved Apply(PartitionRegistry registry, (LparMoved? Event, LparRefused? Refusal) decided) =>
+        Apply(registry, (decided.Event, decided.Refusal?.Reason));
+
     [Fact]
     public void A_new_partition_has_epoch_1_and_every_move_raises_it()
     {

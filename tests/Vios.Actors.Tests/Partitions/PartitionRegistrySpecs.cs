@@ -333,7 +333,7 @@ public sealed class PartitionRegistrySpecs
 
         var (refused, reason) = _registry.Decide(new MoveLpar("db", "b", "test"));
         Assert.Null(refused);
-        Assert.Equal("'db' is running on a: stop it first", reason);
+        Assert.Equal(("'db' is running on a: stop it first", LparRefusal.WrongState), (reason!.Reason, reason.Kind));
 
         _registry.Unregister("a");
         var (moved, _) = _registry.Decide(new MoveLpar("db", "b", "a failed"));
@@ -358,9 +358,26 @@ public sealed class PartitionRegistrySpecs
         Defined(_registry, Create("db", vcpus: 4, node: "a"));
         _registry.Unregister("a");
 
-        Assert.Equal("no vios node 'nowhere' has registered resources", _registry.Decide(new MoveLpar("db", "nowhere", "x")).Refusal);
-        Assert.Contains("none has 4 free vCPUs", _registry.Decide(new MoveLpar("db", "small", "x")).Refusal);
-        Assert.Equal("no partition named 'ghost'", _registry.Decide(new MoveLpar("ghost", "small", "x")).Refusal);
+        Assert.Equal(("no vios node 'nowhere' has registered resources", LparRefusal.NodeAbsent), Refusal(_registry.Decide(new MoveLpar("db", "nowhere", "x"))));
+        var noRoom = Refusal(_registry.Decide(new MoveLpar("db", "small", "x")));
+        Assert.Contains("none has 4 free vCPUs", noRoom.Reason);
+        Assert.Equal(LparRefusal.NoRoom, noRoom.Kind);
+        Assert.Equal(("no partition named 'ghost'", LparRefusal.NotFound), Refusal(_registry.Decide(new MoveLpar("ghost", "small", "x"))));
+    }
+
+    [Fact]
+    public void A_move_to_the_node_it_is_placed_on_is_refused_as_already_placed()
+    {
+        _registry.Register(Node("a", cpus: 4), NoStates);
+        Defined(_registry, Create("db", vcpus: 2, node: "a"));
+
+        Assert.Equal(("'db' is already placed on a", LparRefusal.AlreadyPlaced), Refusal(_registry.Decide(new MoveLpar("db", "a", "x"))));
+    }
+
+    private static (string Reason, LparRefusal Kind) Refusal((LparMoved? Event, LparRefused? Refusal) decided)
+    {
+        Assert.Null(decided.Event);
+        return (decided.Refusal!.Reason, decided.Refusal.Kind);
     }
 
     [Fact]

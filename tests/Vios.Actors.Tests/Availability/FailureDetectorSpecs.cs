@@ -1,0 +1,216 @@
+using Akka.Cluster;
+using Vios.Actors.Availability;
+using Vios.Actors.Partitions;
+using Vios.Testing;
+
+namespace Vios.Actors.Tests.Availability;
+
+/// <summary>
+/// The HA manager's dead-node and failure rules (<see cref="FailureDetector"/>), on members, reports
+/// and a clock given by the spec: no cluster, no actor.
+/// </summary>
+public sealed class FailureDetectorSpecs
+{
+    private static readonly DateTimeOffset Start = new(2026, 12, 7, 12, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan Grace = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan AfterGrace = Grace + TimeSpan.FromSeconds(1);
+
+    // The addresses HaManagerHarness.List gives nodes a, b and c, in that order.
+    private const string A = "akka.tcp://vios@127.0.0.1:4100";
+    private const string B = "akka.tcp://vios@127.0.0.1:4101";
+    private const string C = "akka.tcp://vios@127.0.0.1:4102";
+
+    private static FailureDetector Detector() => new(Grace, TimeSpan.FromMinutes(1), Start);
+
+    /// <summary>Partitions p on a and q on b, these nodes registered, each at its own address whichever are listed.</summary>
+    private static LparList Listing(params string[] registered) =>
+        HaManagerHarness.List([HaManagerHarness.Running("p", "a"), HaManagerHarness.Running("q", "b")], registered) with
+        {
+            NodeAddresses = registered.ToDictionary(n => n, n => n switch { "a" => A, "b" => B, _ => C }),
+        };
+
+    private static List<MemberView> Members(params (string Address, MemberStatus Status)[] members) =>
+        members.Select(m => new MemberView(m.Address, m.Status, Vios: true)).ToList();
+
+    private static NodeSilent Silent(string node, string by, bool fenced = false, params string[] lastLive) =>
+        new(node, by, 7, lastLive, Start, Start) { FencedByReporter = fenced };
+
+    [Fact]
+    public void A_silent_node_that_is_still_Up_is_not_dead_and_is_once_it_is_downed_though_still_registered()
+    {
+        var detector = Detector();
+        var list = Listing("a", "b", "c");
+        detector.Learn(list);
+        Assert.True(detector.Silent(Silent(A, B), Members((A, MemberStatus.Up), (B, MemberStatus.Up), (C, MemberStatus.Up))));
+
+        Assert.Empty(detector.DeadNodes(list, Members((A, MemberStatus.Up), (B, MemberStatus.Up), (C, MemberStatus.Up)), Start));
+        Assert.Equal(["a"], detector.DeadNodes(list, Members((A, MemberStatus.Down), (B, MemberStatus.Up), (C, MemberStatus.Up)), Start));
+        Assert.Equal(new FenceNode("a", A), detector.FenceFor("a"));
+    }
+
+    [Fact]
+    public void A_report_from_a_member_that_is_not_Up_is_ignored()
+    {
+        // A node that was frozen reports every peer silent from its stale view before it learns it was downed.
+        var detector = Detector();
+        var list = Listing("a", "b", "c");
+        detector.Learn(list);
+
+        Assert.False(detector.Silent(Silent(B, A, fenced: true), Members((A, MemberStatus.Down), (B, MemberStatus.Up), (C, MemberStatus.Up))));
+        Assert.Empty(detector.SilentNodes);
+        Assert.Empty(detector.DeadNodes(list, Members((A, MemberStatus.Down), (B, MemberStatus.Up), (C, MemberStatus.Up)), Start));
+    }
+
+    [Fact]
+    public void A_fenced_report_makes_the_node_dead_at_once_and_hearing_it_again_does_not_revive_it()
+    {
+        var detector = Detector();
+        var list = Listing("a", "b", "c");
+        var up = Members((A, MemberStatus.Up), (B, MemberStatus.Up), (C, MemberStatus.Up));
+        detector.Learn(list);
+        Assert.True(detector.Silent(Silent(A, B), up));
+        Assert.False(detector.Silent(Silent(A, C), up));
+
+        // The reporter fenced it: news, and dead before the down reaches this node.
+        Assert.True(detector.Silent(Silent(A, B, fenced: true), up));
+        Assert.Equal(["a"], detector.DeadNodes(list, up, Start));
+
+        Assert.False(detector.HeardAgain(new NodeHeardAgain(A, C, Start), up));
+        Assert.Equal(["a"], detector.DeadNodes(list, up, Start));
+    }
+
+    [Fact]
+    public void A_silent_node_heard_again_by_an_Up_member_is_no_longer_held_silent()
+    {
+        var detector = Detector();
+        var up = Members((A, MemberStatus.Up), (B, MemberStatus.Up), (C, MemberStatus.Up));
+        detector.Learn(Listing("a", "b", "c"));
+        detector.Silent(Silent(A, B), up);
+
+        Assert.False(detector.HeardAgain(new NodeHeardAgain(A, C, Start), Members((A, MemberStatus.Up), (B, MemberStatus.Up), (C, MemberStatus.Leaving))));
+        Assert.True(detector.HeardAgain(new NodeHeardAgain(A, C, Start), up));
+        Assert.Empty(detector.SilentNodes);
+    }
+
+    [Fact]
+    public void A_fenced_node_registered_again_from_another_address_is_a_new_incarnation_and_not_dead()
+    {
+        var detector = Detector();
+        detector.Learn(Listing("a", "b", "c"));
+        detector.Silent(Silent(A, B, fenced: true), Members((A, MemberStatus.Up), (B, MemberStatus.Up)));
+        var again = Listing("a", "b", "c") with { NodeAddresses = new Dictionary<string, string> { ["a"] = "akka.tcp://vios@127.0.0.1:4999", ["b"] = B, ["c"] = C } };
+
+        Assert.Empty(detector.DeadNodes(again, Members((B, MemberStatus.Up), (C, MemberStatus.Up)), Start));
+    }
+
+    [Fact]
+    public void A_node_missing_from_the_list_is_dead_only_after_the_startup_grace_and_once_it_is_no_member()
+    {
+        var detector = Detector();
+        detector.Learn(Listing("a", "b"));
+        var list = Listing("b");
+
+        Assert.Empty(detector.DeadNodes(list, Members((B, MemberStatus.Up)), Start + Grace / 2));
+        // Still a member: registering again, or leaving; its removal decides.
+        Assert.Empty(detector.DeadNodes(list, Members((A, MemberStatus.Up), (B, MemberStatus.Up)), Start + AfterGrace));
+        Assert.Equal(["a"], detector.DeadNodes(list, Members((B, MemberStatus.Up)), Start + AfterGrace));
+    }
+
+    [Fact]
+    public void A_node_that_left_gracefully_is_not_dead_until_it_is_back_from_another_address()
+    {
+        var detector = Detector();
+        detector.Learn(Listing("a", "b"));
+        Assert.Equal("a", detector.Leaving(A));
+        Assert.Null(detector.Leaving(A));
+        Assert.Equal(("a", false), detector.Removed(A, left: true));
+        Assert.Empty(detector.DeadNodes(Listing("b"), Members((B, MemberStatus.Up)), Start + AfterGrace));
+
+        // Its own registration, still listed from the address it left: not back.
+        Assert.Empty(detector.Learn(Listing("a", "b")));
+        var back = Listing("a", "b") with { NodeAddresses = new Dictionary<string, string> { ["a"] = "akka.tcp://vios@127.0.0.1:4999", ["b"] = B } };
+        Assert.Equal([("a", "akka.tcp://vios@127.0.0.1:4999")], detector.Learn(back));
+
+        // Back, then downed: dead.
+        Assert.Equal(("a", false), detector.Removed("akka.tcp://vios@127.0.0.1:4999", left: false));
+        Assert.Equal(["a"], detector.DeadNodes(Listing("b"), Members((B, MemberStatus.Up)), Start + AfterGrace));
+    }
+
+    [Fact]
+    public void A_recovered_leave_older_than_remembered_no_longer_hides_the_node()
+    {
+        var recent = Detector();
+        var settled = Detector();
+        recent.LeaveRecorded(new NodeLeftGracefully("a", A, Start), recovering: true, Start + TimeSpan.FromSeconds(30));
+        settled.LeaveRecorded(new NodeLeftGracefully("a", A, Start), recovering: true, Start + TimeSpan.FromMinutes(2));
+        var list = Listing("b");
+        var members = Members((B, MemberStatus.Up));
+
+        Assert.Empty(recent.DeadNodes(list, members, Start + AfterGrace));
+        Assert.Equal(["a"], settled.DeadNodes(list, members, Start + AfterGrace));
+        Assert.Single(settled.LeavesOnRecord);
+        settled.RejoinRecorded(new NodeRejoined("a", C, Start), recovering: true);
+        Assert.Empty(settled.LeavesOnRecord);
+    }
+
+    [Fact]
+    public void A_list_is_complete_only_with_every_Up_vios_member_that_is_not_held_silent_registered()
+    {
+        var detector = Detector();
+        var members = Members((A, MemberStatus.Up), (B, MemberStatus.Up), (C, MemberStatus.WeaklyUp));
+        detector.Learn(Listing("a", "b", "c"));
+        var noDead = new HashSet<string>();
+
+        Assert.False(detector.Complete(Listing("a", "b"), noDead, members));
+        Assert.True(detector.Complete(Listing("a", "b", "c"), noDead, members));
+        detector.Silent(Silent(C, A), members);
+        Assert.True(detector.Complete(Listing("a", "b"), noDead, members));
+        // A lighthouse is no vios member.
+        Assert.True(detector.Complete(Listing("a", "b"), noDead, [.. members, new MemberView("akka.tcp://vios@127.0.0.1:4200", MemberStatus.Up, Vios: false)]));
+    }
+
+    [Fact]
+    public void A_partition_on_a_dead_node_fails_once_and_not_again_while_its_restart_is_pending_or_in_progress()
+    {
+        var detector = Detector();
+        var list = Listing("a", "b", "c");
+        var draft = Registry(list);
+        var dead = new HashSet<string> { "a" };
+
+        var check = detector.Check(list, dead, draft, new HashSet<string>(), Start);
+
+        var failed = Assert.Single(check.Events.OfType<FailureRecorded>());
+        Assert.Equal(("p", "a", "p@a#0"), (failed.Lpar, failed.FailedNode, failed.FailureId));
+        Assert.Contains(check.Events, e => e is RestartPlanned { Lpar: "p" });
+        Assert.Empty(detector.Check(list, dead, draft, new HashSet<string>(), Start).Events);
+        Assert.Empty(detector.Check(list, dead, Registry(list), new HashSet<string> { "p" }, Start).Events);
+    }
+
+    [Fact]
+    public void A_silent_guest_fails_its_partition_only_when_reported_from_the_partitions_current_node()
+    {
+        var detector = Detector();
+        var list = Listing("a", "b", "c");
+        detector.GuestSilent(new GuestSilent(C, "q", Start, Start));
+        Assert.Empty(detector.Check(list, new HashSet<string>(), Registry(list), new HashSet<string>(), Start).Events);
+
+        detector.GuestSilent(new GuestSilent(B, "q", Start, Start));
+        var failed = Assert.Single(detector.Check(list, new HashSet<string>(), Registry(list), new HashSet<string>(), Start).Events.OfType<FailureRecorded>());
+        Assert.Equal("q", failed.Lpar);
+        Assert.Contains("heartbeats stopped", failed.Cause);
+    }
+
+    /// <summary>A registry with an availability record of each listed partition, on the listed nodes.</summary>
+    private static HaRegistry Registry(LparList list)
+    {
+        var registry = new HaRegistry();
+        var nodes = list.Nodes.Select(n => n.Node).ToList();
+        foreach (var summary in list.Lpars)
+        {
+            var (declared, refusal) = registry.Decide(new DeclareAvailability(summary.Definition.Name, summary.Definition.Node, null, null), nodes);
+            Assert.True(declared is not null, refusal);
+            registry.Apply(declared);
+        }
+        return registry;
+    }
+}
