@@ -218,58 +218,29 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
     /// <summary>
     /// Every partition gets an availability record (failover image nodes chosen by policy); standby
     /// choices follow the nodes; hot pairs are started where missing; failed partitions are restarted.
-    /// Decided on a draft, persisted, then applied (issue 19): each decision sees the ones before it,
-    /// and the registry holds only what the journal recorded.
+    /// Decided (<see cref="HaSurvey"/>), persisted, then applied (issue 19): the registry holds only
+    /// what the journal recorded.
     /// </summary>
     private void Surveyed(LparList list, Action? then = null)
     {
         _lastList = list;
         // A node that left and came back is watched again.
         foreach (var (node, at) in _detector.Learn(list)) RecordRejoin(node, at);
-        var online = list.Nodes.Select(n => n.Node).ToList();
-        var draft = _registry.Copy();
-        var events = new List<IViosMessage>();
-        foreach (var summary in list.Lpars.Where(l => draft.Find(l.Definition.Name) is null))
-        {
-            var (declared, _) = draft.Decide(new DeclareAvailability(summary.Definition.Name, summary.Definition.Node, null, null), online);
-            if (declared is null) continue;
-            draft.Apply(declared);
-            events.Add(declared);
-        }
-        // A list that lacks live nodes (a new partition manager hears from the firmwares one by one)
-        // would fail partitions over, and move replicas, away from nodes that are merely late.
-        var members = MemberView.Of(_cluster);
-        var now = DateTimeOffset.UtcNow;
-        var dead = _detector.DeadNodes(list, members, now);
-        var complete = _detector.Complete(list, dead, members);
-        if (complete)
-        {
-            var failures = _detector.Check(list, dead, draft, _attempts.InProgress, now);
-            foreach (var refused in failures.Refusals) _log.Error("ha-manager: {0}: {1}", refused.Lpar, refused.Reason);
-            events.AddRange(failures.Events);
-            foreach (var chosen in _standby.Replan(list, draft, now))
-            {
-                _log.Info("ha-manager: {0}: {1}", chosen.Lpar, chosen.Reason);
-                events.Add(chosen);
-            }
-            var live = online.Where(n => !dead.Contains(n)).ToList();
-            var busy = draft.PendingRestarts.Select(p => p.Lpar).Concat(_attempts.InProgress).ToHashSet(StringComparer.Ordinal);
-            foreach (var declared in draft.Redesignate(live, busy))
-            {
-                _log.Info("ha-manager: {0} runs on {1}: its failover image nodes are now {2} (consistency) and {3} (boot)",
-                    declared.Lpar, declared.Node, declared.ConsistencyNode, declared.BootNode);
-                events.Add(declared);
-            }
-        }
-        else Timers.StartSingleTimer(FastSurveyTimer, Survey.Instance, _settings.RetryDelay);
+        var decision = HaSurvey.Decide(list, _registry, _detector, _standby, MemberView.Of(_cluster), _attempts.InProgress, DateTimeOffset.UtcNow);
+        foreach (var refused in decision.Refusals) _log.Error("ha-manager: {0}: {1}", refused.Lpar, refused.Reason);
+        foreach (var chosen in decision.Choices) _log.Info("ha-manager: {0}: {1}", chosen.Lpar, chosen.Reason);
+        foreach (var declared in decision.Redesignated)
+            _log.Info("ha-manager: {0} runs on {1}: its failover image nodes are now {2} (consistency) and {3} (boot)",
+                declared.Lpar, declared.Node, declared.ConsistencyNode, declared.BootNode);
+        if (!decision.Complete) Timers.StartSingleTimer(FastSurveyTimer, Survey.Instance, _settings.RetryDelay);
         // Persisted before anything is done: a handover in the middle neither loses nor repeats a restart.
-        PersistThen(events, e =>
+        PersistThen(decision.Events, e =>
         {
             Applied(e);
             if (e is RestartPlanned planned) Execute(planned);
         }, () =>
         {
-            if (complete) EnsurePairs(list);
+            if (decision.Complete) EnsurePairs(list);
             then?.Invoke();
         });
     }
@@ -385,31 +356,24 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
     }
 
     /// <summary>
-    /// A survivor took the partition over while this manager moved (<see cref="TakeoverPlanner"/>): the
-    /// failure and its restart go into the history as if planned here (the same failure id: a restart
-    /// this instance planned for it meanwhile is completed by it). Answered once recorded; a repeat is answered at once.
+    /// A survivor took the partition over while this manager moved: the failure and its restart go
+    /// into the history (<see cref="HaRegistry.Decide(TakeoverCompleted)"/>). Answered once recorded;
+    /// a repeat is answered at once.
     /// </summary>
     private void TakenOver(TakeoverCompleted done)
     {
         var replyTo = Sender;
-        if (_registry.Find(done.Lpar) is not { } record)
+        var (events, refusal) = _registry.Decide(done);
+        if (refusal is not null)
         {
-            replyTo.Tell(new HaRefused(done.Lpar, $"'{done.Lpar}' has no availability record"));
+            replyTo.Tell(new HaRefused(done.Lpar, refusal));
             return;
         }
-        if (record.Failures.Any(f => f.FailureId == done.FailureId && f.Completed))
+        if (events.Count == 0)
         {
             replyTo.Tell(new TakeoverRecorded(done.Lpar, done.FailureId));
             return;
         }
-        // In the history at the survivor's times: when it began the takeover, and when the partition ran.
-        var draft = _registry.Copy();
-        var decision = draft.Decide(new LparFailed(done.Lpar, done.FailedNode, done.FailureId,
-            $"{done.FailedNode} was downed with the HA manager on it; {done.Node} took the partition over"), [done.Node], done.StartedAt);
-        foreach (var e in decision.Events) draft.Apply(e);
-        var events = decision.Events.ToList();
-        if (draft.Complete(done.Lpar, done.FailureId, done.Node, done.StartedAt + done.Took) is ({ } completed, _))
-            events.Add(completed with { Detail = $"taken over by {done.Node}: {done.Detail}" });
         _standby.Measured(done.Image, done.Took);
         _log.Info("ha-manager: {0} was taken over by {1} ({2}) while the HA manager moved", done.Lpar, done.Node, done.Detail);
         _waiting = (replyTo, done.Lpar);

@@ -172,6 +172,27 @@ public sealed class HaRegistry(FailoverPolicy policy)
         };
     }
 
+    /// <summary>
+    /// A survivor took the partition over while the HA manager moved (<see cref="TakeoverPlanner"/>):
+    /// the failure and its restart, completed, as if planned here, at the survivor's times (when it
+    /// began, and when the partition ran), under the same failure id, so a restart planned for it
+    /// meanwhile is completed by it. Empty when that failure is already completed on record (a
+    /// repeated announcement); refused without a record.
+    /// </summary>
+    public (IReadOnlyList<IViosMessage> Events, string? Refusal) Decide(TakeoverCompleted done)
+    {
+        if (Find(done.Lpar) is not { } record) return ([], $"'{done.Lpar}' has no availability record");
+        if (record.Failures.Any(f => f.FailureId == done.FailureId && f.Completed)) return ([], null);
+        var draft = Copy();
+        var decision = draft.Decide(new LparFailed(done.Lpar, done.FailedNode, done.FailureId,
+            $"{done.FailedNode} was downed with the HA manager on it; {done.Node} took the partition over"), [done.Node], done.StartedAt);
+        foreach (var e in decision.Events) draft.Apply(e);
+        var events = decision.Events.ToList();
+        if (draft.Complete(done.Lpar, done.FailureId, done.Node, done.StartedAt + done.Took) is ({ } completed, _))
+            events.Add(completed with { Detail = $"taken over by {done.Node}: {done.Detail}" });
+        return (events, null);
+    }
+
     public (AvailabilityWithdrawn? Event, string? Refusal) Withdraw(string lpar) =>
         _records.ContainsKey(lpar) ? (new AvailabilityWithdrawn(lpar), null) : (null, $"'{lpar}' has no availability record");
 

@@ -349,4 +349,52 @@ public sealed class HaRegistrySpecs
 
     private static (string Node, string Consistency, string Boot) Nodes(HaRegistry registry) =>
         registry.Find("db") is { } r ? (r.Node, r.ConsistencyNode, r.BootNode) : default;
+
+    [Fact]
+    public void A_survivors_takeover_is_recorded_as_a_failure_restarted_and_completed_at_its_own_times()
+    {
+        var done = new TakeoverCompleted("db", "vios1", "db@vios1#0", "vios2", FailoverImage.Consistency, T0, TimeSpan.FromSeconds(2), "from epoch 7");
+
+        var (events, refusal) = _registry.Decide(done);
+
+        Assert.Null(refusal);
+        Assert.Collection(events,
+            e => Assert.Equal(("vios1", T0), (Assert.IsType<FailureRecorded>(e).FailedNode, ((FailureRecorded)e).At)),
+            e => Assert.Equal("vios2", Assert.IsType<RestartPlanned>(e).TargetNode),
+            e => Assert.Equal((T0.AddSeconds(2), "taken over by vios2: from epoch 7"), (Assert.IsType<RestartCompleted>(e).At, ((RestartCompleted)e).Detail)));
+        // Deciding does not change the registry: only the recorded events do.
+        Assert.Empty(_registry.Find("db")!.Failures);
+        foreach (var e in events) Persist(_registry, e);
+        Assert.Equal(("vios2", true), (_registry.Find("db")!.Node, Assert.Single(_registry.Find("db")!.Failures).Completed));
+        Assert.Empty(_registry.PendingRestarts);
+
+        // Announced again (the survivor asks until it is answered): nothing more to record.
+        var (again, why) = _registry.Decide(done);
+        Assert.Empty(again);
+        Assert.Null(why);
+    }
+
+    [Fact]
+    public void A_takeover_completes_the_restart_planned_for_the_same_failure_meanwhile()
+    {
+        var planned = Fail(_registry, "db@vios1#0", "vios1", T0).Restart!;
+        var done = new TakeoverCompleted("db", "vios1", "db@vios1#0", "vios3", FailoverImage.Consistency, T0, TimeSpan.FromSeconds(2), "from epoch 7");
+
+        var (events, _) = _registry.Decide(done);
+
+        Assert.Equal("vios2", planned.TargetNode);
+        Assert.Equal("vios3", Assert.IsType<RestartCompleted>(Assert.Single(events)).Node);
+        foreach (var e in events) Persist(_registry, e);
+        Assert.Empty(_registry.PendingRestarts);
+        Assert.Equal("vios3", _registry.Find("db")!.Node);
+    }
+
+    [Fact]
+    public void A_takeover_of_a_partition_without_a_record_is_refused()
+    {
+        var (events, refusal) = _registry.Decide(new TakeoverCompleted("ghost", "vios1", "g#0", "vios2", FailoverImage.Consistency, T0, TimeSpan.Zero, ""));
+
+        Assert.Empty(events);
+        Assert.Equal("'ghost' has no availability record", refusal);
+    }
 }

@@ -1,0 +1,55 @@
+using Vios.Actors.Partitions;
+
+namespace Vios.Actors.Availability;
+
+/// <summary>
+/// What one survey of the partition list decided, to persist in this order: availability records for
+/// new partitions, then (on a complete list) the failures and their restarts, the standby choices
+/// that changed, and failover image nodes chosen again.
+/// </summary>
+/// <param name="Complete">Whether the list had every live vios node registered; an incomplete one decides only new records.</param>
+public sealed record SurveyDecision(
+    IReadOnlyList<IViosMessage> Events,
+    bool Complete,
+    IReadOnlyList<FailoverRefused> Refusals,
+    IReadOnlyList<StandbyChosen> Choices,
+    IReadOnlyList<AvailabilityDeclared> Redesignated);
+
+/// <summary>
+/// The HA manager's survey as one pure decision over the partition list, the records, the cluster's
+/// members and the clock: each rule is its own class (<see cref="FailureDetector"/>,
+/// <see cref="HaRegistry"/>, <see cref="StandbyUpkeep"/>); this puts them in order on one draft, so
+/// each decision sees the ones before it, and leaves <paramref name="registry"/> as it was: it
+/// changes only as the events are recorded.
+/// </summary>
+public static class HaSurvey
+{
+    public static SurveyDecision Decide(LparList list, HaRegistry registry, FailureDetector detector, StandbyUpkeep standby,
+        IReadOnlyCollection<MemberView> members, IReadOnlySet<string> inProgress, DateTimeOffset now)
+    {
+        var online = list.Nodes.Select(n => n.Node).ToList();
+        var draft = registry.Copy();
+        var events = new List<IViosMessage>();
+        foreach (var summary in list.Lpars.Where(l => draft.Find(l.Definition.Name) is null))
+        {
+            var (declared, _) = draft.Decide(new DeclareAvailability(summary.Definition.Name, summary.Definition.Node, null, null), online);
+            if (declared is null) continue;
+            draft.Apply(declared);
+            events.Add(declared);
+        }
+        // A list that lacks live nodes (a new partition manager hears from the firmwares one by one)
+        // would fail partitions over, and move replicas, away from nodes that are merely late.
+        var dead = detector.DeadNodes(list, members, now);
+        if (!detector.Complete(list, dead, members)) return new SurveyDecision(events, false, [], [], []);
+
+        var failures = detector.Check(list, dead, draft, inProgress, now);
+        events.AddRange(failures.Events);
+        var choices = standby.Replan(list, draft, now);
+        events.AddRange(choices);
+        var live = online.Where(n => !dead.Contains(n)).ToList();
+        var busy = draft.PendingRestarts.Select(p => p.Lpar).Concat(inProgress).ToHashSet(StringComparer.Ordinal);
+        var redesignated = draft.Redesignate(live, busy);
+        events.AddRange(redesignated);
+        return new SurveyDecision(events, true, failures.Refusals, choices, redesignated);
+    }
+}
