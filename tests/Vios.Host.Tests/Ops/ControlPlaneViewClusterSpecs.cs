@@ -108,6 +108,15 @@ public sealed class ControlPlaneViewClusterSpecs : Akka.TestKit.Xunit2.TestKit, 
             status = await JsonAsync(Node("b"), "ha", "status");
             Assert.True(status.GetProperty("stale").GetBoolean(), status.ToString());
             Assert.Contains("the HA manager is moving to another node (a ", status.GetProperty("staleReason").GetString());
+            // A change is not sent to a singleton that is moving (its proxy would hold it until the
+            // handover): it fails at once, saying why. In the same poll as the stale reads, so inside
+            // the window they saw open.
+            var create = await Ctl.AtAsync(Node("b"), "lpar", "create", "late", "--vcpus", "1", "--memory-mb", "16");
+            Assert.Equal(1, create.ExitCode);
+            Assert.Contains("not sent: the partition manager is moving to another node (a ", create.Stderr);
+            var policy = await Ctl.AtAsync(Node("b"), "ha", "policy", "idle", "--max-recovery", "5");
+            Assert.Equal(1, policy.ExitCode);
+            Assert.Contains("not sent: the HA manager is moving to another node (a ", policy.Stderr);
         }, Wait, Poll);
         Assert.Equal("idle", list.GetProperty("lpars")[0].GetProperty("name").GetString());
         Assert.Equal("control view", list.GetProperty("source").GetString());
@@ -121,8 +130,10 @@ public sealed class ControlPlaneViewClusterSpecs : Akka.TestKit.Xunit2.TestKit, 
         Assert.Equal(1, ghost.ExitCode);
         Assert.Contains("no partition named 'ghost' in the partition list of ", ghost.Stderr);
 
-        // Once the singletons run on a survivor, the answers are live again.
+        // Once the singletons run on a survivor, the answers are live again, and nothing refused was made.
         await AwaitAssertAsync(async () => Assert.False((await JsonAsync(Node("b"), "lpar", "list")).GetProperty("stale").GetBoolean()), Wait, Poll);
+        Assert.DoesNotContain((await JsonAsync(Node("b"), "lpar", "list")).GetProperty("lpars").EnumerateArray(), l => l.GetProperty("name").GetString() == "late");
+        await OkAsync(Node("b"), "lpar", "create", "late", "--vcpus", "1", "--memory-mb", "16");
     }
 
     private static async Task OkAsync(ViosNode node, params string[] command)

@@ -44,6 +44,8 @@ public static class HaPalette
     {
         if (context.Node.HaManager is not { } ha)
             return new HaRefused("", "this node has no HA manager proxy: it is a lighthouse; ask a vios node");
+        var view = await LiveAnswers.ViewAsync(context);
+        if (LiveAnswers.SingletonMoving(view.AvailabilityAge(LiveAnswers.Now)) is { } moving) return new HaRefused("", moving);
         try
         {
             return await ha.Ask<object>(message, AskTimeout, context.Cancellation);

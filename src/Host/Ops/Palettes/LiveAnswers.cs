@@ -51,6 +51,16 @@ internal static class LiveAnswers
     public static string? PublisherImpaired(SourceAge? age, DateTimeOffset now) =>
         age is { Publisher: { Impaired: true } publisher } ? $"the {age.Source} was not asked: {publisher.Describe(now)}" : null;
 
+    /// <summary>
+    /// For a command to a singleton: why it is not sent now, when the node that last published the
+    /// singleton's state is impaired (the singleton is moving; its proxy would buffer the command
+    /// until the handover). Null when it may be sent.
+    /// </summary>
+    public static string? SingletonMoving(SourceAge? published) =>
+        published is { Publisher: { Impaired: true } publisher }
+            ? $"not sent: the {published.Source} is moving to another node ({publisher.Describe(Now)}); it runs again on a live node within seconds, try again then"
+            : null;
+
     public static DateTimeOffset Now => DateTimeOffset.UtcNow;
 
     public static async Task<ControlPlaneView> ViewAsync(CommandContext context)

@@ -4,8 +4,11 @@ using Vios.Actors.Partitions;
 namespace Vios.Host.Ops.Palettes;
 
 /// <summary>
-/// How the <c>lpar</c> and <c>checkpoint</c> palettes reach the partition manager: through this node's
-/// proxy, with a timeout, every failure turned into an <see cref="LparRefused"/> the palette reports.
+/// How the <c>lpar</c> and <c>checkpoint</c> palettes reach the partition manager with a command:
+/// through this node's proxy, with a timeout, every failure turned into an <see cref="LparRefused"/>
+/// the palette reports. While the manager moves (its node impaired as this node's view sees it) the
+/// command is not sent at all: the proxy would buffer it until the handover, and the operator would
+/// wait for seconds without a word (issue 12).
 /// </summary>
 internal static class PartitionManagerClient
 {
@@ -13,6 +16,8 @@ internal static class PartitionManagerClient
     {
         if (context.Node.PartitionManager is not { } manager)
             return new LparRefused("", "this node has no partition manager proxy: it is a lighthouse; ask a vios node");
+        var view = await LiveAnswers.ViewAsync(context);
+        if (LiveAnswers.SingletonMoving(view.PartitionsAge(LiveAnswers.Now)) is { } moving) return new LparRefused("", moving);
         try
         {
             return await manager.Ask<object>(message, timeout, context.Cancellation);
