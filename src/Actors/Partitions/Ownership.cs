@@ -158,5 +158,28 @@ public sealed record OwnershipSettings(TimeSpan PauseThreshold, TimeSpan PauseTi
     /// <summary>After a freeze, how long a partition holds at least, reading the fence every <see cref="FenceRetry"/>, before it goes on.</summary>
     public TimeSpan SettleAfterFreeze { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// A freeze at least this long makes the node down itself (null: never), when another vios
+    /// member can take its partitions; see <see cref="FreezeResponse"/>.
+    /// </summary>
+    public TimeSpan? DownSelfAfterFreeze { get; init; } = TimeSpan.FromSeconds(5);
+
     public static OwnershipSettings Default { get; } = new(TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(1));
+}
+
+/// <summary>
+/// What a node does about a freeze of its own process (SIGSTOP, a long GC pause, a suspended host)
+/// beyond holding its partitions. Frozen longer than the cluster's failure detection, it has been
+/// downed, or is about to be, and its partitions failed over; and its own view is stale: it takes
+/// every peer for unreachable, and a split-brain decision from that view (it may find itself the
+/// leader of the only reachable node) would down live nodes, or split the cluster. The chaos soak
+/// saw both. So it downs itself at once, as a vSphere HA host that finds itself isolated powers its
+/// virtual machines off: the cluster removes it, it exits, and it is started again as a new
+/// incarnation. A node with no other vios member keeps running: nobody else could run its partitions.
+/// </summary>
+public static class FreezeResponse
+{
+    public static bool DownsItself(TimeSpan gap, TimeSpan? downSelfAfter, IReadOnlyCollection<Availability.MemberView> members, string self) =>
+        downSelfAfter is { } limit && gap >= limit
+        && members.Any(m => m.Vios && m.Address != self && m.Status is Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.WeaklyUp);
 }

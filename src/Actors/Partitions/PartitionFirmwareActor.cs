@@ -63,6 +63,21 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
             Forget(stop.Name);
             if (!child.IsNobody()) Context.Stop(child);
         });
+        // The cluster downed this node: whatever runs here is failed over elsewhere, so it stops now,
+        // not when the ActorSystem terminates a second or more later (the chaos soak saw both copies run).
+        Receive<StopAllPartitions>(stop =>
+        {
+            var partitions = Context.GetChildren().Where(c => !_replicas.ContainsValue(c)).ToList();
+            if (partitions.Count > 0)
+                _log.Warning("stopping the {0} partition(s) of {1}: {2}; they are failed over elsewhere, nothing more of them is released here",
+                    partitions.Count, _node, stop.Reason);
+            foreach (var child in partitions)
+            {
+                Forget(child.Path.Name);
+                Context.Stop(child);
+            }
+            Sender.Tell(new AllPartitionsStopped(partitions.Count));
+        });
         Receive<FreezeTick>(_ => _lastTick = _monotonic.Elapsed);
         Receive<GetHostedLpars>(_ =>
         {

@@ -164,6 +164,11 @@ public sealed record HostLpar(LparDefinition Definition) : IViosMessage;
 /// <summary>The manager tells a node's firmware that a partition was deleted.</summary>
 public sealed record UnhostLpar(string Name) : IViosMessage;
 
+/// <summary>Node → its firmware (local): the node was downed; every partition stops at once, the replicas with the node.</summary>
+public sealed record StopAllPartitions(string Reason);
+
+public sealed record AllPartitionsStopped(int Count);
+
 /// <summary>
 /// The manager tells a node's firmware to stop its copy of a partition the operator's intent places
 /// elsewhere or deleted, saying why (<see cref="ReportedLpar"/>). A firmware stops a partition only

@@ -62,7 +62,12 @@ public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm,
             config.GetTimeSpan($"{Section}.fence-retry", defaults.FenceRetry))
         {
             SettleAfterFreeze = config.GetTimeSpan($"{Section}.settle-after-freeze", defaults.SettleAfterFreeze),
+            DownSelfAfterFreeze = config.GetString($"{Section}.down-self-after-freeze", "5s") is "off"
+                ? null
+                : config.GetTimeSpan($"{Section}.down-self-after-freeze", defaults.DownSelfAfterFreeze),
         };
+        if (settings.DownSelfAfterFreeze is { } downSelf && downSelf <= settings.PauseThreshold)
+            throw new ConfigurationException($"{Section}.down-self-after-freeze must be longer than pause-threshold ({settings.PauseThreshold}), or off; got {downSelf}");
         if (settings.SettleAfterFreeze < TimeSpan.Zero)
             throw new ConfigurationException($"{Section}.settle-after-freeze must be zero or more; got {settings.SettleAfterFreeze}");
         foreach (var (key, value) in new[] { ("pause-threshold", settings.PauseThreshold), ("pause-tick", settings.PauseTick),

@@ -32,6 +32,12 @@ public sealed class PauseWatchActor : ReceiveActor, IWithTimers
             // The singletons' gates check their fences too, and hold back a restart while the node settles.
             OwnershipFences.Get(Context.System).NoteFreeze();
             Context.System.EventStream.Publish(new ProcessFroze(gap));
+            var cluster = Akka.Cluster.Cluster.Get(Context.System);
+            if (!FreezeResponse.DownsItself(gap, settings.DownSelfAfterFreeze, Availability.MemberView.Of(cluster), cluster.SelfAddress.ToString())) return;
+            log.Error("this process was frozen for {0:0.0} s, long enough for the cluster to fail it over: it downs itself, so that no decision "
+                + "is taken from its stale view (every peer looks unreachable from here); its partitions stop, and it exits to be started again",
+                gap.TotalSeconds);
+            cluster.Down(cluster.SelfAddress);
         });
         _tick = settings.PauseTick;
     }

@@ -27,6 +27,7 @@ public sealed class ViosNode : IAsyncDisposable
 
     /// <summary>The cluster-wide journal creating its tables, then the fence table and trigger (a first start on PostgreSQL).</summary>
     private static readonly TimeSpan FenceInstallTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan DownedStopTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>As long as the boot record: the first read (and maybe write) of the cluster-wide journal.</summary>
     private static readonly TimeSpan ClusterIdentityTimeout = TimeSpan.FromSeconds(20);
@@ -256,6 +257,21 @@ public sealed class ViosNode : IAsyncDisposable
             System.ActorOf(TakeoverActor.Props(Name, ControlView, Firmware, PartitionManager, HaManager, availability, Partitions!.Ownership), TakeoverActor.Name);
             // A freeze of this process (SIGSTOP, a long GC pause) makes every partition check it still owns itself.
             System.ActorOf(PauseWatchActor.Props(Partitions!.Ownership, Firmware), PauseWatchActor.Name);
+            // Downed: the partitions stop in the first phase of the shutdown, before the survivors' copies run.
+            var firmware = Firmware;
+            CoordinatedShutdown.Get(System).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "stop-partitions-when-downed", async () =>
+            {
+                if (!WasDowned) return Akka.Done.Instance;
+                try
+                {
+                    await firmware.Ask<AllPartitionsStopped>(new StopAllPartitions("this node was downed by the cluster"), DownedStopTimeout);
+                }
+                catch (AskTimeoutException)
+                {
+                    log.Warning("the partitions did not stop within {0} s of the down; the process ends with them", DownedStopTimeout.TotalSeconds);
+                }
+                return Akka.Done.Instance;
+            });
         }
 
         _ops = await OpsServer.StartAsync(Settings.Ops, this, cancellationToken);
@@ -295,7 +311,14 @@ public sealed class ViosNode : IAsyncDisposable
         }
 
         // A lighthouse without seeds seeds itself, as petabridge/lighthouse does.
-        if (Settings.SeedNodes.Count > 0) Cluster.JoinSeedNodes(Settings.SeedNodes.Select(Address.Parse));
+        if (Settings.SeedNodes.Count > 0)
+        {
+            // Through the members seen Up last as well: restarted seeds must not found a second cluster.
+            var seeds = KnownMembers.Seeds(Settings.SeedNodes, KnownMembers.Load(Settings.DataDirectory), SelfAddress.ToString());
+            if (seeds.Count > Settings.SeedNodes.Count) log.Info("joining through the seeds and {0} member(s) seen Up before: {1}", seeds.Count - Settings.SeedNodes.Count, string.Join(", ", seeds));
+            System.ActorOf(KnownMembersActor.Props(Settings.DataDirectory), KnownMembersActor.Name);
+            Cluster.JoinSeedNodes(seeds.Select(Address.Parse));
+        }
         else Cluster.Join(SelfAddress);
 
         log.Info("{0} node {1} listening at {2}; ops endpoint {3}; data {4}{5}",

@@ -214,3 +214,30 @@ public sealed class FailureDetectorSpecs
         return registry;
     }
 }
+
+/// <summary>What a node does after a freeze of its own process (<see cref="FreezeResponse"/>).</summary>
+public sealed class FreezeResponseSpecs
+{
+    private const string Self = "akka.tcp://vios@127.0.0.1:4100";
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(5);
+
+    private static readonly MemberView[] WithPeer =
+        [new(Self, MemberStatus.Up, true), new("akka.tcp://vios@127.0.0.1:4101", MemberStatus.Up, true)];
+
+    [Fact]
+    public void A_freeze_longer_than_the_limit_downs_the_node_when_another_vios_member_can_take_its_partitions()
+    {
+        Assert.True(FreezeResponse.DownsItself(TimeSpan.FromSeconds(8), Limit, WithPeer, Self));
+        Assert.False(FreezeResponse.DownsItself(TimeSpan.FromSeconds(3), Limit, WithPeer, Self));
+        Assert.False(FreezeResponse.DownsItself(TimeSpan.FromSeconds(8), null, WithPeer, Self));
+    }
+
+    [Fact]
+    public void A_node_alone_or_beside_lighthouses_and_leaving_members_keeps_running()
+    {
+        MemberView[] alone = [new(Self, MemberStatus.Up, true), new("akka.tcp://vios@127.0.0.1:4200", MemberStatus.Up, false),
+            new("akka.tcp://vios@127.0.0.1:4101", MemberStatus.Leaving, true)];
+
+        Assert.False(FreezeResponse.DownsItself(TimeSpan.FromSeconds(30), Limit, alone, Self));
+    }
+}

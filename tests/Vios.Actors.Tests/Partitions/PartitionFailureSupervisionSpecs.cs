@@ -48,6 +48,35 @@ public sealed class PartitionFailureSupervisionSpecs : Akka.TestKit.Xunit2.TestK
         Assert.Equal(LparState.Running, (await firmware.Ask<LparStatus>(new StartLpar("guest"), Wait)).State);
     }
 
+    [Fact]
+    public async Task A_downed_node_stops_its_running_partitions_at_once_without_reporting_them_failed()
+    {
+        var manager = CreateTestProbe();
+        var settings = PartitionSettings.FromConfig(Sys.Settings.Config, "n2");
+        var firmware = Sys.ActorOf(PartitionFirmwareActor.Props("n2", settings, manager.Ref), "firmware-downed");
+        await manager.ExpectMsgAsync<RegisterFirmware>(Wait);
+        var planner = new ResourcePlanner();
+        planner.Advertise(settings.Resources);
+        foreach (var name in new[] { "one", "two" })
+        {
+            var allocation = planner.Place(new ResourceRequest(name, 1, 16, [], PlacementPolicy.Locality)).Allocation!;
+            firmware.Tell(new HostLpar(new LparDefinition(name, 1, 16, PlacementPolicy.Locality, [], allocation, DateTimeOffset.UtcNow)));
+            await firmware.Ask<LparStatus>(new StartLpar(name), Wait);
+        }
+        var one = await Sys.ActorSelection("/user/firmware-downed/one").ResolveOne(Wait);
+        var two = await Sys.ActorSelection("/user/firmware-downed/two").ResolveOne(Wait);
+        Watch(one);
+        Watch(two);
+
+        Assert.Equal(2, (await firmware.Ask<AllPartitionsStopped>(new StopAllPartitions("this node was downed by the cluster"), Wait)).Count);
+
+        var ended = new[] { await ExpectMsgAsync<Terminated>(Wait), await ExpectMsgAsync<Terminated>(Wait) };
+        Assert.Equal(new[] { one, two }.ToHashSet(), ended.Select(t => t.ActorRef).ToHashSet());
+        // Stopped on purpose: not a failure to report, and nothing is hosted any more.
+        Assert.Empty((await firmware.Ask<HostedLpars>(GetHostedLpars.Instance, Wait)).Lpars);
+        Assert.DoesNotContain(manager.ReceiveWhile(TimeSpan.Zero, m => m), m => m is LparStateChanged { State: LparState.Failed });
+    }
+
     protected override void AfterAll()
     {
         base.AfterAll();
