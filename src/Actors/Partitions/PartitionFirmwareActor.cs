@@ -78,22 +78,13 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
             }
             Sender.Tell(new AllPartitionsStopped(partitions.Count));
         });
-        Receive<FreezeTick>(_ => _lastTick = _monotonic.Elapsed);
+        // Whichever comes first after a freeze, this tick or a read, finds the gap: every partition holds
+        // (quiesced) until its fence is read, and shows so at once; the pause watch's own check may come later.
+        Receive<FreezeTick>(_ => ThawIfFrozen("a tick"));
         Receive<GetHostedLpars>(_ =>
         {
-            // Asked before a tick ran since a freeze: every partition holds (quiesced) until its fence is read,
-            // and shows so now; the pause watch's own check comes a tick later.
-            var frozen = _monotonic.Elapsed - _lastTick;
-            var justThawed = frozen > _settings.Ownership.PauseThreshold;
-            if (justThawed)
-            {
-                _lastTick = _monotonic.Elapsed;
-                _log.Warning("a read found this process frozen for {0:0.0} s: every partition holds until its ownership fence is checked", frozen.TotalSeconds);
-                var check = new CheckOwnership($"this process was frozen for {frozen.TotalSeconds:0.0} s") { AfterFreeze = true };
-                foreach (var child in Context.GetChildren().Where(c => !_replicas.ContainsValue(c))) child.Tell(check);
-            }
-            Sender.Tell(new HostedLpars(_node, _states.OrderBy(s => s.Key, StringComparer.Ordinal)
-                .Select(s => new HostedLpar(s.Key, justThawed && s.Value == LparState.Running ? LparState.Quiesced : s.Value)).ToList()));
+            ThawIfFrozen("a read");
+            Sender.Tell(new HostedLpars(_node, _states.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => new HostedLpar(s.Key, s.Value)).ToList()));
         });
         Receive<PartitionManagerOnline>(_ => Register());
         Receive<RetryRegistration>(_ => Register());
@@ -229,7 +220,10 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
             _log.Warning("the partition manager has not answered for {0:0} s; is the cluster up, with its oldest vios node reachable?",
                 UnansweredWarning.TotalSeconds);
         }
-        _manager.Tell(new RegisterFirmware(_settings.Resources, new Dictionary<string, LparState>(_states)));
+        _manager.Tell(new RegisterFirmware(_settings.Resources, new Dictionary<string, LparState>(_states))
+        {
+            OwnerEpochs = _hosted.ToDictionary(h => h.Key, h => h.Value.OwnerEpoch, StringComparer.Ordinal),
+        });
         // Until the manager answers (it may not exist yet, or be moving), ask again.
         Timers.StartSingleTimer("register", RetryRegistration.Instance, _settings.RegistrationRetry);
     }
@@ -244,6 +238,24 @@ public sealed class PartitionFirmwareActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Not hosted here any more (deleted, moved away): its actor's stop is no failure.</summary>
+    /// <summary>
+    /// Since the last tick more than the pause threshold went by: this process was frozen. Every
+    /// partition is told to hold and check its fence, and is shown quiesced from now on, before it
+    /// says so itself (the chaos soak read a partition "running" on a node 30 ms after it resumed,
+    /// while its copy elsewhere ran).
+    /// </summary>
+    private void ThawIfFrozen(string foundBy)
+    {
+        var frozen = _monotonic.Elapsed - _lastTick;
+        _lastTick = _monotonic.Elapsed;
+        if (frozen <= _settings.Ownership.PauseThreshold) return;
+        _log.Warning("{0} found this process frozen for {1:0.0} s: every partition holds until its ownership fence is checked", foundBy, frozen.TotalSeconds);
+        var check = new CheckOwnership($"this process was frozen for {frozen.TotalSeconds:0.0} s") { AfterFreeze = true };
+        foreach (var child in Context.GetChildren().Where(c => !_replicas.ContainsValue(c))) child.Tell(check);
+        foreach (var (name, state) in _states.ToList())
+            if (state == LparState.Running) _states[name] = LparState.Quiesced;
+    }
+
     private void Forget(string lpar)
     {
         _states.Remove(lpar);

@@ -73,6 +73,12 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
             if (_firmware.TryAdd(Sender, register.Resources.Node)) Context.Watch(Sender);
             Sender.Tell(new FirmwareRegistered(_registry.PlacedOn(register.Resources.Node).ToList()));
             Resolve(decisions);
+            // Adopted as an announced takeover would be (persisted through the same handler); nobody waits for the answer.
+            foreach (var taken in _registry.UnannouncedTakeovers(register.Resources.Node, register.States, register.OwnerEpochs))
+            {
+                _log.Warning("partition {0}: {1}; the record follows it", taken.Name, taken.Reason);
+                Self.Tell(taken, ActorRefs.Nobody);
+            }
             PublishView();
         });
         Command<Terminated>(terminated =>
@@ -86,7 +92,13 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
         Command<LparStateChanged>(changed =>
         {
             // From a firmware that has not registered (yet), the state is taken as its placed node's.
-            if (_firmware.TryGetValue(Sender, out var node)) Resolve(_registry.Report(node, changed.Name, changed.State, changed.OwnerEpoch));
+            if (_firmware.TryGetValue(Sender, out var node))
+            {
+                Resolve(_registry.Report(node, changed.Name, changed.State, changed.OwnerEpoch));
+                foreach (var taken in _registry.UnannouncedTakeovers(node, new Dictionary<string, LparState> { [changed.Name] = changed.State },
+                             new Dictionary<string, long> { [changed.Name] = changed.OwnerEpoch }))
+                    Self.Tell(taken, ActorRefs.Nobody);
+            }
             else _registry.Report(changed.Name, changed.State, changed.OwnerEpoch);
             PublishView();
         });

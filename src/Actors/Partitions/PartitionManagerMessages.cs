@@ -129,7 +129,11 @@ public sealed record ReportedLpar(string Name, string Node, LparState State, Rep
 }
 
 /// <summary>A node's partition firmware introduces itself: its resources, and the state of each partition it runs.</summary>
-public sealed record RegisterFirmware(NodeResources Resources, IReadOnlyDictionary<string, LparState> States) : IViosMessage;
+public sealed record RegisterFirmware(NodeResources Resources, IReadOnlyDictionary<string, LparState> States) : IViosMessage
+{
+    /// <summary>The ownership epoch of each partition copy the node hosts: a copy above the record's epoch is a takeover the manager has not heard of.</summary>
+    public IReadOnlyDictionary<string, long> OwnerEpochs { get; init; } = new Dictionary<string, long>();
+}
 
 /// <summary>
 /// Asks this node's firmware which partitions it hosts and how each is, as it sees them itself (not

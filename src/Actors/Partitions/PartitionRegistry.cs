@@ -145,6 +145,28 @@ public sealed partial class PartitionRegistry
             + "is this node's cluster-wide journal the one the other nodes use?");
     }
 
+    /// <summary>
+    /// The copies <paramref name="node"/> runs under an owner epoch above the record's, where the
+    /// record places them elsewhere: takeovers this manager never heard announced (the survivor
+    /// that took the partition over while the singletons moved died, or the announcement was lost
+    /// with the old manager). Epochs rise only through failovers that raised the partition's fence,
+    /// so such a copy is the owner, and the record must follow it, as for an announced takeover;
+    /// left on the old node, the record kept restarting a copy the fence stopped, and the HA manager
+    /// never failed the partition over when its real node died (the chaos soak: not back in 60 s).
+    /// </summary>
+    public IReadOnlyList<Availability.LparTakenOver> UnannouncedTakeovers(string node, IReadOnlyDictionary<string, LparState> states, IReadOnlyDictionary<string, long> epochs)
+    {
+        var takeovers = new List<Availability.LparTakenOver>();
+        foreach (var (name, state) in states)
+        {
+            if (!IsActive(state) || !epochs.TryGetValue(name, out var epoch) || _definitions.GetValueOrDefault(name) is not { } definition) continue;
+            if (definition.Node == node || epoch <= definition.OwnerEpoch) continue;
+            takeovers.Add(new Availability.LparTakenOver(name, node, definition.Node, epoch,
+                $"its copy on {node} runs under owner epoch {epoch}, above the record's {definition.OwnerEpoch} on {definition.Node}: a takeover this manager had not heard of"));
+        }
+        return takeovers;
+    }
+
     /// <summary>A stray that is left alone (not stopped) is remembered for its node, to be shown and decided again.</summary>
     private ReportedLpar Keep(ReportedLpar decision)
     {

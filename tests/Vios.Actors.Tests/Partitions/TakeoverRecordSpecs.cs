@@ -42,4 +42,38 @@ public sealed class TakeoverRecordSpecs() : Akka.TestKit.Xunit2.TestKit(InMemory
         var db = Assert.Single(ExpectMsg<LparList>().Lpars, l => l.Definition.Name == "db");
         Assert.Equal(("vios-b", LparState.Running, 3L), (db.Definition.Node, db.State, db.Definition.OwnerEpoch));
     }
+
+    [Fact]
+    public void A_copy_registered_under_an_owner_epoch_above_the_record_is_adopted_though_its_takeover_was_never_announced()
+    {
+        var manager = Sys.ActorOf(PartitionManagerActor.Props(), "unannounced-manager");
+        var (a, b) = (CreateTestProbe(), CreateTestProbe());
+        manager.Tell(new RegisterFirmware(Resources("vios-a"), new Dictionary<string, LparState>()), a.Ref);
+        a.ExpectMsg<FirmwareRegistered>();
+        manager.Tell(new CreateLpar("db", 1, 16, PlacementPolicy.Balanced, [], "vios-a"));
+        Assert.Equal(1, ExpectMsg<LparCreated>().Definition.OwnerEpoch);
+
+        // vios-b took db over at epoch 3 while the singletons moved, and the announcement was lost:
+        // its firmware's registration with this manager is all there is.
+        manager.Tell(new RegisterFirmware(Resources("vios-b"), new Dictionary<string, LparState> { ["db"] = LparState.Running })
+        {
+            OwnerEpochs = new Dictionary<string, long> { ["db"] = 3 },
+        }, b.Ref);
+        b.ExpectMsg<FirmwareRegistered>();
+
+        AwaitAssert(() =>
+        {
+            manager.Tell(ListLpars.Instance);
+            var db = Assert.Single(ExpectMsg<LparList>().Lpars, l => l.Definition.Name == "db");
+            Assert.Equal(("vios-b", LparState.Running, 3L), (db.Definition.Node, db.State, db.Definition.OwnerEpoch));
+        });
+        // A copy under an older epoch than the record's is no takeover: it is not adopted.
+        manager.Tell(new RegisterFirmware(Resources("vios-a"), new Dictionary<string, LparState> { ["db"] = LparState.Running })
+        {
+            OwnerEpochs = new Dictionary<string, long> { ["db"] = 1 },
+        }, a.Ref);
+        a.FishForMessage(m => m is FirmwareRegistered);
+        manager.Tell(ListLpars.Instance);
+        Assert.Equal("vios-b", Assert.Single(ExpectMsg<LparList>().Lpars, l => l.Definition.Name == "db").Definition.Node);
+    }
 }
