@@ -38,6 +38,8 @@ public sealed class ChaosCluster(string root, int lighthouses, TextWriter log, C
     /// <summary>Vios nodes whose process has exited (downed by the cluster, or crashed) and that nobody has started again.</summary>
     public IReadOnlyList<string> Exited => _names.Where(n => !IsRunning(n)).ToList();
 
+    public bool IsPaused(string name) => _vios.TryGetValue(name, out var node) && node.Paused;
+
     public bool IsRunning(string name) => _vios.TryGetValue(name, out var node) && node.Process is { } p && !p.Exited.IsCompleted;
 
     public string OpsOf(string name) => _vios[name].Ops;

@@ -139,11 +139,13 @@ public static partial class ChaosSoak
         output.WriteLine();
         output.WriteLine("| partitions hit by | standby | recoveries | p50 s | p90 s | max s | over target | not back |");
         output.WriteLine("|---|---|---|---|---|---|---|---|");
-        foreach (var group in report.Recoveries.GroupBy(r => (r.Fault.Kind, r.Mode)).OrderBy(g => g.Key.Kind).ThenBy(g => g.Key.Mode, StringComparer.Ordinal))
+        foreach (var group in report.Recoveries.GroupBy(r => (r.Fault.Kind, r.Mode, r.MajorityLived))
+                     .OrderBy(g => g.Key.Kind).ThenBy(g => g.Key.Mode, StringComparer.Ordinal).ThenByDescending(g => g.Key.MajorityLived))
         {
             var times = group.Where(r => r.Took is not null).Select(r => r.Took!.Value.TotalSeconds).Order().ToList();
+            var mode = group.Key.MajorityLived ? group.Key.Mode : $"{group.Key.Mode}, no live majority (no target)";
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {group.Key.Kind} | {group.Key.Mode} | {group.Count()} | {Percentile(times, 0.5):0.00} | {Percentile(times, 0.9):0.00} | {(times.Count == 0 ? double.NaN : times[^1]):0.00} | {group.Count(r => r.Took > r.Target)} | {group.Count(r => r.Took is null)} |"));
+                $"| {group.Key.Kind} | {mode} | {group.Count()} | {Percentile(times, 0.5):0.00} | {Percentile(times, 0.9):0.00} | {(times.Count == 0 ? double.NaN : times[^1]):0.00} | {group.Count(r => r.Took > r.Target)} | {group.Count(r => r.Took is null)} |"));
         }
         output.WriteLine();
         output.WriteLine($"violations: {report.Violations.Count} ({string.Join(", ", report.Violations.GroupBy(v => v.Kind).Select(g => $"{g.Key} {g.Count()}"))})");
@@ -175,6 +177,9 @@ public static partial class ChaosSoak
         private readonly HashSet<string> _stoppedOnPurpose = new(StringComparer.Ordinal);
         private readonly HashSet<string> _checkedFailures = new(StringComparer.Ordinal);
         private readonly Dictionary<string, List<DateTimeOffset>> _faultsAt = new(StringComparer.Ordinal);
+        // When each vios node was last killed, paused, resumed, left or started: it counts toward a live majority 10 s later.
+        private readonly Dictionary<string, DateTimeOffset> _disturbedAt = new(StringComparer.Ordinal);
+        private static readonly TimeSpan SettledAfter = TimeSpan.FromSeconds(10);
         private DateTimeOffset _lastRound;
 
         public List<string> UnplannedRestarts { get; } = [];
@@ -231,7 +236,15 @@ public static partial class ChaosSoak
                 if (at >= nextJournal)
                 {
                     nextJournal = at + JournalInterval;
-                    checker.JournalRows(at, await cluster.ReadJournalAsync());
+                    // The database may be the fault being injected: this sample is skipped, the next one reads it all.
+                    try
+                    {
+                        checker.JournalRows(at, await cluster.ReadJournalAsync());
+                    }
+                    catch (Exception e) when (e is System.Data.Common.DbException or IOException or TimeoutException or InvalidOperationException)
+                    {
+                        log.WriteLine($"  chaos: the journal could not be read this round ({e.Message})");
+                    }
                 }
                 try
                 {
@@ -296,6 +309,7 @@ public static partial class ChaosSoak
                 log.WriteLine($"  chaos: {name} exited on its own (downed?); starting it again");
                 UnplannedRestarts.Add(name);
                 await cluster.StartViosAsync(name);
+                Disturbed(name);
             }
         }
 
@@ -356,8 +370,10 @@ public static partial class ChaosSoak
                     var node = cluster.Names[fault.Target];
                     Hit(fault, node, at);
                     cluster.Kill(node);
+                    Disturbed(node);
                     await AwaitRecoveredAsync();
                     await cluster.StartViosAsync(node);
+                    Disturbed(node);
                     break;
                 }
                 case FaultKind.ShortPause or FaultKind.LongPause:
@@ -365,13 +381,19 @@ public static partial class ChaosSoak
                     var node = cluster.Names[fault.Target];
                     Hit(fault, node, at);
                     cluster.Pause(node);
+                    Disturbed(node);
                     await Task.Delay(fault.Duration);
                     cluster.Resume(node);
+                    Disturbed(node);
                     if (fault.Kind == FaultKind.LongPause)
                     {
                         // Fenced while frozen: it stops its old copies, or is downed and exits.
                         await AwaitRecoveredAsync();
-                        if (await cluster.AwaitExitAsync(node, TimeSpan.FromSeconds(15))) await cluster.StartViosAsync(node);
+                        if (await cluster.AwaitExitAsync(node, TimeSpan.FromSeconds(15)))
+                        {
+                            await cluster.StartViosAsync(node);
+                            Disturbed(node);
+                        }
                     }
                     break;
                 }
@@ -381,8 +403,10 @@ public static partial class ChaosSoak
                     var hosted = checker.LastRunningOn.Where(r => r.Value == node).Select(r => r.Key).ToList();
                     _stoppedOnPurpose.UnionWith(hosted);
                     cluster.Terminate(node);
+                    Disturbed(node);
                     if (!await cluster.AwaitExitAsync(node, LeaveTimeout)) log.WriteLine($"  chaos: {node} did not leave within {LeaveTimeout.TotalSeconds:0} s");
                     await cluster.StartViosAsync(node);
+                    Disturbed(node);
                     await RestartExitedAsync();
                     await AwaitRegisteredAsync();
                     // The operator starts what the leave stopped; from then on it must run like the rest.
@@ -419,8 +443,22 @@ public static partial class ChaosSoak
             {
                 var mode = _modes[name];
                 return (name, mode, mode == "hot" ? ChaosOptions.HotTarget : ChaosOptions.ColdTarget);
-            }));
+            }), MajorityLives(node, at));
         }
+
+        /// <summary>
+        /// Whether a majority of the vios nodes lives besides <paramref name="target"/>: running, not
+        /// paused, and not killed, paused, left or started within <see cref="SettledAfter"/> (a node
+        /// started again is still joining and registering).
+        /// </summary>
+        private bool MajorityLives(string target, DateTimeOffset at)
+        {
+            var live = cluster.Names.Count(n => n != target && cluster.IsRunning(n) && !cluster.IsPaused(n)
+                && (!_disturbedAt.TryGetValue(n, out var since) || at - since >= SettledAfter));
+            return live >= cluster.Names.Count / 2 + 1;
+        }
+
+        private void Disturbed(string node) => _disturbedAt[node] = DateTimeOffset.UtcNow;
 
         private async Task AwaitRecoveredAsync()
         {

@@ -64,6 +64,19 @@ public sealed class ChaosCheckerSpecs
     }
 
     [Fact]
+    public void Without_a_live_majority_the_target_does_not_apply_but_the_liveness_limit_does()
+    {
+        var checker = Checker();
+        checker.FaultInjected(Kill, T0, [("h", "hot", TimeSpan.FromSeconds(3.5)), ("z", "cold", TimeSpan.FromSeconds(5))], majorityLives: false);
+        checker.ObserveRound(T0.AddSeconds(9), [View("vios2", ("h", "running"))]);
+        checker.ObserveRound(T0.AddSeconds(61), [View("vios2", ("h", "running"))]);
+
+        Assert.Equal(ViolationKind.NotRecovered, Assert.Single(checker.Violations).Kind);
+        Assert.All(checker.Recoveries, r => Assert.False(r.MajorityLived));
+        Assert.Equal(TimeSpan.FromSeconds(9), checker.Recoveries.Single(r => r.Lpar == "h").Took);
+    }
+
+    [Fact]
     public void A_partition_never_back_within_the_liveness_limit_is_not_recovered()
     {
         var checker = Checker();
