@@ -37,6 +37,12 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
     private readonly Dictionary<string, string> _left = new(StringComparer.Ordinal);
     // The graceful leaves in the journal and not yet settled by a rejoin: what a snapshot carries.
     private readonly Dictionary<string, NodeLeftGracefully> _leftRecorded = new(StringComparer.Ordinal);
+    // Partitions meant to run that their live node reports only defined, since when.
+    private readonly Dictionary<string, DateTimeOffset> _definedSince = new(StringComparer.Ordinal);
+
+    /// <summary>How long a partition meant to run must stay defined on its live node before it counts as failed.</summary>
+    public static readonly TimeSpan DefinedLongEnough = TimeSpan.FromSeconds(2);
+
     // Nodes the masters fenced, by name: the address to tell the partition manager about.
     private readonly Dictionary<string, string> _fencedAt = new(StringComparer.Ordinal);
 
@@ -219,12 +225,24 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
         foreach (var summary in list.Lpars)
         {
             var (name, node) = (summary.Definition.Name, summary.Definition.Node);
-            if (summary.State is not (LparState.Running or LparState.Quiesced or LparState.Activating)) continue;
+            // Meant to run, and its node, back as a new incarnation before any failover, reports it merely
+            // defined (hosted afresh): it died with the node's earlier process (the PostgreSQL soak left
+            // three partitions so for good when their node died while the HA manager itself moved).
+            // Seen so for a while, not in one survey: a start in progress can show it for a moment.
+            var cameBackWithout = false;
+            if (summary is { State: LparState.Defined, StateReported: true, IntendedRunning: true } && list.Nodes.Any(n => n.Node == node))
+            {
+                _definedSince.TryAdd(name, now);
+                cameBackWithout = now - _definedSince[name] >= DefinedLongEnough;
+            }
+            else _definedSince.Remove(name);
+            if (summary.State is not (LparState.Running or LparState.Quiesced or LparState.Activating) && !cameBackWithout) continue;
             if (pending.Contains(name) || inProgress.Contains(name) || draft.Find(name) is not { } record || record.Node != node) continue;
             if (list.Strays.Any(s => s.Name == name && s.Verdict == ReportedLparVerdict.PlacedElsewhere && live.Contains(s.Node)
                 && s.State is LparState.Running or LparState.Activating)) continue;
             string cause;
             if (dead.Contains(node)) cause = $"{node} is no longer in the cluster";
+            else if (cameBackWithout) cause = $"{node} came back without it: it was running there and is only defined now";
             else if (_silentGuests.Remove(name, out var guest) && list.NodeAddresses.GetValueOrDefault(node) == guest.Node)
                 cause = $"its heartbeats stopped at {guest.LastHeartbeat:HH:mm:ss.fff} while {node} lives";
             else continue;

@@ -87,6 +87,9 @@ public sealed record LparSummary(LparDefinition Definition, LparState State, boo
     /// intent for a running partition.
     /// </summary>
     public bool StateReported { get; init; } = true;
+
+    /// <summary>Whether the operator's last word was that it runs (started, restored, taken over), whatever its state now.</summary>
+    public bool IntendedRunning { get; init; }
 }
 
 /// <summary>Every partition, and the vios nodes whose firmware has registered resources.</summary>

@@ -334,7 +334,7 @@ public sealed partial class PartitionRegistry
     };
 
     public LparList List() => new(
-        _definitions.Values.Select(d => new LparSummary(d, StateOf(d.Name), IsOnline(d.Node)) { StateReported = !_assumed.Contains(d.Name) }).ToList(),
+        _definitions.Values.Select(d => new LparSummary(d, StateOf(d.Name), IsOnline(d.Node)) { StateReported = !_assumed.Contains(d.Name), IntendedRunning = _running.Contains(d.Name) }).ToList(),
         _online.Values.OrderBy(n => n.Node, StringComparer.Ordinal).ToList())
     {
         Strays = Strays.ToList(),

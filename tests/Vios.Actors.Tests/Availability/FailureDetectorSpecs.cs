@@ -200,6 +200,28 @@ public sealed class FailureDetectorSpecs
         Assert.Contains("heartbeats stopped", failed.Cause);
     }
 
+    [Fact]
+    public void A_partition_meant_to_run_that_its_restarted_node_reports_only_defined_fails()
+    {
+        var detector = Detector();
+        var list = Listing("a", "b", "c");
+        var defined = list with
+        {
+            Lpars = [list.Lpars[0] with { State = LparState.Defined, IntendedRunning = true }, list.Lpars[1] with { State = LparState.Defined, IntendedRunning = false }],
+        };
+
+        // Once is a moment of a start in progress; for longer, it died with its node's earlier process.
+        Assert.Empty(detector.Check(defined, new HashSet<string>(), Registry(list), new HashSet<string>(), Start).Events);
+        var later = Start + FailureDetector.DefinedLongEnough;
+        var failed = Assert.Single(detector.Check(defined, new HashSet<string>(), Registry(list), new HashSet<string>(), later).Events.OfType<FailureRecorded>());
+
+        Assert.Equal("p", failed.Lpar);
+        Assert.Contains("came back without it", failed.Cause);
+        // Not while its state is the record's own assumption (a move, an intent recovered before the node reported).
+        var assumed = defined with { Lpars = [defined.Lpars[0] with { StateReported = false }] };
+        Assert.Empty(detector.Check(assumed, new HashSet<string>(), Registry(list), new HashSet<string>(), later).Events);
+    }
+
     /// <summary>A registry with an availability record of each listed partition, on the listed nodes.</summary>
     private static HaRegistry Registry(LparList list)
     {
