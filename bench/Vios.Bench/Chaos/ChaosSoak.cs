@@ -177,9 +177,9 @@ public static partial class ChaosSoak
         private readonly HashSet<string> _stoppedOnPurpose = new(StringComparer.Ordinal);
         private readonly HashSet<string> _checkedFailures = new(StringComparer.Ordinal);
         private readonly Dictionary<string, List<DateTimeOffset>> _faultsAt = new(StringComparer.Ordinal);
-        // When each vios node was last killed, paused, resumed, left or started: it counts toward a live majority 10 s later.
+        // When each vios node was last killed, paused, resumed, left or started: it counts toward a live majority 5 s later (Up and registered by then).
         private readonly Dictionary<string, DateTimeOffset> _disturbedAt = new(StringComparer.Ordinal);
-        private static readonly TimeSpan SettledAfter = TimeSpan.FromSeconds(10);
+        private static readonly TimeSpan SettledAfter = TimeSpan.FromSeconds(5);
         private DateTimeOffset _lastRound;
 
         public List<string> UnplannedRestarts { get; } = [];
