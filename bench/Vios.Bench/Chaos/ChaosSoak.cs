@@ -177,9 +177,10 @@ public static partial class ChaosSoak
         private readonly HashSet<string> _stoppedOnPurpose = new(StringComparer.Ordinal);
         private readonly HashSet<string> _checkedFailures = new(StringComparer.Ordinal);
         private readonly Dictionary<string, List<DateTimeOffset>> _faultsAt = new(StringComparer.Ordinal);
-        // When each vios node was last killed, paused, resumed, left or started: it counts toward a live majority 5 s later (Up and registered by then).
+        // When each vios node was last killed, paused, resumed, left or started, and last seen registered
+        // (in the partition list, sampled every second): it counts toward a live majority once registered since.
         private readonly Dictionary<string, DateTimeOffset> _disturbedAt = new(StringComparer.Ordinal);
-        private static readonly TimeSpan SettledAfter = TimeSpan.FromSeconds(5);
+        private readonly Dictionary<string, DateTimeOffset> _registeredAt = new(StringComparer.Ordinal);
         private DateTimeOffset _lastRound;
 
         public List<string> UnplannedRestarts { get; } = [];
@@ -193,6 +194,16 @@ public static partial class ChaosSoak
                 var registered = list.GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("node").GetString()).ToHashSet();
                 return cluster.Names.All(registered.Contains);
             }, ChaosCluster.StartTimeout, "every vios node registered with the partition manager");
+        }
+
+        /// <summary>Which vios nodes the partition list has registered now: a node counts toward a live majority once registered after its last disturbance.</summary>
+        private async Task SampleRegisteredAsync(DateTimeOffset at)
+        {
+            if (cluster.Live.Count == 0) return;
+            var reply = await CtlClient.RunAsync(AnyOps, "lpar", "list", null, PollTimeout);
+            if (reply is not { Ok: true, Json: { } json }) return;
+            foreach (var node in json.GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("node").GetString()).OfType<string>())
+                _registeredAt[node] = at;
         }
 
         public async Task CreatePartitionsAsync()
@@ -232,6 +243,7 @@ public static partial class ChaosSoak
                 {
                     nextEpochs = at + EpochInterval;
                     await SampleEpochsAsync();
+                    await SampleRegisteredAsync(at);
                 }
                 if (at >= nextJournal)
                 {
@@ -448,13 +460,13 @@ public static partial class ChaosSoak
 
         /// <summary>
         /// Whether a majority of the vios nodes lives besides <paramref name="target"/>: running, not
-        /// paused, and not killed, paused, left or started within <see cref="SettledAfter"/> (a node
-        /// started again is still joining and registering).
+        /// paused, and seen registered in the partition list since it was last killed, paused, left or
+        /// started (a node started again is still joining and registering until then).
         /// </summary>
         private bool MajorityLives(string target, DateTimeOffset at)
         {
             var live = cluster.Names.Count(n => n != target && cluster.IsRunning(n) && !cluster.IsPaused(n)
-                && (!_disturbedAt.TryGetValue(n, out var since) || at - since >= SettledAfter));
+                && _registeredAt.TryGetValue(n, out var registered) && registered > _disturbedAt.GetValueOrDefault(n, DateTimeOffset.MinValue));
             return live >= cluster.Names.Count / 2 + 1;
         }
 
