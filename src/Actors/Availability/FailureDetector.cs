@@ -252,10 +252,7 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
             // The same failure reported twice (by two masters, or again after a handover) has the same id.
             var failureId = $"{name}@{node}#{record.Failures.Count(f => f.Completed)}";
             var definition = summary.Definition;
-            // A hot replica's node holds the partition already (its memory is the replica's): it always fits.
-            var replica = record.Standby is { Mode: StandbyMode.Hot, ReplicaNode: { } r } ? r : null;
-            var fitting = live.Where(n => n == replica
-                || room.TryGetValue(n, out var free) && free.FreeVcpus >= definition.Vcpus && free.FreeMemoryMb >= definition.MemoryMb).ToList();
+            var fitting = live.Where(n => room.TryGetValue(n, out var free) && free.FreeVcpus >= definition.Vcpus && free.FreeMemoryMb >= definition.MemoryMb).ToList();
             var decision = draft.Decide(new LparFailed(name, node, failureId, cause), fitting.Count > 0 ? fitting : live, now);
             if (decision.Restart is { } plan && room.TryGetValue(plan.TargetNode, out var taken))
                 room[plan.TargetNode] = taken with { FreeVcpus = taken.FreeVcpus - definition.Vcpus, FreeMemoryMb = taken.FreeMemoryMb - definition.MemoryMb };

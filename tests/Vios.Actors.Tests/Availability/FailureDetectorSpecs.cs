@@ -237,13 +237,6 @@ public sealed class FailureDetectorSpecs
         var planned = Assert.Single(detector.Check(list, new HashSet<string> { "a" }, draft, new HashSet<string>(), Start).Events.OfType<RestartPlanned>());
 
         Assert.Equal("c", planned.TargetNode);
-
-        // A hot replica on the full node holds the partition already: it is promoted there all the same.
-        var hot = new HaRegistry();
-        hot.Apply(declared!);
-        hot.Apply(new StandbyChosen("p", StandbyMode.Hot, "b", true, "hot", Start));
-        var promoted = Assert.Single(Detector().Check(list, new HashSet<string> { "a" }, hot, new HashSet<string>(), Start).Events.OfType<RestartPlanned>());
-        Assert.Equal(("b", FailoverImage.Replica), (promoted.TargetNode, promoted.Image));
     }
 
     /// <summary>A registry with an availability record of each listed partition, on the listed nodes.</summary>
