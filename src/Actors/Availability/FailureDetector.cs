@@ -222,9 +222,6 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
         var pending = draft.PendingRestarts.Select(p => p.Lpar).ToHashSet(StringComparer.Ordinal);
         var events = new List<IViosMessage>();
         var refusals = new List<FailoverRefused>();
-        // The room each node has left: a designated node that cannot hold the partition is passed over
-        // for one that can (the recovery benchmark's full node was retried for ever).
-        var room = StandbyUpkeep.StandbyNodes(list).ToDictionary(n => n.Node, StringComparer.Ordinal);
         foreach (var summary in list.Lpars)
         {
             var (name, node) = (summary.Definition.Name, summary.Definition.Node);
@@ -251,11 +248,7 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
             else continue;
             // The same failure reported twice (by two masters, or again after a handover) has the same id.
             var failureId = $"{name}@{node}#{record.Failures.Count(f => f.Completed)}";
-            var definition = summary.Definition;
-            var fitting = live.Where(n => room.TryGetValue(n, out var free) && free.FreeVcpus >= definition.Vcpus && free.FreeMemoryMb >= definition.MemoryMb).ToList();
-            var decision = draft.Decide(new LparFailed(name, node, failureId, cause), fitting.Count > 0 ? fitting : live, now);
-            if (decision.Restart is { } plan && room.TryGetValue(plan.TargetNode, out var taken))
-                room[plan.TargetNode] = taken with { FreeVcpus = taken.FreeVcpus - definition.Vcpus, FreeMemoryMb = taken.FreeMemoryMb - definition.MemoryMb };
+            var decision = draft.Decide(new LparFailed(name, node, failureId, cause), live, now);
             if (decision.Refusal is { } refused) refusals.Add(refused);
             // On the draft, so the next failure's placement counts this restart.
             foreach (var e in decision.Events) draft.Apply(e);

@@ -129,7 +129,7 @@ public sealed class StandbyUpkeep(AvailabilitySettings settings)
     }
 
     /// <summary>The registered nodes with the vCPUs and memory their partitions leave free.</summary>
-    public static List<StandbyNode> StandbyNodes(LparList list) =>
+    private static List<StandbyNode> StandbyNodes(LparList list) =>
         list.Nodes.Select(n =>
         {
             var placed = list.Lpars.Where(l => l.Definition.Node == n.Node).Select(l => l.Definition).ToList();

@@ -222,23 +222,6 @@ public sealed class FailureDetectorSpecs
         Assert.Empty(detector.Check(assumed, new HashSet<string>(), Registry(list), new HashSet<string>(), later).Events);
     }
 
-    [Fact]
-    public void A_designated_node_without_room_for_the_partition_is_passed_over_for_one_with_room()
-    {
-        var detector = Detector();
-        // b is full: a defined partition takes all its 8 CPUs. p's consistency failover image node is b.
-        var full = new LparSummary(new LparDefinition("ballast", 8, 16, PlacementPolicy.Balanced, [],
-            new Allocation("ballast", "b", PlacementPolicy.Balanced, [], [], []), Start), LparState.Defined, true);
-        var list = Listing("a", "b", "c") with { Lpars = [HaManagerHarness.Running("p", "a"), full] };
-        var draft = new HaRegistry();
-        var (declared, _) = draft.Decide(new DeclareAvailability("p", "a", "b", "c"), ["a", "b", "c"]);
-        draft.Apply(declared!);
-
-        var planned = Assert.Single(detector.Check(list, new HashSet<string> { "a" }, draft, new HashSet<string>(), Start).Events.OfType<RestartPlanned>());
-
-        Assert.Equal("c", planned.TargetNode);
-    }
-
     /// <summary>A registry with an availability record of each listed partition, on the listed nodes.</summary>
     private static HaRegistry Registry(LparList list)
     {
