@@ -186,8 +186,10 @@ public sealed class HaRegistry(FailoverPolicy policy)
         var draft = Copy();
         var decision = draft.Decide(new LparFailed(done.Lpar, done.FailedNode, done.FailureId,
             $"{done.FailedNode} was downed with the HA manager on it; {done.Node} took the partition over"), [done.Node], done.StartedAt);
-        foreach (var e in decision.Events) draft.Apply(e);
-        var events = decision.Events.ToList();
+        // The history records what the survivor did (it promoted the replica, or restored an image, on its
+        // own node), whatever the records say now: the standby choice may have moved on meanwhile.
+        var events = decision.Events.Select(e => e is RestartPlanned planned ? planned with { TargetNode = done.Node, Image = done.Image } : e).ToList();
+        foreach (var e in events) draft.Apply(e);
         if (draft.Complete(done.Lpar, done.FailureId, done.Node, done.StartedAt + done.Took) is ({ } completed, _))
             events.Add(completed with { Detail = $"taken over by {done.Node}: {done.Detail}" });
         return (events, null);

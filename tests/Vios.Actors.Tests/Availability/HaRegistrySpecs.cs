@@ -397,4 +397,17 @@ public sealed class HaRegistrySpecs
         Assert.Empty(events);
         Assert.Equal("'ghost' has no availability record", refusal);
     }
+
+    [Fact]
+    public void A_takeover_is_recorded_as_the_survivor_did_it_though_the_standby_choice_moved_on()
+    {
+        // The replica was on vios3 when vios3 promoted it; the choice has since moved the replica to vios4.
+        Persist(_registry, new StandbyChosen("db", StandbyMode.Hot, "vios4", true, "re-planned", T0));
+        var done = new TakeoverCompleted("db", "vios1", "db@vios1#0", "vios3", FailoverImage.Replica, T0, TimeSpan.FromSeconds(1), "promoted its replica at epoch 9");
+
+        var (events, _) = _registry.Decide(done);
+
+        var planned = Assert.Single(events.OfType<RestartPlanned>());
+        Assert.Equal(("vios3", FailoverImage.Replica), (planned.TargetNode, planned.Image));
+    }
 }
