@@ -48,7 +48,7 @@ public sealed record AvailabilitySettings(
         const string root = "vios.availability";
         TimeSpan Positive(string key, TimeSpan fallback)
         {
-            var value = config.GetTimeSpan($"{root}.{key}", fallback, allowInfinite: false);
+            var value = config.Duration($"{root}.{key}", fallback);
             if (value <= TimeSpan.Zero) throw new ConfigurationException($"{root}.{key} must be a positive duration, e.g. 500ms");
             return value;
         }

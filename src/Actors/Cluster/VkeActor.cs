@@ -10,8 +10,8 @@ public sealed record VkeSettings(int MaxPayload, TimeSpan DefaultResponseTimeout
 {
     public static VkeSettings FromConfig(Config config) => new(
         (int)(config.GetByteSize("vios.vke.max-payload") ?? FrameLayout.DefaultMaxPayload),
-        config.GetTimeSpan("vios.vke.default-response-timeout", TimeSpan.FromSeconds(5)),
-        config.GetTimeSpan("vios.vke.timeout-resolution", TimeSpan.FromMilliseconds(50)));
+        config.Duration("vios.vke.default-response-timeout", TimeSpan.FromSeconds(5)),
+        config.Duration("vios.vke.timeout-resolution", TimeSpan.FromMilliseconds(50)));
 }
 
 /// <summary>

@@ -8,5 +8,5 @@ public sealed record ControlViewSettings(TimeSpan PublishInterval)
     public static ControlViewSettings Default { get; } = new(TimeSpan.FromSeconds(1));
 
     public static ControlViewSettings FromConfig(Config config) =>
-        new(config.GetTimeSpan("vios.ops.view-publish-interval", Default.PublishInterval, allowInfinite: false));
+        new(config.Duration("vios.ops.view-publish-interval", Default.PublishInterval));
 }

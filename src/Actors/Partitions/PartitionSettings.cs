@@ -31,7 +31,7 @@ public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm,
     {
         var capacity = config.GetInt("vios.partitions.shadow-cache-capacity", 64);
         if (capacity < 1) throw new ConfigurationException("vios.partitions.shadow-cache-capacity must be at least 1");
-        var tick = config.GetTimeSpan("vios.partitions.workload-tick", TimeSpan.FromMilliseconds(10));
+        var tick = config.Duration("vios.partitions.workload-tick", TimeSpan.FromMilliseconds(10));
         if (tick <= TimeSpan.Zero) throw new ConfigurationException("vios.partitions.workload-tick must be positive");
         var fullEvery = config.GetInt("vios.checkpoint.full-every", CheckpointSettings.Default.FullEvery);
         if (fullEvery < 1) throw new ConfigurationException("vios.checkpoint.full-every must be at least 1");
@@ -40,7 +40,7 @@ public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm,
             ReadResources(config, nodeName),
             new VmmSettings(config.GetBoolean("vios.partitions.shadow-cache", true), capacity),
             tick,
-            config.GetTimeSpan("vios.partitions.registration-retry", TimeSpan.FromSeconds(2)))
+            config.Duration("vios.partitions.registration-retry", TimeSpan.FromSeconds(2)))
         {
             Checkpoint = new CheckpointSettings(fullEvery) { FaultTolerantPair = ReadFaultTolerantPair(config), Ownership = ownership },
             Ownership = ownership,
@@ -56,15 +56,15 @@ public sealed record PartitionSettings(NodeResources Resources, VmmSettings Vmm,
         const string Section = "vios.partitions.ownership";
         var defaults = OwnershipSettings.Default;
         var settings = new OwnershipSettings(
-            config.GetTimeSpan($"{Section}.pause-threshold", defaults.PauseThreshold),
-            config.GetTimeSpan($"{Section}.pause-tick", defaults.PauseTick),
-            config.GetTimeSpan($"{Section}.fence-timeout", defaults.FenceTimeout),
-            config.GetTimeSpan($"{Section}.fence-retry", defaults.FenceRetry))
+            config.Duration($"{Section}.pause-threshold", defaults.PauseThreshold),
+            config.Duration($"{Section}.pause-tick", defaults.PauseTick),
+            config.Duration($"{Section}.fence-timeout", defaults.FenceTimeout),
+            config.Duration($"{Section}.fence-retry", defaults.FenceRetry))
         {
-            SettleAfterFreeze = config.GetTimeSpan($"{Section}.settle-after-freeze", defaults.SettleAfterFreeze),
+            SettleAfterFreeze = config.Duration($"{Section}.settle-after-freeze", defaults.SettleAfterFreeze),
             DownSelfAfterFreeze = config.GetString($"{Section}.down-self-after-freeze", "5s") is "off"
                 ? null
-                : config.GetTimeSpan($"{Section}.down-self-after-freeze", defaults.DownSelfAfterFreeze),
+                : config.Duration($"{Section}.down-self-after-freeze", defaults.DownSelfAfterFreeze ?? TimeSpan.FromSeconds(5)),
         };
         if (settings.DownSelfAfterFreeze is { } downSelf && downSelf <= settings.PauseThreshold)
             throw new ConfigurationException($"{Section}.down-self-after-freeze must be longer than pause-threshold ({settings.PauseThreshold}), or off; got {downSelf}");

@@ -1,5 +1,6 @@
 using System.Net;
 using Akka.Configuration;
+using Vios.Actors;
 
 namespace Vios.Host.Node;
 
@@ -50,7 +51,7 @@ public sealed record NodeSettings(
             config.GetInt("vios.ops.port", 9110),
             string.IsNullOrEmpty(token) ? null : token)
         {
-            LiveAnswerBudget = config.GetTimeSpan("vios.ops.live-answer-budget", OpsSettings.DefaultLiveAnswerBudget, allowInfinite: false),
+            LiveAnswerBudget = config.Duration("vios.ops.live-answer-budget", OpsSettings.DefaultLiveAnswerBudget),
         };
         var name = config.GetString("vios.node.name", "");
         return new NodeSettings(
@@ -62,7 +63,7 @@ public sealed record NodeSettings(
             config.GetString("vios.log.file", ""),
             config.GetStringList("akka.cluster.seed-nodes").ToList())
         {
-            IdentityAnnounceRetry = config.GetTimeSpan("vios.node.identity-announce-retry", TimeSpan.FromSeconds(1)),
+            IdentityAnnounceRetry = config.Duration("vios.node.identity-announce-retry", TimeSpan.FromSeconds(1)),
             SharedDirectory = config.GetString("vios.node.shared-directory", ""),
         };
     }

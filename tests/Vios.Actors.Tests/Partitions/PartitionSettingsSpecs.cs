@@ -175,10 +175,25 @@ public sealed class PartitionSettingsSpecs
         Assert.Equal(OwnershipSettings.Default, Read(TwoDomains).Ownership);
     }
 
+    [Fact]
+    public void Downing_itself_after_a_freeze_defaults_to_five_seconds_and_can_be_set_or_turned_off()
+    {
+        OwnershipSettings Ownership(string setting) => Read(TwoDomains + $"\nvios.partitions.ownership {{ {setting} }}").Ownership;
+
+        Assert.Equal(TimeSpan.FromSeconds(5), Read(TwoDomains).Ownership.DownSelfAfterFreeze);
+        Assert.Equal(TimeSpan.FromSeconds(12), Ownership("down-self-after-freeze = 12s").DownSelfAfterFreeze);
+        Assert.Null(Ownership("down-self-after-freeze = off").DownSelfAfterFreeze);
+        Assert.Null(Ownership("pause-threshold = 30s, down-self-after-freeze = off").DownSelfAfterFreeze);
+    }
+
     [Theory]
     [InlineData("pause-threshold = 0s", "vios.partitions.ownership.pause-threshold must be positive")]
     [InlineData("fence-timeout = 0ms", "vios.partitions.ownership.fence-timeout must be positive")]
     [InlineData("pause-tick = 2s", "pause-tick (00:00:02) must be shorter than pause-threshold (00:00:02)")]
+    [InlineData("down-self-after-freeze = 2s", "vios.partitions.ownership.down-self-after-freeze must be longer than pause-threshold (00:00:02), or off; got 00:00:02")]
+    [InlineData("pause-threshold = 6s, pause-tick = 1s", "down-self-after-freeze must be longer than pause-threshold (00:00:06), or off; got 00:00:05")]
+    [InlineData("settle-after-freeze = -1s", "vios.partitions.ownership.settle-after-freeze must be a duration such as 500ms or 2s; got '-1s'")]
+    [InlineData("fence-retry = soon", "vios.partitions.ownership.fence-retry must be a duration such as 500ms or 2s; got 'soon'")]
     public void A_bad_ownership_setting_is_refused_by_name(string setting, string expected) =>
         Assert.Contains(expected, Rejected(TwoDomains + $"\nvios.partitions.ownership {{ {setting} }}"));
 }
