@@ -216,8 +216,11 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
     /// partition has since left is stale; a copy a survivor took over (it runs on a live node the
     /// record does not place it on) is not failed: its announcement moves the record there.
     /// </summary>
-    public FailureCheck Check(LparList list, IReadOnlySet<string> dead, HaRegistry draft, IReadOnlySet<string> inProgress, DateTimeOffset now)
+    /// <param name="room">What each node has free (<see cref="NodeRoom"/>); each restart planned here takes its room. Read from <paramref name="list"/> when not given.</param>
+    public FailureCheck Check(LparList list, IReadOnlySet<string> dead, HaRegistry draft, IReadOnlySet<string> inProgress, DateTimeOffset now,
+        NodeRoom? room = null)
     {
+        room ??= NodeRoom.Of(list);
         var live = list.Nodes.Select(n => n.Node).Where(n => !dead.Contains(n)).ToList();
         var pending = draft.PendingRestarts.Select(p => p.Lpar).ToHashSet(StringComparer.Ordinal);
         var events = new List<IViosMessage>();
@@ -248,8 +251,9 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
             else continue;
             // The same failure reported twice (by two masters, or again after a handover) has the same id.
             var failureId = $"{name}@{node}#{record.Failures.Count(f => f.Completed)}";
-            var decision = draft.Decide(new LparFailed(name, node, failureId, cause), live, now);
+            var decision = draft.Decide(new LparFailed(name, node, failureId, cause), live, now, room.For(name));
             if (decision.Refusal is { } refused) refusals.Add(refused);
+            if (decision.Restart is { } planned) room.Take(planned.TargetNode, name);
             // On the draft, so the next failure's placement counts this restart.
             foreach (var e in decision.Events) draft.Apply(e);
             events.AddRange(decision.Events);

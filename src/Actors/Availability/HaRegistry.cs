@@ -57,38 +57,44 @@ public sealed class HaRegistry(FailoverPolicy policy)
     /// <paramref name="clusterNodes"/>: nodes other than the partition's own, fewest partitions placed
     /// first, the boot node different from the consistency node where there is a third node.
     /// </summary>
-    public (AvailabilityDeclared? Event, string? Refusal) Decide(DeclareAvailability command, IReadOnlyCollection<string> clusterNodes)
+    /// <param name="withRoom">Nodes with room for the partition (<see cref="NodeRoom"/>), chosen before those without; null: every node counts.</param>
+    public (AvailabilityDeclared? Event, string? Refusal) Decide(DeclareAvailability command, IReadOnlyCollection<string> clusterNodes,
+        IReadOnlySet<string>? withRoom = null)
     {
         if (string.IsNullOrWhiteSpace(command.Lpar)) return (null, "a partition name is required");
         if (string.IsNullOrWhiteSpace(command.Node)) return (null, $"the node '{command.Lpar}' runs on is required");
-        var others = Ranked(clusterNodes.Where(n => n != command.Node)).ToList();
+        var others = Ranked(clusterNodes.Where(n => n != command.Node), withRoom).ToList();
 
-        var consistency = command.ConsistencyNode ?? others.FirstOrDefault();
+        var consistency = command.ConsistencyNode ?? others.FirstOrDefault(n => n != command.BootNode) ?? others.FirstOrDefault();
         if (consistency is null) return (null, $"no node other than {command.Node} to hold the consistency failover image of '{command.Lpar}'");
         var boot = command.BootNode ?? others.FirstOrDefault(n => n != consistency) ?? consistency;
         return (new AvailabilityDeclared(command.Lpar, command.Node, consistency, boot), null);
     }
 
     /// <summary>
-    /// S5's failover image nodes of partitions that now run on one of them (a consistency-image
-    /// failover restarts a partition on its consistency node): that node cannot take the partition
-    /// over when it fails, so it is chosen again among <paramref name="liveNodes"/> as
-    /// <see cref="Decide(DeclareAvailability, IReadOnlyCollection{string})"/> chooses, and the other
-    /// node is kept. Without this, a survivor's takeover finds no designated node when the partition's
-    /// node dies with the HA manager on it, and the partition waits for the next HA manager (8 to 10 s
-    /// in the chaos soak). Image nodes that are merely not live now are kept: a restarting node is
-    /// not gone. Partitions in <paramref name="busy"/> (a restart pending or under way) and those
-    /// whose node is not live are left alone.
+    /// S5's failover image nodes chosen again where they cannot take the partition over: the node it
+    /// now runs on (a consistency-image failover restarts a partition on its consistency node), or a
+    /// live node without room for it (<paramref name="room"/>) while another live node has room. Chosen
+    /// among <paramref name="liveNodes"/> as <see cref="Decide(DeclareAvailability, IReadOnlyCollection{string}, IReadOnlySet{string})"/>
+    /// chooses, nodes with room first; the other image node is kept. Without this, a survivor's
+    /// takeover finds no designated node when the partition's node dies with the HA manager on it, and
+    /// the partition waits for the next HA manager (8 to 10 s in the chaos soak); and a restart planned
+    /// onto a full node is refused there. Image nodes that are merely not live now are kept: a
+    /// restarting node is not gone. Partitions in <paramref name="busy"/> (a restart pending or under
+    /// way) and those whose node is not live are left alone.
     /// </summary>
-    public IReadOnlyList<AvailabilityDeclared> Redesignate(IReadOnlyCollection<string> liveNodes, IReadOnlySet<string> busy)
+    public IReadOnlyList<AvailabilityDeclared> Redesignate(IReadOnlyCollection<string> liveNodes, IReadOnlySet<string> busy, NodeRoom? room = null)
     {
         var changes = new List<AvailabilityDeclared>();
         foreach (var record in _records.Values.OrderBy(r => r.Lpar, StringComparer.Ordinal))
         {
             if (busy.Contains(record.Lpar) || !liveNodes.Contains(record.Node)) continue;
-            if (record.ConsistencyNode != record.Node && record.BootNode != record.Node) continue;
+            var fits = room?.For(record.Lpar);
+            var roomElsewhere = fits is not null && liveNodes.Any(n => n != record.Node && fits.Contains(n));
+            bool Misplaced(string node) => node == record.Node || (roomElsewhere && liveNodes.Contains(node) && !fits!.Contains(node));
+            if (!Misplaced(record.ConsistencyNode) && !Misplaced(record.BootNode)) continue;
             var (declared, _) = Decide(new DeclareAvailability(record.Lpar, record.Node,
-                record.ConsistencyNode == record.Node ? null : record.ConsistencyNode, record.BootNode == record.Node ? null : record.BootNode), liveNodes);
+                Misplaced(record.ConsistencyNode) ? null : record.ConsistencyNode, Misplaced(record.BootNode) ? null : record.BootNode), liveNodes, fits);
             if (declared is null) continue;
             Apply(declared);
             changes.Add(declared);
@@ -101,7 +107,13 @@ public sealed class HaRegistry(FailoverPolicy policy)
     /// The failed node never takes the restart; a designated failover image node that is not live is
     /// replaced by the live node with the fewest partitions (then by name), and the reason says so.
     /// </summary>
-    public FailoverDecision Decide(LparFailed failure, IReadOnlyCollection<string> liveNodes, DateTimeOffset now)
+    /// <param name="withRoom">
+    /// Nodes with room for the partition (<see cref="NodeRoom"/>); null: every node counts. A designated
+    /// node without room is passed over for a live node with room; when no live node has room, the
+    /// designated node is kept (the move is refused there and retried until room is made). A hot
+    /// replica is promoted where it is: its node holds the partition's memory already.
+    /// </param>
+    public FailoverDecision Decide(LparFailed failure, IReadOnlyCollection<string> liveNodes, DateTimeOffset now, IReadOnlySet<string>? withRoom = null)
     {
         if (!_records.TryGetValue(failure.Lpar, out var record))
             return Refused(failure, [], $"'{failure.Lpar}' has no availability record");
@@ -134,14 +146,16 @@ public sealed class HaRegistry(FailoverPolicy policy)
 
         var designated = image == FailoverImage.Boot ? record.BootNode : record.ConsistencyNode;
         var role = image == FailoverImage.Boot ? "boot" : "consistency";
-        if (live.Contains(designated) && designated != failure.Node)
+        var candidates = live.Where(n => n != failure.Node).ToList();
+        var full = withRoom is not null && !withRoom.Contains(designated) && candidates.Any(withRoom.Contains);
+        if (live.Contains(designated) && designated != failure.Node && !full)
         {
             events.Add(new RestartPlanned(failure.Lpar, failure.FailureId, designated, image, $"{why}: {role} image on {designated}", now));
             return new FailoverDecision(FailoverOutcome.Restart, events, (RestartPlanned)events[^1], null);
         }
 
-        var gone = designated == failure.Node ? "is where it failed" : "is not live";
-        var fallback = Ranked(live.Where(n => n != failure.Node)).FirstOrDefault();
+        var gone = designated == failure.Node ? "is where it failed" : !live.Contains(designated) ? "is not live" : "has no room for it";
+        var fallback = Ranked(candidates, withRoom).FirstOrDefault();
         if (fallback is null)
             return Refused(failure, events, $"{why}: {role} failover image node {designated} {gone} and no other live node can take '{failure.Lpar}' (failed on {failure.Node})");
 
@@ -281,9 +295,10 @@ public sealed class HaRegistry(FailoverPolicy policy)
     private static FailoverDecision Refused(LparFailed failure, IReadOnlyList<IViosMessage> events, string reason) =>
         new(FailoverOutcome.Refused, events, null, new FailoverRefused(failure.Lpar, failure.FailureId, reason));
 
-    /// <summary>Nodes in the order the fallback takes them: fewest partitions placed, then name.</summary>
-    private IEnumerable<string> Ranked(IEnumerable<string> nodes) =>
-        nodes.Distinct(StringComparer.Ordinal).OrderBy(PlacedOn).ThenBy(n => n, StringComparer.Ordinal);
+    /// <summary>Nodes in the order the fallback takes them: with room (when known) first, then fewest partitions placed, then name.</summary>
+    private IEnumerable<string> Ranked(IEnumerable<string> nodes, IReadOnlySet<string>? withRoom) =>
+        nodes.Distinct(StringComparer.Ordinal).OrderBy(n => withRoom is null || withRoom.Contains(n) ? 0 : 1)
+            .ThenBy(PlacedOn).ThenBy(n => n, StringComparer.Ordinal);
 
     /// <summary>"first failure", "second failure within 10 min", "failure 2 h after the previous one (window 10 min)".</summary>
     private string Why(FailoverImage image, List<FailureEntry> earlier, DateTimeOffset at)

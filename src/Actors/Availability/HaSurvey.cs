@@ -29,10 +29,11 @@ public static class HaSurvey
     {
         var online = list.Nodes.Select(n => n.Node).ToList();
         var draft = registry.Copy();
+        var room = NodeRoom.Of(list);
         var events = new List<IViosMessage>();
         foreach (var summary in list.Lpars.Where(l => draft.Find(l.Definition.Name) is null))
         {
-            var (declared, _) = draft.Decide(new DeclareAvailability(summary.Definition.Name, summary.Definition.Node, null, null), online);
+            var (declared, _) = draft.Decide(new DeclareAvailability(summary.Definition.Name, summary.Definition.Node, null, null), online, room.For(summary.Definition.Name));
             if (declared is null) continue;
             draft.Apply(declared);
             events.Add(declared);
@@ -42,13 +43,13 @@ public static class HaSurvey
         var dead = detector.DeadNodes(list, members, now);
         if (!detector.Complete(list, dead, members)) return new SurveyDecision(events, false, [], [], []);
 
-        var failures = detector.Check(list, dead, draft, inProgress, now);
+        var failures = detector.Check(list, dead, draft, inProgress, now, room);
         events.AddRange(failures.Events);
         var choices = standby.Replan(list, draft, now);
         events.AddRange(choices);
         var live = online.Where(n => !dead.Contains(n)).ToList();
         var busy = draft.PendingRestarts.Select(p => p.Lpar).Concat(inProgress).ToHashSet(StringComparer.Ordinal);
-        var redesignated = draft.Redesignate(live, busy);
+        var redesignated = draft.Redesignate(live, busy, room);
         events.AddRange(redesignated);
         return new SurveyDecision(events, true, failures.Refusals, choices, redesignated);
     }

@@ -47,7 +47,7 @@ public sealed class StandbyUpkeep(AvailabilitySettings settings)
     public StandbyChosen Choose(SetAvailabilityRequirement requirement, LparDefinition definition, LparList list, HaRegistry registry, DateTimeOffset now)
     {
         var planner = Planner(list, registry);
-        planner.Replan(StandbyNodes(list));
+        planner.Replan(NodeRoom.Of(list).Nodes);
         return Chosen(planner.Require(RequirementOf(requirement, definition), Estimate()), now);
     }
 
@@ -59,7 +59,7 @@ public sealed class StandbyUpkeep(AvailabilitySettings settings)
     public IReadOnlyList<StandbyChosen> Replan(LparList list, HaRegistry draft, DateTimeOffset now)
     {
         var changes = new List<StandbyChosen>();
-        foreach (var change in Planner(list, draft).Replan(StandbyNodes(list)))
+        foreach (var change in Planner(list, draft).Replan(NodeRoom.Of(list).Nodes))
         {
             var chosen = Chosen(change.After, now);
             if (draft.Find(chosen.Lpar)?.Standby is { } before
@@ -127,14 +127,6 @@ public sealed class StandbyUpkeep(AvailabilitySettings settings)
         }
         return planner;
     }
-
-    /// <summary>The registered nodes with the vCPUs and memory their partitions leave free.</summary>
-    private static List<StandbyNode> StandbyNodes(LparList list) =>
-        list.Nodes.Select(n =>
-        {
-            var placed = list.Lpars.Where(l => l.Definition.Node == n.Node).Select(l => l.Definition).ToList();
-            return new StandbyNode(n.Node, n.Cpus.Count - placed.Sum(d => d.Vcpus), n.Memory.Sum(m => m.SizeMb) - placed.Sum(d => d.MemoryMb));
-        }).ToList();
 
     private static AvailabilityRequirement RequirementOf(SetAvailabilityRequirement requirement, LparDefinition definition) =>
         new(requirement.Lpar, definition.Node, definition.Vcpus, definition.MemoryMb, requirement.MaxRecovery, requirement.FullPerformance);

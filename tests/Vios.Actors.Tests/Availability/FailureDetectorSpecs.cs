@@ -222,6 +222,57 @@ public sealed class FailureDetectorSpecs
         Assert.Empty(detector.Check(assumed, new HashSet<string>(), Registry(list), new HashSet<string>(), later).Events);
     }
 
+    /// <summary>A defined partition that takes all 8 CPUs of <paramref name="node"/>: nothing else fits there.</summary>
+    private static LparSummary Ballast(string node) =>
+        new(new LparDefinition("ballast", 8, 16, PlacementPolicy.Balanced, [],
+            new Allocation("ballast", node, PlacementPolicy.Balanced, [], [], []), Start), LparState.Defined, true);
+
+    [Fact]
+    public void A_designated_node_without_room_for_the_partition_is_passed_over_for_one_with_room()
+    {
+        var detector = Detector();
+        var list = Listing("a", "b", "c") with { Lpars = [HaManagerHarness.Running("p", "a"), Ballast("b")] };
+        var draft = new HaRegistry();
+        var (declared, _) = draft.Decide(new DeclareAvailability("p", "a", "b", "c"), ["a", "b", "c"]);
+        draft.Apply(declared!);
+
+        var planned = Assert.Single(detector.Check(list, new HashSet<string> { "a" }, draft, new HashSet<string>(), Start).Events.OfType<RestartPlanned>());
+
+        Assert.Equal("c", planned.TargetNode);
+        Assert.Contains("consistency failover image node b has no room for it", planned.Reason);
+    }
+
+    [Fact]
+    public void Two_failures_in_one_survey_do_not_both_take_the_last_room_of_a_node()
+    {
+        // b and c have room for one 8-CPU partition each; two of them fail on a at once.
+        LparSummary Big(string name) => new(new LparDefinition(name, 8, 16, PlacementPolicy.Balanced, [],
+            new Allocation(name, "a", PlacementPolicy.Balanced, [], [], []), Start), LparState.Running, true);
+        var detector = Detector();
+        var list = Listing("a", "b", "c") with { Lpars = [Big("p1"), Big("p2")] };
+        var draft = new HaRegistry();
+        foreach (var name in new[] { "p1", "p2" })
+            draft.Apply(draft.Decide(new DeclareAvailability(name, "a", "b", "b"), ["a", "b", "c"]).Event!);
+
+        var targets = detector.Check(list, new HashSet<string> { "a" }, draft, new HashSet<string>(), Start).Events.OfType<RestartPlanned>()
+            .Select(p => (p.Lpar, p.TargetNode));
+
+        Assert.Equal([("p1", "b"), ("p2", "c")], targets);
+    }
+
+    [Fact]
+    public void A_full_designated_node_is_kept_when_no_live_node_has_room()
+    {
+        var detector = Detector();
+        var list = Listing("a", "b") with { Lpars = [HaManagerHarness.Running("p", "a"), Ballast("b")] };
+        var draft = new HaRegistry();
+        draft.Apply(draft.Decide(new DeclareAvailability("p", "a", "b", "b"), ["a", "b"]).Event!);
+
+        var planned = Assert.Single(detector.Check(list, new HashSet<string> { "a" }, draft, new HashSet<string>(), Start).Events.OfType<RestartPlanned>());
+
+        Assert.Equal("b", planned.TargetNode);
+    }
+
     /// <summary>A registry with an availability record of each listed partition, on the listed nodes.</summary>
     private static HaRegistry Registry(LparList list)
     {

@@ -1,4 +1,6 @@
 using Vios.Actors.Availability;
+using Vios.Actors.Partitions;
+using Vios.Testing;
 
 namespace Vios.Actors.Tests.Availability;
 
@@ -345,6 +347,38 @@ public sealed class HaRegistrySpecs
 
         // A node merely not live now is not replaced: it may be restarting.
         Assert.Empty(_registry.Redesignate(["vios2", "vios3"], new HashSet<string>()));
+    }
+
+    [Fact]
+    public void A_hot_replica_is_promoted_where_it_is_even_when_its_node_has_no_room_for_another_partition()
+    {
+        Persist(_registry, new StandbyChosen("db", StandbyMode.Hot, "vios4", true, "hot on vios4", T0));
+
+        var decision = _registry.Decide(new LparFailed("db", "vios1", "db#1", "node downed"), AllNodes, T0, withRoom: new HashSet<string> { "vios3" });
+
+        Assert.Equal(("vios4", FailoverImage.Replica), (decision.Restart!.TargetNode, decision.Restart.Image));
+    }
+
+    [Fact]
+    public void Failover_image_nodes_are_chosen_among_nodes_with_room_and_a_full_one_is_chosen_again_while_another_has_room()
+    {
+        var registry = new HaRegistry();
+        // vios2 has the fewest partitions but no room: vios3 and vios4 are chosen.
+        var (declared, _) = registry.Decide(new DeclareAvailability("web", "vios1", null, null), AllNodes, withRoom: new HashSet<string> { "vios3", "vios4" });
+        Assert.Equal(new AvailabilityDeclared("web", "vios1", "vios3", "vios4"), declared);
+
+        // db's consistency node vios2 fills up (a ballast partition defined there); its boot node vios3 has room.
+        LparSummary Placed(string name, string node, int vcpus) => new(new LparDefinition(name, vcpus, 16, PlacementPolicy.Balanced, [],
+            new Allocation(name, node, PlacementPolicy.Balanced, [], [], []), T0), LparState.Running, true);
+        var list = HaManagerHarness.List([Placed("db", "vios1", 1), Placed("ballast", "vios2", 8)], AllNodes);
+
+        var changed = Assert.Single(_registry.Redesignate(AllNodes, new HashSet<string>(), NodeRoom.Of(list)));
+
+        Assert.Equal(new AvailabilityDeclared("db", "vios1", "vios4", "vios3"), changed);
+        Assert.Empty(_registry.Redesignate(AllNodes, new HashSet<string>(), NodeRoom.Of(list)));
+        // With room nowhere else, a full node is kept rather than chosen again for nothing.
+        var full = HaManagerHarness.List([Placed("db", "vios1", 1), Placed("b2", "vios2", 8), Placed("b3", "vios3", 8), Placed("b4", "vios4", 8)], AllNodes);
+        Assert.Empty(_registry.Redesignate(AllNodes, new HashSet<string>(), NodeRoom.Of(full)));
     }
 
     private static (string Node, string Consistency, string Boot) Nodes(HaRegistry registry) =>
