@@ -133,10 +133,11 @@ public sealed partial class ViosProcess : IAsyncDisposable
     }
 
     /// <summary>SIGCONT: a process frozen by <see cref="Stop"/> runs again.</summary>
+    /// <remarks>A process killed while frozen (the survivors' power fencing) is left as it is.</remarks>
     public void Continue()
     {
-        if (!_process.HasExited && SendSignal(_process.Id, Sigcont) != 0)
-            throw new InvalidOperationException($"kill -CONT {_process.Id} failed: errno {Marshal.GetLastPInvokeError()}");
+        if (!_process.HasExited && SendSignal(_process.Id, Sigcont) != 0 && Marshal.GetLastPInvokeError() is var errno && errno != Esrch)
+            throw new InvalidOperationException($"kill -CONT {_process.Id} failed: errno {errno}");
     }
 
     /// <summary>SIGTERM: the node leaves the cluster gracefully.</summary>
@@ -170,6 +171,7 @@ public sealed partial class ViosProcess : IAsyncDisposable
     // Linux numbers (x86-64 and arm64).
     private const int Sigcont = 18;
     private const int Sigstop = 19;
+    private const int Esrch = 3;
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int SendSignal(int pid, int signal);

@@ -10,6 +10,11 @@ namespace Vios.Bench.Chaos;
 /// with <c>pg_ctl</c> as the tests' CI does. As root, the server runs as an unprivileged user
 /// (<c>VIOS_CI_PG_USER</c>, default vios-ci, created if missing). A restart is an immediate stop (the
 /// server's processes die as in a crash, the next start replays its WAL), a pause, and a start.
+/// Durability is the server's default: a commit is acknowledged once its WAL is written, so a
+/// restart loses nothing acknowledged (with <c>synchronous_commit = off</c>, as the first soaks ran,
+/// the soak "lost" an epoch the server had acknowledged and forgot in its crash). <c>fsync = off</c>
+/// stays: the fault is the server's processes dying, not the machine's, and the kernel keeps what
+/// they wrote. Lock waits over a second and statements over two are logged in <c>postgres.log</c>.
 /// </summary>
 public sealed class ChaosPostgres : IAsyncDisposable
 {
@@ -71,7 +76,8 @@ public sealed class ChaosPostgres : IAsyncDisposable
     private async Task StartServerAsync()
     {
         await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", DataDirectory, "-l", Path.Combine(_directory, "postgres.log"), "-w", "-t", "60",
-            "-o", $"-k {Path.Combine(_directory, "sock")} -p {Port} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+            "-o", $"-k {Path.Combine(_directory, "sock")} -p {Port} -h 127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300"
+                  + " -c log_lock_waits=on -c deadlock_timeout=1s -c log_min_duration_statement=2000",
             "start"], asServer: true);
         _running = true;
     }

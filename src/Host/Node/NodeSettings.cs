@@ -41,6 +41,9 @@ public sealed record NodeSettings(
     /// <summary><c>vios.node.shared-directory</c>: where cluster-wide state lives on SQLite.</summary>
     public string SharedDirectory { get; init; } = "";
 
+    /// <summary><c>vios.node.kill-downed-local-processes</c>: <c>auto</c>, <c>on</c> or <c>off</c> (see <see cref="LocalProcessFence"/>).</summary>
+    public string KillDownedLocalProcesses { get; init; } = "auto";
+
     public static NodeSettings FromConfig(Config config)
     {
         var roles = config.GetStringList("akka.cluster.roles");
@@ -65,6 +68,9 @@ public sealed record NodeSettings(
         {
             IdentityAnnounceRetry = config.Duration("vios.node.identity-announce-retry", TimeSpan.FromSeconds(1)),
             SharedDirectory = config.GetString("vios.node.shared-directory", ""),
+            KillDownedLocalProcesses = config.GetString("vios.node.kill-downed-local-processes", "auto") is var kill && kill is "auto" or "on" or "off"
+                ? kill
+                : throw new ConfigurationException($"vios.node.kill-downed-local-processes must be auto, on or off; got '{kill}'"),
         };
     }
 }

@@ -114,7 +114,15 @@ public sealed class ViosNode : IAsyncDisposable
     public static async Task<ViosNode> StartAsync(NodeOptions options, CancellationToken cancellationToken = default)
     {
         var config = NodeConfigBuilder.Build(options);
-        var settings = NodeSettings.FromConfig(config);
+        NodeSettings settings;
+        try
+        {
+            settings = NodeSettings.FromConfig(config);
+        }
+        catch (ConfigurationException e)
+        {
+            throw new NodeStartupException(e.Message, e);
+        }
         var consoleLevel = ParseLogLevel(settings.ConsoleLogLevel);
         if (settings.Ops.RequiresToken && settings.Ops.Token is null)
             throw new NodeStartupException(
@@ -257,6 +265,13 @@ public sealed class ViosNode : IAsyncDisposable
             System.ActorOf(TakeoverActor.Props(Name, ControlView, Firmware, PartitionManager, HaManager, availability, Partitions!.Ownership), TakeoverActor.Name);
             // A freeze of this process (SIGSTOP, a long GC pause) makes every partition check it still owns itself.
             System.ActorOf(PauseWatchActor.Props(Partitions!.Ownership, Firmware), PauseWatchActor.Name);
+            // A downed member frozen inside a write of the shared SQLite files is killed, so its lock goes with it.
+            if (Settings.KillDownedLocalProcesses == "on" || (Settings.KillDownedLocalProcesses == "auto" && ClusterDatabase!.Kind == DatabaseKind.Sqlite))
+            {
+                var processes = Path.Combine(Settings.SharedDirectory, LocalProcessFence.DirectoryName);
+                LocalProcessFence.Record(processes, SelfAddress.ToString(), Cluster.SelfUniqueAddress.Uid);
+                System.ActorOf(LocalProcessFenceActor.Props(processes), LocalProcessFenceActor.Name);
+            }
             // Downed: the partitions stop in the first phase of the shutdown, before the survivors' copies run.
             var firmware = Firmware;
             CoordinatedShutdown.Get(System).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "stop-partitions-when-downed", async () =>

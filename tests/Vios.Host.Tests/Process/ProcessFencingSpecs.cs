@@ -12,7 +12,9 @@ namespace Vios.Host.Tests.Process;
 /// vios2 is frozen with SIGSTOP until a survivor says `z` runs elsewhere, then continued. The journal
 /// of `z` must hold no write of the old owner's epoch after the failover, the old copy must stop (the
 /// resumed node stops it, or it is downed and exits), and a restore into a fresh partition must give
-/// the memory checksum of the new owner's last committed image. On SQLite and on PostgreSQL.
+/// the memory checksum of the new owner's last committed image. On SQLite and on PostgreSQL. And on
+/// SQLite, a node frozen inside a write of the shared files is killed by the survivors (power fencing),
+/// so the failover does not wait for its lock.
 /// </summary>
 public sealed class ProcessFencingSpecs : Akka.TestKit.Xunit2.TestKit
 {
@@ -22,31 +24,82 @@ public sealed class ProcessFencingSpecs : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task A_node_frozen_past_its_failover_never_writes_the_partition_again_on_sqlite()
     {
+        // The survivors would kill the downed process (vios.node.kill-downed-local-processes, the next
+        // spec); off here, so that the resumed process itself must find the fence and stop its copy.
+        using var config = new TempDirectory();
+        var noKill = Path.Combine(config.Path, "no-kill.hocon");
+        await File.WriteAllTextAsync(noKill, "vios.node.kill-downed-local-processes = off");
         ProcessCluster? cluster = null;
-        await AFrozenNodeNeverWritesAgain([], () => OpenSqlite(cluster!), c => cluster = c, FreeOfSqliteLocks);
-
         // One machine's SQLite files take one writer at a time, and a frozen process keeps the lock it
         // holds: frozen inside a journal transaction, it stalls every node's cluster-wide state until it
-        // runs again (docs/persistence.md). The freeze this spec is about comes between transactions.
-        async Task<bool> FreeOfSqliteLocks()
+        // runs again. The freeze this spec is about comes between transactions.
+        await AFrozenNodeNeverWritesAgain(["--config", noKill], () => OpenSqlite(cluster!), c => cluster = c, async () => !await HoldsSqliteLockAsync(cluster!));
+    }
+
+    [Fact]
+    public async Task A_node_frozen_inside_a_write_of_the_shared_sqlite_files_is_killed_and_its_partition_fails_over_while_it_stays_frozen()
+    {
+        var nodes = new Dictionary<string, NodeProcess>();
+        try
         {
-            foreach (var file in new[] { "cluster-journal.db", "cluster-snapshots.db" })
+            await using var cluster = await ProcessCluster.StartAsync();
+            var ops = await StartWithCheckpointingPartitionAsync(cluster, nodes);
+
+            // Frozen while it holds the cluster-wide journal's write lock: no other node can write
+            // that file (the new owner's fence first) until the lock goes, and it is never continued.
+            // Each attempt lets it write again first (the journal grows), then freezes it wherever it is.
+            var frozen = nodes["vios2"].Process;
+            var journal = () => OpenSqlite(cluster);
+            for (var attempt = 1; ; attempt++)
             {
-                await using var probe = new SqliteConnection($"Data Source={Path.Combine(cluster!.DataDirectory("shared"), file)};Default Timeout=1");
-                await probe.OpenAsync();
-                await using var command = probe.CreateCommand();
-                command.CommandText = "BEGIN IMMEDIATE; ROLLBACK;";
-                try
-                {
-                    await command.ExecuteNonQueryAsync();
-                }
-                catch (SqliteException e) when (e.SqliteErrorCode is 5 or 6)
-                {
-                    return false;
-                }
+                var before = await HighestSequenceNrAsync(journal);
+                await AwaitAssertAsync(async () => Assert.True(await HighestSequenceNrAsync(journal) > before), FailoverLimit, TimeSpan.FromMilliseconds(20));
+                frozen.Stop();
+                if (await HoldsSqliteLockAsync(cluster)) break;
+                frozen.Continue();
+                Assert.True(attempt < 500, "vios2 held no lock of the shared database at any of 500 freezes");
             }
-            return true;
+
+            // A survivor kills the downed process; its lock goes with it and z runs elsewhere.
+            await frozen.Exited.WaitAsync(FailoverLimit);
+            Assert.Equal(137, frozen.ExitCode);
+            Assert.Contains(nodes.Values.Where(n => n.Process != frozen).SelectMany(n => n.Process.Output),
+                line => line.Contains("killed process") && line.Contains(nodes["vios2"].Address));
+            await AwaitAssertAsync(async () =>
+            {
+                var failures = (await JsonAsync(ops, "ha", "failures", "z")).GetProperty("failures");
+                Assert.True(failures.GetArrayLength() >= 1 && failures[0].GetProperty("completed").GetBoolean(), failures.ToString());
+                var shown = await JsonAsync(ops, "lpar", "show", "z");
+                Assert.NotEqual("vios2", shown.GetProperty("node").GetString());
+                Assert.Equal("running", shown.GetProperty("state").GetString()!.ToLowerInvariant());
+            }, FailoverLimit, Poll);
+            Assert.False(await HoldsSqliteLockAsync(cluster));
         }
+        catch (Exception e)
+        {
+            throw new Xunit.Sdk.XunitException(string.Join("\n", nodes.Select(n => $"--- {n.Key}\n{string.Join("\n", n.Value.Process.Output.TakeLast(40))}")) + "\n" + e);
+        }
+    }
+
+    /// <summary>Whether a process holds a write lock of the cluster-wide SQLite files: a write transaction cannot begin within a second.</summary>
+    private static async Task<bool> HoldsSqliteLockAsync(ProcessCluster cluster)
+    {
+        foreach (var file in new[] { "cluster-journal.db", "cluster-snapshots.db" })
+        {
+            await using var probe = new SqliteConnection($"Data Source={Path.Combine(cluster.DataDirectory("shared"), file)};Default Timeout=1");
+            await probe.OpenAsync();
+            await using var command = probe.CreateCommand();
+            command.CommandText = "BEGIN IMMEDIATE; ROLLBACK;";
+            try
+            {
+                await command.ExecuteNonQueryAsync();
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode is 5 or 6)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     [PostgresFact]
@@ -79,21 +132,7 @@ public sealed class ProcessFencingSpecs : Akka.TestKit.Xunit2.TestKit
     {
         await using var cluster = await ProcessCluster.StartAsync(database);
         started(cluster);
-        // vios1 first: the oldest vios node hosts the partition manager and the HA manager.
-        foreach (var name in new[] { "vios1", "vios2", "vios3" }) nodes[name] = await cluster.StartViosNodeAsync(name, name);
-        var ops = nodes["vios1"].Ops;
-        await AwaitAssertAsync(async () => Assert.Equal(3, (await JsonAsync(ops, "lpar", "list")).GetProperty("nodes").GetArrayLength()),
-            ProcessCluster.StartTimeout, Poll);
-
-        await CtlOkAsync(ops, "lpar", "create", "z", "--vcpus", "1", "--memory-mb", "16", "--node", "vios2");
-        await CtlOkAsync(ops, "lpar", "start", "z");
-        await CtlOkAsync(ops, "lpar", "workload", "z", "--rate", "20000");
-        await CtlOkAsync(ops, "checkpoint", "take", "z", "--interval", "200", "--verify");
-        await AwaitAssertAsync(async () =>
-        {
-            Assert.True((await JsonAsync(ops, "checkpoint", "list", "z")).GetProperty("epochs").GetArrayLength() >= 3);
-            Assert.Equal(1, (await JsonAsync(ops, "lpar", "show", "z")).GetProperty("ownerEpoch").GetInt64());
-        }, ProcessCluster.StartTimeout, Poll);
+        var ops = await StartWithCheckpointingPartitionAsync(cluster, nodes);
 
         // Frozen: a long GC pause, a suspended host. The cluster takes it for dead and fails z over.
         var frozen = nodes["vios2"].Process;
@@ -149,6 +188,29 @@ public sealed class ProcessFencingSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(last.GetProperty("epoch").GetInt64(), restored.GetProperty("epoch").GetInt64());
         Assert.Equal(last.GetProperty("memoryChecksum").GetUInt64(), restored.GetProperty("memoryChecksum").GetUInt64());
         Assert.True(restored.GetProperty("verified").GetBoolean());
+    }
+
+    /// <summary>
+    /// vios1, vios2 and vios3 (vios1 first: the oldest vios node hosts the partition manager and the HA
+    /// manager), and z on vios2 with a workload and checkpoints every 200 ms; returns vios1's ops endpoint.
+    /// </summary>
+    private async Task<string> StartWithCheckpointingPartitionAsync(ProcessCluster cluster, Dictionary<string, NodeProcess> nodes)
+    {
+        foreach (var name in new[] { "vios1", "vios2", "vios3" }) nodes[name] = await cluster.StartViosNodeAsync(name, name);
+        var ops = nodes["vios1"].Ops;
+        await AwaitAssertAsync(async () => Assert.Equal(3, (await JsonAsync(ops, "lpar", "list")).GetProperty("nodes").GetArrayLength()),
+            ProcessCluster.StartTimeout, Poll);
+
+        await CtlOkAsync(ops, "lpar", "create", "z", "--vcpus", "1", "--memory-mb", "16", "--node", "vios2");
+        await CtlOkAsync(ops, "lpar", "start", "z");
+        await CtlOkAsync(ops, "lpar", "workload", "z", "--rate", "20000");
+        await CtlOkAsync(ops, "checkpoint", "take", "z", "--interval", "200", "--verify");
+        await AwaitAssertAsync(async () =>
+        {
+            Assert.True((await JsonAsync(ops, "checkpoint", "list", "z")).GetProperty("epochs").GetArrayLength() >= 3);
+            Assert.Equal(1, (await JsonAsync(ops, "lpar", "show", "z")).GetProperty("ownerEpoch").GetInt64());
+        }, ProcessCluster.StartTimeout, Poll);
+        return ops;
     }
 
     private sealed record Claim(long SequenceNr, long Epoch);
