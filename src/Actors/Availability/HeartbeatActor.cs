@@ -51,6 +51,7 @@ public sealed class HeartbeatActor : ReceiveActor, IWithTimers
         // The reports about a removed node go on for their while: the HA manager that died with it has a
         // successor only once it is removed, and hears of the fence from them.
         Receive<ClusterEvent.MemberRemoved>(removed => _master.RemovePeer(removed.Member.Address.ToString()));
+        Receive<ClusterEvent.MemberDowned>(downed => _master.PeerDowned(downed.Member.Address.ToString()));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<GetHeartbeatStats>(_ => Sender.Tell(new HeartbeatStats(
             _master.Node, _master.LiveGuests, _master.Peers.ToList(), _master.SilentPeers, _fenced.ToList(), _master.Counters, settings.Heartbeat.Interval)));
@@ -64,7 +65,7 @@ public sealed class HeartbeatActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved));
+            typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.MemberDowned));
         Timers.StartPeriodicTimer("tick", Tick.Instance, _settings.Heartbeat.Interval);
     }
 

@@ -120,6 +120,17 @@ public sealed class HeartbeatMaster
         _heardAgain.Remove(node);
     }
 
+    /// <summary>
+    /// The cluster downed a peer: it is out of the vote (<see cref="NodesToFence"/>) until it is
+    /// removed, as it is fenced already. Counted, a node killed seconds earlier and not yet removed
+    /// kept the survivors of the next kill from a majority, and the split-brain resolver decided that
+    /// one, 5 s later (the chaos soak's kill storms).
+    /// </summary>
+    public void PeerDowned(string node)
+    {
+        if (_peers.TryGetValue(node, out var peer)) peer.Downed = true;
+    }
+
     /// <summary>A guest's agent on this node heartbeats. The first heartbeat makes the guest known.</summary>
     public void GuestHeartbeat(string lpar, DateTimeOffset at)
     {
@@ -211,15 +222,17 @@ public sealed class HeartbeatMaster
     /// rest never fences the majority; within the group a peer is fenced when more than half of the
     /// group holds it silent, each by its own count of missed intervals, and only by the first
     /// master of the group in node order, so one master acts. Without a majority (two masters, one
-    /// silent) nobody fences and the cluster's split-brain resolver decides, more slowly.
+    /// silent) nobody fences and the cluster's split-brain resolver decides, more slowly. Peers the
+    /// cluster has downed (<see cref="PeerDowned"/>) are not counted: they are fenced already.
     /// </summary>
     public IReadOnlyList<string> NodesToFence()
     {
-        var heard = _peers.Where(p => !p.Value.ReportedSilent).ToList();
+        var voters = _peers.Where(p => !p.Value.Downed).ToList();
+        var heard = voters.Where(p => !p.Value.ReportedSilent).ToList();
         var group = heard.Select(p => p.Key).Append(Node).Order(StringComparer.Ordinal).ToList();
-        if (group.Count * 2 <= _peers.Count + 1 || group[0] != Node) return [];
+        if (group.Count * 2 <= voters.Count + 1 || group[0] != Node) return [];
         var fence = new List<string>();
-        foreach (var (node, peer) in _peers)
+        foreach (var (node, peer) in voters)
         {
             if (!peer.ReportedSilent) continue;
             var votes = 1 + heard.Count(p => p.Value.HoldsSilent.Contains(node));
@@ -272,5 +285,7 @@ public sealed class HeartbeatMaster
         public HashSet<string> HoldsSilent { get; set; } = new(StringComparer.Ordinal);
 
         public bool ReportedSilent { get; set; }
+
+        public bool Downed { get; set; }
     }
 }

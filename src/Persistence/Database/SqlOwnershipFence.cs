@@ -143,6 +143,15 @@ public sealed class SqlOwnershipFence(DatabaseSettings cluster) : IOwnershipFenc
         END;
         """;
 
+    /// <summary>
+    /// In the trigger function's source: a node that finds it there (and the trigger on <c>tags</c>)
+    /// installs nothing. <c>CREATE OR REPLACE TRIGGER</c> takes a lock on <c>tags</c> that waits for
+    /// every open journal transaction (a writer frozen mid-write holds one) and makes every journal
+    /// write that comes after it wait as well; a node starts again while another is frozen in the
+    /// chaos soak. Change it whenever the function changes.
+    /// </summary>
+    private const string PostgresVersionMarker = "vios fence check v2";
+
     private const string PostgresSchema = $$"""
         SELECT pg_advisory_xact_lock(4711004711);
         CREATE TABLE IF NOT EXISTS vios_fence (
@@ -150,6 +159,13 @@ public sealed class SqlOwnershipFence(DatabaseSettings cluster) : IOwnershipFenc
           owner_epoch BIGINT NOT NULL,
           raised_at TIMESTAMPTZ NOT NULL
         );
+        DO $install$
+        BEGIN
+          IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'vios_fence_check' AND prosrc LIKE '%{{PostgresVersionMarker}}%')
+             AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'vios_fence_check' AND tgrelid = 'tags'::regclass) THEN
+            RETURN;
+          END IF;
+          EXECUTE $ddl$
         CREATE OR REPLACE FUNCTION vios_fence_check() RETURNS trigger LANGUAGE plpgsql AS $fence$
         DECLARE
           rest TEXT;
@@ -157,6 +173,7 @@ public sealed class SqlOwnershipFence(DatabaseSettings cluster) : IOwnershipFenc
           key TEXT;
           fence BIGINT;
         BEGIN
+          -- {{PostgresVersionMarker}}
           IF NEW.tag NOT LIKE '{{OwnerClaim.TagPrefix}}%' THEN
             RETURN NEW;
           END IF;
@@ -179,8 +196,10 @@ public sealed class SqlOwnershipFence(DatabaseSettings cluster) : IOwnershipFenc
           END IF;
           RETURN NEW;
         END
-        $fence$;
-        CREATE OR REPLACE TRIGGER vios_fence_check BEFORE INSERT ON tags
-          FOR EACH ROW EXECUTE FUNCTION vios_fence_check();
+        $fence$
+          $ddl$;
+          EXECUTE 'CREATE OR REPLACE TRIGGER vios_fence_check BEFORE INSERT ON tags FOR EACH ROW EXECUTE FUNCTION vios_fence_check()';
+        END
+        $install$;
         """;
 }

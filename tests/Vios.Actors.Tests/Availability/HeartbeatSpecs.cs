@@ -276,6 +276,33 @@ public sealed class HeartbeatSpecs
     }
 
     [Fact]
+    public void A_node_the_cluster_downed_before_is_not_counted_so_the_survivors_of_the_next_kill_fence_it()
+    {
+        // d was killed and downed, not removed yet; then c is killed. a and b are 2 of 4 masters, but
+        // d is fenced already: they are 2 of the 3 that count.
+        var network = Network(4, 40);
+        network.Advance(2);
+        network.SilenceMaster("vios-d");
+        network.SilenceMaster("vios-c");
+        network.Advance(Settings.NodeMissedIntervals + 2);
+        Assert.Empty(network["vios-a"].NodesToFence());
+
+        network["vios-a"].PeerDowned("vios-d");
+        network["vios-b"].PeerDowned("vios-d");
+
+        Assert.Equal(["vios-c"], network["vios-a"].NodesToFence());
+        Assert.Empty(network["vios-b"].NodesToFence());
+        // Alone of the masters that count, a survivor still does not fence.
+        var alone = Network(3, 30);
+        alone.Advance(2);
+        alone.SilenceMaster("vios-b");
+        alone.SilenceMaster("vios-c");
+        alone.Advance(Settings.NodeMissedIntervals + 2);
+        alone["vios-a"].PeerDowned("vios-c");
+        Assert.Empty(alone["vios-a"].NodesToFence());
+    }
+
+    [Fact]
     public void A_master_cut_off_from_the_others_fences_nobody_while_the_majority_fences_it()
     {
         var network = Network(3, 30);

@@ -67,6 +67,29 @@ public sealed class OwnershipFenceSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Null(await fence.ReadAsync($"{key}-never"));
     }
 
+    [PostgresFact]
+    public async Task A_node_that_finds_the_fence_installed_takes_no_lock_on_the_journal_on_postgres()
+    {
+        await using var database = await TestPostgres.CreateDatabaseAsync();
+        await using var cluster = await TestCluster.StartAsync(viosNodes: 1, DatabaseKind.Postgres, database.ConnectionString);
+        var fence = new SqlOwnershipFence(cluster.ViosNodes[0].ClusterDatabase!);
+
+        // A journal write in progress (a writer frozen inside it, say) holds this lock until it ends.
+        await using var writer = new NpgsqlConnection(database.ConnectionString);
+        await writer.OpenAsync();
+        await using var transaction = await writer.BeginTransactionAsync();
+        await using (var lockTags = writer.CreateCommand())
+        {
+            lockTags.Transaction = transaction;
+            lockTags.CommandText = "LOCK TABLE tags IN ROW EXCLUSIVE MODE";
+            await lockTags.ExecuteNonQueryAsync();
+        }
+
+        // Replacing the trigger would wait for that write, and every journal write after it for the replacement.
+        await fence.InstallAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        await transaction.RollbackAsync();
+    }
+
     [Fact]
     public async Task Installing_twice_keeps_the_fence_rows()
     {
