@@ -220,8 +220,11 @@ public sealed class HeartbeatMaster
     /// restarted elsewhere without two copies running. Only a master whose group (itself and the
     /// peers it still hears) is a majority of all the masters fences, so a master cut off from the
     /// rest never fences the majority; within the group a peer is fenced when more than half of the
-    /// group holds it silent, each by its own count of missed intervals, and only by the first
-    /// master of the group in node order, so one master acts. Without a majority (two masters, one
+    /// group holds it silent, each by its own count of missed intervals, and only by the first, in
+    /// node order, of the masters that hold it silent, so one master acts. (The first of the whole
+    /// group would be a master that never heard the silent node, one that joined a moment before
+    /// the kill, and it holds nobody silent: nobody fenced, and the split-brain resolver decided 5 s
+    /// later in the chaos soak.) Without a majority (two masters, one
     /// silent) nobody fences and the cluster's split-brain resolver decides, more slowly. Peers the
     /// cluster has downed (<see cref="PeerDowned"/>) are not counted: they are fenced already.
     /// </summary>
@@ -229,14 +232,14 @@ public sealed class HeartbeatMaster
     {
         var voters = _peers.Where(p => !p.Value.Downed).ToList();
         var heard = voters.Where(p => !p.Value.ReportedSilent).ToList();
-        var group = heard.Select(p => p.Key).Append(Node).Order(StringComparer.Ordinal).ToList();
-        if (group.Count * 2 <= voters.Count + 1 || group[0] != Node) return [];
+        var group = heard.Count + 1;
+        if (group * 2 <= voters.Count + 1) return [];
         var fence = new List<string>();
         foreach (var (node, peer) in voters)
         {
             if (!peer.ReportedSilent) continue;
-            var votes = 1 + heard.Count(p => p.Value.HoldsSilent.Contains(node));
-            if (votes * 2 > group.Count) fence.Add(node);
+            var holders = heard.Where(p => p.Value.HoldsSilent.Contains(node)).Select(p => p.Key).Append(Node).ToList();
+            if (holders.Count * 2 > group && holders.Min(StringComparer.Ordinal) == Node) fence.Add(node);
         }
         return fence;
     }

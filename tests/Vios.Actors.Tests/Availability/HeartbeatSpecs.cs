@@ -303,6 +303,22 @@ public sealed class HeartbeatSpecs
     }
 
     [Fact]
+    public void A_master_that_joined_after_the_silent_node_went_quiet_does_not_keep_the_others_from_fencing_it()
+    {
+        // a joined a moment ago and never heard d: it holds nobody silent, though it is first in node order.
+        var b = new HeartbeatMaster("vios-b", ["vios-a", "vios-c", "vios-d"], Settings, Start);
+        foreach (var peer in new[] { "vios-a", "vios-c", "vios-d" }) b.Receive(new AggregatedHeartbeat(peer, 1, 1, []), Start);
+        var later = Start + Settings.Interval * (Settings.NodeMissedIntervals + 1);
+        b.Receive(new AggregatedHeartbeat("vios-a", 1, 2, []), later);
+        b.Receive(new AggregatedHeartbeat("vios-c", 1, 2, []) { SilentNodes = ["vios-d"] }, later);
+        b.Tick(later);
+
+        Assert.Equal(["vios-d"], b.SilentPeers);
+        // b and c hold d silent, 2 of the 3 masters that hear each other; b is the first of those two.
+        Assert.Equal(["vios-d"], b.NodesToFence());
+    }
+
+    [Fact]
     public void A_master_cut_off_from_the_others_fences_nobody_while_the_majority_fences_it()
     {
         var network = Network(3, 30);
