@@ -79,6 +79,9 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         {
             if (_detector.MemberUp(up.Member.Address.ToString()) is { } back) RecordRejoin(back, up.Member.Address.ToString());
             Self.Tell(Survey.Instance);
+            // The new member's control view hears the status at once: it may be a takeover node within the second.
+            if (up.Member.HasRole("vios"))
+                ControlViewPublisher.PublishTo(Context.System, up.Member.Address, new HaStatusPublished(Status(), ControlViewPublisher.SelfAddress(Context.System)));
         });
         Command<ClusterEvent.MemberDowned>(_ => Self.Tell(Survey.Instance));
         // A graceful leave is known from its first step: the cluster's state can show the member removed

@@ -15,8 +15,15 @@ public static class ControlViewPublisher
     {
         var cluster = Akka.Cluster.Cluster.Get(system);
         foreach (var member in cluster.State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole("vios")))
-            system.ActorSelection(new RootActorPath(member.Address) / "user" / ControlViewActor.Name).Tell(message, ActorRefs.NoSender);
+            PublishTo(system, member.Address, message);
     }
+
+    /// <summary>
+    /// To one member's control view: a member that just came Up. <see cref="Akka.Cluster.Cluster.State"/> is
+    /// updated by an actor of its own and may not list it Up yet when the publisher hears of it.
+    /// </summary>
+    public static void PublishTo(ActorSystem system, Address member, object message) =>
+        system.ActorSelection(new RootActorPath(member) / "user" / ControlViewActor.Name).Tell(message, ActorRefs.NoSender);
 
     /// <summary>
     /// What a reader of an HA status would see change (records and where they are, failures and their

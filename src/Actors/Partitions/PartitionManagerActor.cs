@@ -219,6 +219,12 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
         });
         Command<ListLpars>(_ => Sender.Tell(List()));
         Command<PublishViewTick>(_ => PublishView());
+        Command<ClusterEvent.MemberUp>(up =>
+        {
+            if (up.Member.HasRole("vios"))
+                ControlViewPublisher.PublishTo(Context.System, up.Member.Address, new PartitionListPublished(List(), ControlViewPublisher.SelfAddress(Context.System)));
+        });
+        Command<ClusterEvent.CurrentClusterState>(_ => { });
         Command<Checkpoint.ReplicateCheckpoints>(replicate =>
         {
             if (_registry.Find(replicate.Name) is not { } definition)
@@ -331,6 +337,16 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
         // Issue 12: every node's control view hears the list at least every interval, so it can answer when this manager cannot.
         PublishView();
         Timers.StartPeriodicTimer(PublishTimer, PublishViewTick.Instance, _viewSettings.PublishInterval);
+        // A node that comes Up hears the list at once, not up to an interval later: it may be a
+        // survivor's takeover node within the second (the chaos soak saw a node killed 0.4 s after
+        // its designated node came Up, which had no view yet, and the partitions waited 10 s).
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.MemberUp));
+    }
+
+    protected override void PostStop()
+    {
+        _cluster.Unsubscribe(Self);
+        base.PostStop();
     }
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
