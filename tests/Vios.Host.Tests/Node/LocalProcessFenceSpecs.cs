@@ -88,3 +88,19 @@ public sealed class LocalProcessFenceSpecs
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Signal(int pid, int signal);
 }
+
+/// <summary><c>vios.node.kill-downed-local-processes</c> as the node reads it, and what a bad value says.</summary>
+public sealed class LocalProcessFenceSettingsSpecs
+{
+    private static NodeSettings Read(string hocon) =>
+        NodeSettings.FromConfig(Akka.Configuration.ConfigurationFactory.ParseString(hocon + "\nvios.node.data-directory = \"/tmp/x\""));
+
+    [Fact]
+    public void The_setting_defaults_to_auto_and_a_value_that_is_not_auto_on_or_off_is_refused_by_name()
+    {
+        Assert.Equal("auto", Read("").KillDownedLocalProcesses);
+        Assert.Equal("off", Read("vios.node.kill-downed-local-processes = off").KillDownedLocalProcesses);
+        var refused = Assert.Throws<Akka.Configuration.ConfigurationException>(() => Read("vios.node.kill-downed-local-processes = always"));
+        Assert.Equal("vios.node.kill-downed-local-processes must be auto, on or off; got 'always'", refused.Message);
+    }
+}
