@@ -211,7 +211,8 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
 
     /// <summary>
     /// The partitions that have failed, decided on <paramref name="draft"/> (each decision sees the
-    /// ones before it): running on a dead node, or its guest agent fell silent while its node lives.
+    /// ones before it): running on a dead node, reported failed by its live node, or its guest agent
+    /// fell silent while its node lives.
     /// A partition with a restart planned or under way is not failed again; a report about a node the
     /// partition has since left is stale; a copy a survivor took over (it runs on a live node the
     /// record does not place it on) is not failed: its announcement moves the record there.
@@ -239,13 +240,18 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
                 cameBackWithout = now - _definedSince[name] >= DefinedLongEnough;
             }
             else _definedSince.Remove(name);
-            if (summary.State is not (LparState.Running or LparState.Quiesced or LparState.Activating) && !cameBackWithout) continue;
+            // Meant to run, and its live node reports it failed: its actor failed, or the copy there lost
+            // the partition to a newer owner that is gone too (a survivor that took it over and died
+            // before anyone heard of it; the chaos soak waited seconds for another rule to notice).
+            var failedThere = summary is { State: LparState.Failed, StateReported: true, IntendedRunning: true } && list.Nodes.Any(n => n.Node == node);
+            if (summary.State is not (LparState.Running or LparState.Quiesced or LparState.Activating) && !cameBackWithout && !failedThere) continue;
             if (pending.Contains(name) || inProgress.Contains(name) || draft.Find(name) is not { } record || record.Node != node) continue;
             if (list.Strays.Any(s => s.Name == name && s.Verdict == ReportedLparVerdict.PlacedElsewhere && live.Contains(s.Node)
                 && s.State is LparState.Running or LparState.Activating)) continue;
             string cause;
             if (dead.Contains(node)) cause = $"{node} is no longer in the cluster";
             else if (cameBackWithout) cause = $"{node} came back without it: it was running there and is only defined now";
+            else if (failedThere) cause = $"{node} reports it failed";
             else if (_silentGuests.Remove(name, out var guest) && list.NodeAddresses.GetValueOrDefault(node) == guest.Node)
                 cause = $"its heartbeats stopped at {guest.LastHeartbeat:HH:mm:ss.fff} while {node} lives";
             else continue;

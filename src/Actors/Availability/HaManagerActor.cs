@@ -42,6 +42,10 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
     // Who waits for the events being persisted, told why if the journal rejects them.
     private (IActorRef ReplyTo, string Lpar)? _waiting;
     private LparList? _lastList;
+    // Lists asked of the partition manager so far, and the count when each partition's record last
+    // changed: a list asked before the change may predate it, and no record follows such a list.
+    private long _listsAsked;
+    private readonly Dictionary<string, long> _changedAt = new(StringComparer.Ordinal);
     private string? _published;
 
     public HaManagerActor(IActorRef partitionManager, AvailabilitySettings settings, OwnerClaim? claim = null) : base(claim)
@@ -71,9 +75,15 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
             _sinceSnapshot++;
         });
 
-        Command<Survey>(_ => _partitions.Ask<LparList>(ListLpars.Instance, _settings.AskTimeout).PipeTo(Self, failure: e => new SurveyFailed(e.Message)));
+        Command<Survey>(_ =>
+        {
+            var asked = ++_listsAsked;
+            _partitions.Ask<LparList>(ListLpars.Instance, _settings.AskTimeout).PipeTo(Self, success: list => new Listed(list, asked), failure: e => new SurveyFailed(e.Message));
+        });
         Command<SurveyFailed>(failed => _log.Debug("ha-manager: the partition manager did not answer: {0}", failed.Reason));
-        Command<LparList>(list => Surveyed(list));
+        Command<Listed>(listed => Surveyed(listed.List, listed.Asked));
+        // A list pushed here is as new as any change recorded so far.
+        Command<LparList>(list => Surveyed(list, ++_listsAsked));
         Command<ClusterEvent.MemberRemoved>(removed => NodeRemoved(removed.Member.Address.ToString(), left: removed.PreviousStatus == MemberStatus.Exiting));
         Command<ClusterEvent.MemberUp>(up =>
         {
@@ -119,15 +129,16 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
             }
             // On a fresh list: a partition created a moment ago gets its availability record first.
             var replyTo = Sender;
+            var asked = ++_listsAsked;
             _partitions.Ask<LparList>(ListLpars.Instance, _settings.AskTimeout).PipeTo(Self,
-                success: list => new RequireOn(requirement, list, replyTo),
-                failure: _ => new RequireOn(requirement, null, replyTo));
+                success: list => new RequireOn(requirement, list, asked, replyTo),
+                failure: _ => new RequireOn(requirement, null, asked, replyTo));
         });
         Command<RequireOn>(on =>
         {
             if (on.List is null) on.ReplyTo.Tell(new HaRefused(on.Requirement.Lpar, "the partition manager did not answer; try again"));
             // After the survey's events are recorded and applied: a partition created a moment ago has its record then.
-            else Surveyed(on.List, () => Require(on.Requirement, on.ReplyTo));
+            else Surveyed(on.List, on.Asked, () => Require(on.Requirement, on.ReplyTo));
         });
         Command<RestartDone>(Completed);
         Command<RestartFailed>(Failed);
@@ -224,12 +235,17 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
     /// Decided (<see cref="HaSurvey"/>), persisted, then applied (issue 19): the registry holds only
     /// what the journal recorded.
     /// </summary>
-    private void Surveyed(LparList list, Action? then = null)
+    private void Surveyed(LparList list, long asked, Action? then = null)
     {
         _lastList = list;
         // A node that left and came back is watched again.
         foreach (var (node, at) in _detector.Learn(list)) RecordRejoin(node, at);
-        var decision = HaSurvey.Decide(list, _registry, _detector, _standby, MemberView.Of(_cluster), _attempts.InProgress, DateTimeOffset.UtcNow);
+        var changed = _changedAt.Where(c => c.Value >= asked).Select(c => c.Key).ToHashSet(StringComparer.Ordinal);
+        var decision = HaSurvey.Decide(list, _registry, _detector, _standby, MemberView.Of(_cluster), _attempts.InProgress, DateTimeOffset.UtcNow, changed);
+        foreach (var followed in decision.Followed)
+            _log.Warning("ha-manager: {0} is placed on {1} by the partition manager, not where its availability record had it: the record follows "
+                + "(a move or a takeover not announced here); its failover image nodes are {2} (consistency) and {3} (boot)",
+                followed.Lpar, followed.Node, followed.ConsistencyNode, followed.BootNode);
         foreach (var refused in decision.Refusals) _log.Error("ha-manager: {0}: {1}", refused.Lpar, refused.Reason);
         foreach (var chosen in decision.Choices) _log.Info("ha-manager: {0}: {1}", chosen.Lpar, chosen.Reason);
         foreach (var declared in decision.Redesignated)
@@ -275,11 +291,22 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         if (e is NodeLeftGracefully left) _detector.LeaveRecorded(left, recovering: false, DateTimeOffset.UtcNow);
         else if (e is NodeRejoined back) _detector.RejoinRecorded(back, recovering: false);
         else _registry.Apply(e);
+        if (LparOf(e) is { } lpar) _changedAt[lpar] = _listsAsked;
         _waiting = null;
         if (++_sinceSnapshot < SnapshotEvery) return;
         _sinceSnapshot = 0;
         SaveSnapshot(_registry.Snapshot() with { Left = _detector.LeavesOnRecord });
     }
+
+    private static string? LparOf(IViosMessage e) => e switch
+    {
+        AvailabilityDeclared declared => declared.Lpar,
+        FailureRecorded recorded => recorded.Lpar,
+        RestartPlanned planned => planned.Lpar,
+        RestartCompleted completed => completed.Lpar,
+        AvailabilityWithdrawn withdrawn => withdrawn.Lpar,
+        _ => null,
+    };
 
     private void NodeRemoved(string address, bool left)
     {
@@ -444,5 +471,8 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
 
     private sealed record Retry(RestartPlanned Plan);
 
-    private sealed record RequireOn(SetAvailabilityRequirement Requirement, LparList? List, IActorRef ReplyTo);
+    private sealed record RequireOn(SetAvailabilityRequirement Requirement, LparList? List, long Asked, IActorRef ReplyTo);
+
+    /// <summary>The partition manager's list, and which list asked for it was (<see cref="_listsAsked"/>).</summary>
+    private sealed record Listed(LparList List, long Asked);
 }

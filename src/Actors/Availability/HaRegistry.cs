@@ -1,3 +1,5 @@
+using Vios.Actors.Partitions;
+
 namespace Vios.Actors.Availability;
 
 /// <summary>What the HA manager does about one reported failure.</summary>
@@ -100,6 +102,40 @@ public sealed class HaRegistry(FailoverPolicy policy)
             changes.Add(declared);
         }
         return changes;
+    }
+
+    /// <summary>
+    /// The records placed where the partition manager no longer places the partition, moved to its
+    /// node: the partition manager's record is the placement (owner epochs rise only through its
+    /// moves), and this one follows every move the HA manager did not make itself: an operator's
+    /// <c>lpar move</c>, and a survivor's takeover the partition manager adopted (from the copy's
+    /// owner epoch) that was never announced here because the survivor died first. Left behind, the
+    /// record named a node the partition had left, every failure report about its real node read as
+    /// stale, and it was never failed over again (the chaos soak: not back in 60 s). The failover
+    /// image nodes are kept unless one is the new node, which is chosen again among
+    /// <paramref name="nodes"/>. Partitions in <paramref name="skip"/> (a restart pending or under
+    /// way, or a record changed since the list was asked for, so the list may predate it) are left
+    /// alone, as are those the list shows running on the record's node as a stray: the record is
+    /// ahead there (a takeover announced here that the partition manager has not adopted yet).
+    /// </summary>
+    public IReadOnlyList<AvailabilityDeclared> Follow(LparList list, IReadOnlySet<string> skip, IReadOnlyCollection<string> nodes, NodeRoom? room = null)
+    {
+        var moves = new List<AvailabilityDeclared>();
+        foreach (var summary in list.Lpars)
+        {
+            var (name, node) = (summary.Definition.Name, summary.Definition.Node);
+            if (skip.Contains(name) || !_records.TryGetValue(name, out var record) || record.Node == node) continue;
+            if (record.Failures.Any(f => f is { TargetNode: not null, Completed: false })) continue;
+            // The record is ahead: a survivor's takeover recorded here that the partition manager has yet to adopt.
+            if (list.Strays.Any(s => s.Name == name && s.Node == record.Node && s.State is LparState.Running or LparState.Activating or LparState.Quiesced)) continue;
+            var (declared, _) = Decide(new DeclareAvailability(name, node, record.ConsistencyNode == node ? null : record.ConsistencyNode,
+                record.BootNode == node ? null : record.BootNode), nodes, room?.For(name));
+            // No other node to hold its images (a cluster of one): it follows all the same.
+            declared ??= new AvailabilityDeclared(name, node, record.ConsistencyNode, record.BootNode);
+            Apply(declared);
+            moves.Add(declared);
+        }
+        return moves;
     }
 
     /// <summary>

@@ -4,7 +4,8 @@ namespace Vios.Actors.Availability;
 
 /// <summary>
 /// What one survey of the partition list decided, to persist in this order: availability records for
-/// new partitions, then (on a complete list) the failures and their restarts, the standby choices
+/// new partitions, then (on a complete list) the records that follow the partition manager's placement,
+/// the failures and their restarts, the standby choices
 /// that changed, and failover image nodes chosen again.
 /// </summary>
 /// <param name="Complete">Whether the list had every live vios node registered; an incomplete one decides only new records.</param>
@@ -13,7 +14,11 @@ public sealed record SurveyDecision(
     bool Complete,
     IReadOnlyList<FailoverRefused> Refusals,
     IReadOnlyList<StandbyChosen> Choices,
-    IReadOnlyList<AvailabilityDeclared> Redesignated);
+    IReadOnlyList<AvailabilityDeclared> Redesignated)
+{
+    /// <summary>The records moved to the node the partition manager places the partition on (<see cref="HaRegistry.Follow"/>).</summary>
+    public IReadOnlyList<AvailabilityDeclared> Followed { get; init; } = [];
+}
 
 /// <summary>
 /// The HA manager's survey as one pure decision over the partition list, the records, the cluster's
@@ -24,8 +29,9 @@ public sealed record SurveyDecision(
 /// </summary>
 public static class HaSurvey
 {
+    /// <param name="changedSinceAsked">Partitions whose record changed after the list was asked for: the list may predate the change, and no record follows it.</param>
     public static SurveyDecision Decide(LparList list, HaRegistry registry, FailureDetector detector, StandbyUpkeep standby,
-        IReadOnlyCollection<MemberView> members, IReadOnlySet<string> inProgress, DateTimeOffset now)
+        IReadOnlyCollection<MemberView> members, IReadOnlySet<string> inProgress, DateTimeOffset now, IReadOnlySet<string>? changedSinceAsked = null)
     {
         var online = list.Nodes.Select(n => n.Node).ToList();
         var draft = registry.Copy();
@@ -43,14 +49,17 @@ public static class HaSurvey
         var dead = detector.DeadNodes(list, members, now);
         if (!detector.Complete(list, dead, members)) return new SurveyDecision(events, false, [], [], []);
 
+        // Before the failures: a partition the partition manager moved fails from the node it is on now.
+        var live = online.Where(n => !dead.Contains(n)).ToList();
+        var followed = draft.Follow(list, inProgress.Concat(changedSinceAsked ?? new HashSet<string>()).ToHashSet(StringComparer.Ordinal), live, room);
+        events.AddRange(followed);
         var failures = detector.Check(list, dead, draft, inProgress, now, room);
         events.AddRange(failures.Events);
         var choices = standby.Replan(list, draft, now);
         events.AddRange(choices);
-        var live = online.Where(n => !dead.Contains(n)).ToList();
         var busy = draft.PendingRestarts.Select(p => p.Lpar).Concat(inProgress).ToHashSet(StringComparer.Ordinal);
         var redesignated = draft.Redesignate(live, busy, room);
         events.AddRange(redesignated);
-        return new SurveyDecision(events, true, failures.Refusals, choices, redesignated);
+        return new SurveyDecision(events, true, failures.Refusals, choices, redesignated) { Followed = followed };
     }
 }

@@ -222,6 +222,27 @@ public sealed class FailureDetectorSpecs
         Assert.Empty(detector.Check(assumed, new HashSet<string>(), Registry(list), new HashSet<string>(), later).Events);
     }
 
+    [Fact]
+    public void A_partition_meant_to_run_that_its_live_node_reports_failed_fails_at_once_and_one_stopped_on_purpose_does_not()
+    {
+        var detector = Detector();
+        var list = Listing("a", "b", "c");
+        // p's copy on a lost the partition to a newer owner that is gone as well (it failed, with the
+        // owner epoch the record knows); q failed on b but its operator had stopped it.
+        var failedThere = list with
+        {
+            Lpars = [list.Lpars[0] with { State = LparState.Failed, IntendedRunning = true }, list.Lpars[1] with { State = LparState.Failed, IntendedRunning = false }],
+        };
+
+        var failed = Assert.Single(detector.Check(failedThere, new HashSet<string>(), Registry(list), new HashSet<string>(), Start).Events.OfType<FailureRecorded>());
+
+        Assert.Equal(("p", "a"), (failed.Lpar, failed.FailedNode));
+        Assert.Contains("reports it failed", failed.Cause);
+        // Not on the record's own assumption (a move, an intent recovered before the node reported).
+        var assumed = failedThere with { Lpars = [failedThere.Lpars[0] with { StateReported = false }] };
+        Assert.Empty(detector.Check(assumed, new HashSet<string>(), Registry(list), new HashSet<string>(), Start).Events);
+    }
+
     /// <summary>A defined partition that takes all 8 CPUs of <paramref name="node"/>: nothing else fits there.</summary>
     private static LparSummary Ballast(string node) =>
         new(new LparDefinition("ballast", 8, 16, PlacementPolicy.Balanced, [],

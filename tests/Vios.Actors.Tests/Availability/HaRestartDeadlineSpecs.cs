@@ -32,8 +32,8 @@ public sealed class HaRestartDeadlineSpecs : Akka.TestKit.Xunit2.TestKit
         // The first move is never answered, as when the answer is lost with a node; later ones are.
         partitions.Answer = message => message switch
         {
-            MoveLpar move when Interlocked.Increment(ref moves) > 1 => Moved(move),
-            RestoreCheckpoint restore => HaManagerHarness.Restored(restore, "n2"),
+            MoveLpar move when Interlocked.Increment(ref moves) > 1 => Moved(partitions, move),
+            RestoreCheckpoint restore => Restored(partitions, restore),
             _ => null,
         };
         var manager = StartManager(partitions, deadline);
@@ -55,10 +55,10 @@ public sealed class HaRestartDeadlineSpecs : Akka.TestKit.Xunit2.TestKit
         var restores = 0;
         partitions.Answer = message => message switch
         {
-            MoveLpar move => Moved(move),
+            MoveLpar move => Moved(partitions, move),
             // An ask answered with a failure faults the restart's task; its pipe must turn that into an outcome.
             RestoreCheckpoint when Interlocked.Increment(ref restores) == 1 => new Status.Failure(new InvalidOperationException("the image store is gone")),
-            RestoreCheckpoint restore => HaManagerHarness.Restored(restore, "n2"),
+            RestoreCheckpoint restore => Restored(partitions, restore),
             _ => null,
         };
         // A deadline far beyond the test: only the failed ask's outcome can make it try again.
@@ -78,7 +78,7 @@ public sealed class HaRestartDeadlineSpecs : Akka.TestKit.Xunit2.TestKit
         var partitions = Script(List("app"));
         partitions.Answer = message => message switch
         {
-            MoveLpar move => Moved(move),
+            MoveLpar move => Moved(partitions, move),
             // The restore's reply is lost, but the restore itself happened: the partition runs on n2.
             RestoreCheckpoint => RunningOn(partitions, "app", "n2"),
             _ => null,
@@ -99,11 +99,11 @@ public sealed class HaRestartDeadlineSpecs : Akka.TestKit.Xunit2.TestKit
         var restores = 0;
         partitions.Answer = message => message switch
         {
-            MoveLpar move => Moved(move),
+            MoveLpar move => Moved(partitions, move),
             // The partition manager recorded the intent (Running on n2, as asked), then n2 refused the
             // restore, from the consistency image and from the boot image alike.
             RestoreCheckpoint when Interlocked.Increment(ref restores) <= 2 => IntendedOn(partitions, "crm", "n2"),
-            RestoreCheckpoint restore => HaManagerHarness.Restored(restore, "n2"),
+            RestoreCheckpoint restore => Restored(partitions, restore),
             _ => null,
         };
         var manager = StartManager(partitions, TimeSpan.FromMinutes(10));
@@ -133,8 +133,19 @@ public sealed class HaRestartDeadlineSpecs : Akka.TestKit.Xunit2.TestKit
     /// <summary><paramref name="lpar"/> runs on n1, which has gone (it is not registered and not a member); n2 and n3 live.</summary>
     private static LparList List(string lpar) => HaManagerHarness.List([HaManagerHarness.Running(lpar, "n1")], "n2", "n3");
 
-    private static LparMoved Moved(MoveLpar move) =>
-        new(HaManagerHarness.Running(move.Name, move.ToNode).Definition, "n1", move.Reason);
+    /// <summary>The move's answer; the list places the partition on its new node from now on, defined there, as the partition manager's does.</summary>
+    private static LparMoved Moved(ScriptedPartitionManager script, MoveLpar move)
+    {
+        script.List = HaManagerHarness.List([HaManagerHarness.Running(move.Name, move.ToNode) with { State = LparState.Defined, StateReported = false }], "n2", "n3");
+        return new LparMoved(HaManagerHarness.Running(move.Name, move.ToNode).Definition, "n1", move.Reason);
+    }
+
+    /// <summary>The restore's answer; the list says the partition runs on n2 from now on.</summary>
+    private static CheckpointRestored Restored(ScriptedPartitionManager script, RestoreCheckpoint restore)
+    {
+        script.List = HaManagerHarness.List([HaManagerHarness.Running(restore.Name, "n2")], "n2", "n3");
+        return HaManagerHarness.Restored(restore, "n2");
+    }
 
     private ScriptedPartitionManager Script(LparList list)
     {

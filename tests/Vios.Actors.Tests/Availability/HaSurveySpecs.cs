@@ -1,5 +1,6 @@
 using Akka.Cluster;
 using Vios.Actors.Availability;
+using Vios.Actors.Partitions;
 using Vios.Testing;
 
 namespace Vios.Actors.Tests.Availability;
@@ -70,9 +71,86 @@ public sealed class HaSurveySpecs
         Assert.Empty(HaSurvey.Decide(survivors, registry, detector, new StandbyUpkeep(Settings), members, new HashSet<string> { "p" }, Start).Events);
     }
 
+    [Fact]
+    public void A_takeover_the_partition_manager_adopted_but_never_announced_here_is_followed_and_fails_over_when_its_new_node_dies()
+    {
+        // p ran on a; a died with the singletons on it, b took p over and the partition manager adopted
+        // the takeover from b's registration, but b died before it told the HA manager.
+        var registry = Declared(At([HaManagerHarness.Running("p", "a")], "a", "b", "c"));
+        var detector = Detector();
+        detector.Learn(At([], "a", "b", "c"));
+        detector.Removed(A, left: false);
+        var afterTakeover = At([HaManagerHarness.Running("p", "b")], "b", "c");
+        var upBC = new MemberView[] { new(B, MemberStatus.Up, true), new(C, MemberStatus.Up, true) };
+
+        var follow = HaSurvey.Decide(afterTakeover, registry, detector, new StandbyUpkeep(Settings), upBC, new HashSet<string>(), Start);
+
+        var followed = Assert.Single(follow.Followed);
+        Assert.Equal(("p", "b"), (followed.Lpar, followed.Node));
+        Assert.NotEqual("b", followed.ConsistencyNode);
+        Assert.Empty(follow.Events.OfType<RestartPlanned>());
+        foreach (var e in follow.Events) registry.Apply(e);
+        Assert.Equal("b", registry.Find("p")!.Node);
+
+        // b dies in turn: p fails over from b (before, every report about b read as stale, and p was never back).
+        detector.Removed(B, left: false);
+        var decision = HaSurvey.Decide(At([HaManagerHarness.Running("p", "b")], "c"), registry, detector, new StandbyUpkeep(Settings),
+            [new(C, MemberStatus.Up, true)], new HashSet<string>(), Start.AddSeconds(5));
+
+        var planned = Assert.Single(decision.Events.OfType<RestartPlanned>());
+        Assert.Equal(("p", "c"), (planned.Lpar, planned.TargetNode));
+        Assert.Equal("b", Assert.Single(decision.Events.OfType<FailureRecorded>()).FailedNode);
+    }
+
+    [Fact]
+    public void An_operators_move_is_followed_and_a_failover_image_node_that_is_now_the_partitions_own_is_chosen_again()
+    {
+        var registry = Declared(At([HaManagerHarness.Running("p", "a")], "a", "b", "c"));
+        var before = registry.Find("p")!;
+        var movedTo = before.ConsistencyNode;
+        var list = At([HaManagerHarness.Running("p", movedTo)], "a", "b", "c");
+
+        var decision = HaSurvey.Decide(list, registry, Detector(), new StandbyUpkeep(Settings), AllUp, new HashSet<string>(), Start);
+
+        var followed = Assert.Single(decision.Followed);
+        Assert.Equal(movedTo, followed.Node);
+        Assert.NotEqual(movedTo, followed.ConsistencyNode);
+        Assert.NotEqual(movedTo, followed.BootNode);
+    }
+
+    [Fact]
+    public void A_record_changed_since_the_list_was_asked_for_or_ahead_of_the_partition_manager_is_not_moved_back()
+    {
+        var registry = Declared(At([HaManagerHarness.Running("p", "a")], "a", "b", "c"));
+        var list = At([HaManagerHarness.Running("p", "b")], "a", "b", "c");
+
+        // The list may predate the change (a restart completed while it was on its way).
+        var stale = HaSurvey.Decide(list, registry, Detector(), new StandbyUpkeep(Settings), AllUp, new HashSet<string>(), Start, new HashSet<string> { "p" });
+        Assert.Empty(stale.Followed);
+
+        // The record is ahead: b took p over from a and said so here; the partition manager has it as
+        // b's stray, and adopts it in a moment. Moved back to a, p would be failed over from a again.
+        var ahead = At([HaManagerHarness.Running("p", "a")], "b", "c") with
+        {
+            Strays = [new ReportedLpar("p", "b", LparState.Running, ReportedLparVerdict.PlacedElsewhere, "taken over")],
+        };
+        registry.Apply(new AvailabilityDeclared("p", "b", "c", "c"));
+        var detector = Detector();
+        detector.Learn(At([], "a", "b", "c"));
+        detector.Removed(A, left: false);
+        var decision = HaSurvey.Decide(ahead, registry, detector, new StandbyUpkeep(Settings),
+            [new(B, MemberStatus.Up, true), new(C, MemberStatus.Up, true)], new HashSet<string>(), Start);
+        Assert.Empty(decision.Followed);
+        Assert.Empty(decision.Events.OfType<RestartPlanned>());
+    }
+
+    /// <summary>A partition list with these nodes registered at the addresses A, B and C of a, b and c.</summary>
+    private static LparList At(IEnumerable<LparSummary> lpars, params string[] nodes) =>
+        HaManagerHarness.List(lpars, nodes) with { NodeAddresses = nodes.ToDictionary(n => n, n => n switch { "a" => A, "b" => B, _ => C }) };
+
     private static FailureDetector Detector() => new(Settings.StartupGrace, Settings.LeaveRemembered, Start);
 
-    private static HaRegistry Declared(Actors.Partitions.LparList list)
+    private static HaRegistry Declared(LparList list)
     {
         var registry = new HaRegistry();
         foreach (var e in HaSurvey.Decide(list, registry, Detector(), new StandbyUpkeep(Settings), AllUp, new HashSet<string>(), Start).Events) registry.Apply(e);

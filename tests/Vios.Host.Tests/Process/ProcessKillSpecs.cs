@@ -58,8 +58,16 @@ public sealed class ProcessKillSpecs : Akka.TestKit.Xunit2.TestKit
 
         node.Process.Terminate();
 
-        await cluster.Tail.WaitForLineAsync(l => l.Contains($"member-exiting | {node.Address} |") || l.Contains($"member-leaving | {node.Address} |"),
-            ProcessCluster.StartTimeout, "the node leaving");
+        try
+        {
+            await cluster.Tail.WaitForLineAsync(l => l.Contains($"member-exiting | {node.Address} |") || l.Contains($"member-leaving | {node.Address} |"),
+                ProcessCluster.StartTimeout, "the node leaving");
+        }
+        catch (TimeoutException e)
+        {
+            // What the node itself said (its signal handling, its shutdown's phases), for the failure's reader.
+            throw new TimeoutException($"{e.Message}\nthe node's own output:\n{string.Join('\n', node.Process.Output)}", e);
+        }
         await cluster.AwaitRemovedAsync(node.Address, ProcessCluster.StartTimeout);
         await node.Process.Exited.WaitAsync(ProcessCluster.StartTimeout);
         Assert.Equal(0, node.Process.ExitCode);
