@@ -81,11 +81,15 @@ public sealed class HaRegistry(FailoverPolicy policy)
     /// chooses, nodes with room first; the other image node is kept. Without this, a survivor's
     /// takeover finds no designated node when the partition's node dies with the HA manager on it, and
     /// the partition waits for the next HA manager (8 to 10 s in the chaos soak); and a restart planned
-    /// onto a full node is refused there. Image nodes that are merely not live now are kept: a
-    /// restarting node is not gone. Partitions in <paramref name="busy"/> (a restart pending or under
-    /// way) and those whose node is not live are left alone.
+    /// onto a full node is refused there. An image node that is <paramref name="dead"/> (downed or
+    /// fenced, not registered again) is chosen again too: a survivor designated in its place takes the
+    /// partition over if the HA manager's node dies next, where the dead node's next incarnation,
+    /// still joining, would take nothing over (the chaos soak: 10 s twice). Image nodes that are merely
+    /// not live now (not registered yet) are kept. Partitions in <paramref name="busy"/> (a restart
+    /// pending or under way) and those whose node is not live are left alone.
     /// </summary>
-    public IReadOnlyList<AvailabilityDeclared> Redesignate(IReadOnlyCollection<string> liveNodes, IReadOnlySet<string> busy, NodeRoom? room = null)
+    public IReadOnlyList<AvailabilityDeclared> Redesignate(IReadOnlyCollection<string> liveNodes, IReadOnlySet<string> busy, NodeRoom? room = null,
+        IReadOnlySet<string>? dead = null)
     {
         var changes = new List<AvailabilityDeclared>();
         foreach (var record in _records.Values.OrderBy(r => r.Lpar, StringComparer.Ordinal))
@@ -93,7 +97,8 @@ public sealed class HaRegistry(FailoverPolicy policy)
             if (busy.Contains(record.Lpar) || !liveNodes.Contains(record.Node)) continue;
             var fits = room?.For(record.Lpar);
             var roomElsewhere = fits is not null && liveNodes.Any(n => n != record.Node && fits.Contains(n));
-            bool Misplaced(string node) => node == record.Node || (roomElsewhere && liveNodes.Contains(node) && !fits!.Contains(node));
+            bool Misplaced(string node) => node == record.Node || dead?.Contains(node) == true
+                                           || (roomElsewhere && liveNodes.Contains(node) && !fits!.Contains(node));
             if (!Misplaced(record.ConsistencyNode) && !Misplaced(record.BootNode)) continue;
             var (declared, _) = Decide(new DeclareAvailability(record.Lpar, record.Node,
                 Misplaced(record.ConsistencyNode) ? null : record.ConsistencyNode, Misplaced(record.BootNode) ? null : record.BootNode), liveNodes, fits);

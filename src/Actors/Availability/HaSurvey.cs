@@ -58,7 +58,7 @@ public static class HaSurvey
         var choices = standby.Replan(list, draft, now);
         events.AddRange(choices);
         var busy = draft.PendingRestarts.Select(p => p.Lpar).Concat(inProgress).ToHashSet(StringComparer.Ordinal);
-        var redesignated = draft.Redesignate(live, busy, room);
+        var redesignated = draft.Redesignate(live, busy, room, dead);
         events.AddRange(redesignated);
         return new SurveyDecision(events, true, failures.Refusals, choices, redesignated) { Followed = followed };
     }

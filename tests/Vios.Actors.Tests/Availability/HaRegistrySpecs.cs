@@ -350,6 +350,18 @@ public sealed class HaRegistrySpecs
     }
 
     [Fact]
+    public void A_failover_image_node_that_died_is_chosen_again_among_the_live_nodes_before_the_partition_needs_it()
+    {
+        Assert.Equal(("vios1", "vios2", "vios3"), Nodes(_registry));
+
+        // vios2 was killed: until its next incarnation registers, a survivor holds db's consistency image.
+        var changed = Assert.Single(_registry.Redesignate(["vios1", "vios3", "vios4"], new HashSet<string>(), dead: new HashSet<string> { "vios2" }));
+
+        Assert.Equal(new AvailabilityDeclared("db", "vios1", "vios4", "vios3"), changed);
+        Assert.Empty(_registry.Redesignate(["vios1", "vios3", "vios4"], new HashSet<string>(), dead: new HashSet<string> { "vios2" }));
+    }
+
+    [Fact]
     public void A_hot_replica_is_promoted_where_it_is_even_when_its_node_has_no_room_for_another_partition()
     {
         Persist(_registry, new StandbyChosen("db", StandbyMode.Hot, "vios4", true, "hot on vios4", T0));
