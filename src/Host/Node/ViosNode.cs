@@ -29,6 +29,12 @@ public sealed class ViosNode : IAsyncDisposable
     private static readonly TimeSpan FenceInstallTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan DownedStopTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long a shutdown waits for a join in flight to finish, so that the node leaves instead of
+    /// falling silent; within the first phase's 5 s.
+    /// </summary>
+    private static readonly TimeSpan JoinSettleTimeout = TimeSpan.FromSeconds(4);
+
     /// <summary>As long as the boot record: the first read (and maybe write) of the cluster-wide journal.</summary>
     private static readonly TimeSpan ClusterIdentityTimeout = TimeSpan.FromSeconds(20);
 
@@ -243,7 +249,7 @@ public sealed class ViosNode : IAsyncDisposable
             // The partition manager: a persistent singleton on the oldest vios node, a proxy on each.
             System.ActorOf(ClusterSingletonManager.Props(
                 PartitionManagerActor.SingletonProps(Partitions!.Ownership),
-                PartitionManagerActor.HandOver.Instance,
+                FencedSingleton.HandOver.Instance,
                 ClusterSingletonManagerSettings.Create(System).WithRole("vios")), "partition-manager");
             PartitionManager = System.ActorOf(ClusterSingletonProxy.Props(
                 "/user/partition-manager",
@@ -255,7 +261,7 @@ public sealed class ViosNode : IAsyncDisposable
             var availability = AvailabilitySettings.FromConfig(System.Settings.Config);
             System.ActorOf(ClusterSingletonManager.Props(
                 HaManagerActor.SingletonProps(PartitionManager, availability, Partitions!.Ownership),
-                PartitionManagerActor.HandOver.Instance,
+                FencedSingleton.HandOver.Instance,
                 ClusterSingletonManagerSettings.Create(System).WithRole("vios")), "ha-manager");
             HaManager = System.ActorOf(ClusterSingletonProxy.Props(
                 "/user/ha-manager",
@@ -325,6 +331,19 @@ public sealed class ViosNode : IAsyncDisposable
             ClusterIdentityGuard = System.ActorOf(ClusterIdentityGuardActor.Props(own, Refuse, Settings.IdentityAnnounceRetry), ClusterIdentityGuardActor.Name);
         }
 
+        // A shutdown while the join is in flight (SIGTERM a moment after the ready line: the seed may have
+        // made this node a member before its welcome arrived) first lets the join finish: leaving before
+        // it is a member in its own view does nothing, and the cluster would take its silence for a crash
+        // (and fail its partitions over). In the first phase, so both a stop and the runtime's exit hook wait.
+        var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Cluster.RegisterOnMemberUp(() => joined.TrySetResult());
+        // Also run when the cluster shuts down: a node that never got in does not wait for it.
+        Cluster.RegisterOnMemberRemoved(() => joined.TrySetResult());
+        CoordinatedShutdown.Get(System).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "finish-join", async () =>
+        {
+            await Task.WhenAny(joined.Task, Task.Delay(JoinSettleTimeout));
+            return Akka.Done.Instance;
+        });
         // A lighthouse without seeds seeds itself, as petabridge/lighthouse does.
         if (Settings.SeedNodes.Count > 0)
         {

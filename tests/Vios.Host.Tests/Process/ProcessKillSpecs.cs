@@ -58,6 +58,33 @@ public sealed class ProcessKillSpecs : Akka.TestKit.Xunit2.TestKit
 
         node.Process.Terminate();
 
+        await AwaitLeavingAsync(cluster, node);
+        await cluster.AwaitRemovedAsync(node.Address, ProcessCluster.StartTimeout);
+        await node.Process.Exited.WaitAsync(ProcessCluster.StartTimeout);
+        Assert.Equal(0, node.Process.ExitCode);
+        // Left, not failed: the lighthouse never saw it unreachable.
+        Assert.DoesNotContain(cluster.Tail.Output, l => l.Contains($"member-unreachable | {node.Address} |"));
+    }
+
+    [Fact]
+    public async Task Sigterm_as_soon_as_the_node_is_ready_finishes_its_join_then_leaves_instead_of_falling_silent()
+    {
+        await using var cluster = await ProcessCluster.StartAsync();
+        // Its ready line comes before its welcome from the seed: the join is in flight.
+        var node = await cluster.StartViosNodeAsync("vios1", awaitUp: false);
+
+        node.Process.Terminate();
+
+        await AwaitLeavingAsync(cluster, node);
+        await cluster.AwaitRemovedAsync(node.Address, ProcessCluster.StartTimeout);
+        await node.Process.Exited.WaitAsync(ProcessCluster.StartTimeout);
+        Assert.Equal(0, node.Process.ExitCode);
+        Assert.DoesNotContain(cluster.Tail.Output, l => l.Contains($"member-unreachable | {node.Address} |"));
+    }
+
+    /// <summary>Waits for the lighthouse to see <paramref name="node"/> leave; on failure, says what the node printed and logged.</summary>
+    private static async Task AwaitLeavingAsync(ProcessCluster cluster, NodeProcess node)
+    {
         try
         {
             await cluster.Tail.WaitForLineAsync(l => l.Contains($"member-exiting | {node.Address} |") || l.Contains($"member-leaving | {node.Address} |"),
@@ -66,13 +93,11 @@ public sealed class ProcessKillSpecs : Akka.TestKit.Xunit2.TestKit
         catch (TimeoutException e)
         {
             // What the node itself said (its signal handling, its shutdown's phases), for the failure's reader.
-            throw new TimeoutException($"{e.Message}\nthe node's own output:\n{string.Join('\n', node.Process.Output)}", e);
+            var log = Path.Combine(cluster.DataDirectory(node.DataName), "logs", "vios-node.log");
+            var logTail = File.Exists(log) ? File.ReadLines(log).Where(l => !l.Contains(" DBG ", StringComparison.Ordinal)).TakeLast(60) : [];
+            throw new TimeoutException(
+                $"{e.Message}\nthe node's own output:\n{string.Join('\n', node.Process.Output)}\nits log:\n{string.Join('\n', logTail)}", e);
         }
-        await cluster.AwaitRemovedAsync(node.Address, ProcessCluster.StartTimeout);
-        await node.Process.Exited.WaitAsync(ProcessCluster.StartTimeout);
-        Assert.Equal(0, node.Process.ExitCode);
-        // Left, not failed: the lighthouse never saw it unreachable.
-        Assert.DoesNotContain(cluster.Tail.Output, l => l.Contains($"member-unreachable | {node.Address} |"));
     }
 
     [Fact]
