@@ -80,6 +80,26 @@ public sealed class CheckpointPersistenceSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task Chunks_stored_under_the_version_1_manifest_still_restore_byte_for_byte()
+    {
+        await using var cluster = await TestCluster.StartAsync(viosNodes: 1);
+        var node = cluster.ViosNodes[0];
+        await RunningLparAsync(node, "elder");
+        await Take(node, "elder", CheckpointMode.Full);
+        var last = await Take(node, "elder", CheckpointMode.Incremental);
+        await node.PartitionManager!.Ask<LparStatus>(new StopLpar("elder"), Wait);
+
+        // As a release before the little-endian frame numbers stored them (the bytes are the same on this host).
+        var journal = Path.Combine(cluster.RootDirectory, "shared", "cluster-journal.db");
+        await ExecuteAsync(journal, $"UPDATE journal SET manifest = '{ImageChunkLayout.ManifestVersion1}' WHERE manifest = '{ImageChunkLayout.Manifest}'");
+
+        var restored = await AwaitReplyAsync<CheckpointRestored>(node, new RestoreCheckpoint("elder", "elder", null));
+        Assert.Equal(last.Epoch, restored.Epoch);
+        Assert.Equal(last.MemoryChecksum, restored.MemoryChecksum);
+        Assert.True(restored.Verified);
+    }
+
+    [Fact]
     public async Task A_journal_that_fails_during_an_epoch_fails_that_epoch_the_partition_keeps_running_and_the_next_one_is_full()
     {
         await using var cluster = await TestCluster.StartAsync(viosNodes: 1);
@@ -134,7 +154,7 @@ public sealed class CheckpointPersistenceSpecs : Akka.TestKit.Xunit2.TestKit
         await using var connection = new SqliteConnection(DatabaseSettings.SqliteConnection(file));
         await connection.OpenAsync();
         await using var select = connection.CreateCommand();
-        select.CommandText = "SELECT sequence_number, message FROM journal WHERE persistence_id = $id AND manifest = 'checkpoint.chunk' ORDER BY sequence_number DESC LIMIT 1";
+        select.CommandText = "SELECT sequence_number, message FROM journal WHERE persistence_id = $id AND manifest = 'checkpoint.chunk.v2' ORDER BY sequence_number DESC LIMIT 1";
         select.Parameters.AddWithValue("$id", persistenceId);
         long seqNr;
         byte[] message;

@@ -85,7 +85,7 @@ public sealed class ImageJournalLockSpecs : Akka.TestKit.Xunit2.TestKit
         await using var connection = new SqliteConnection($"Data Source={file};Mode=ReadOnly;Pooling=False;Default Timeout=5");
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT count(*) FROM journal WHERE persistence_id = $id AND manifest = 'checkpoint.chunk'";
+        command.CommandText = "SELECT count(*) FROM journal WHERE persistence_id = $id AND manifest = 'checkpoint.chunk.v2'";
         command.Parameters.AddWithValue("$id", persistenceId);
         return Convert.ToInt64(await command.ExecuteScalarAsync());
     }

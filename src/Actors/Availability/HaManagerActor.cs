@@ -57,8 +57,8 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         _detector = new FailureDetector(settings.StartupGrace, settings.LeaveRemembered, DateTimeOffset.UtcNow);
         _attempts = new RestartAttempts(settings);
         _standby = new StandbyUpkeep(settings);
-        JournalPluginId = PartitionManagerActor.ControlJournalPluginId;
-        SnapshotPluginId = PartitionManagerActor.ControlSnapshotPluginId;
+        JournalPluginId = PersistencePlugins.ControlJournal;
+        SnapshotPluginId = PersistencePlugins.ControlSnapshots;
 
         Recover<SnapshotOffer>(offer =>
         {
@@ -175,7 +175,7 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         Command<DeleteMessagesFailure>(failure => _log.Warning("ha-manager: events before the snapshot not deleted: {0}", failure.Cause.Message));
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
-        Command<PartitionManagerActor.HandOver>(_ => Context.Stop(Self));
+        Command<FencedSingleton.HandOver>(_ => Context.Stop(Self));
     }
 
     public override string PersistenceId => PersistenceIdValue;
@@ -187,7 +187,7 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
 
     /// <summary>The HA manager behind its fence, under a back-off supervisor, for the cluster singleton manager.</summary>
     public static Props SingletonProps(IActorRef partitionManager, AvailabilitySettings settings, OwnershipSettings ownership) =>
-        PartitionManagerActor.SingletonProps(PersistenceIdValue, claim => Props(partitionManager, settings, claim), ownership);
+        FencedSingleton.Props(PersistenceIdValue, claim => Props(partitionManager, settings, claim), ownership);
 
     protected override void OnReplaySuccess()
     {

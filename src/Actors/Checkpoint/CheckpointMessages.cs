@@ -154,43 +154,49 @@ public sealed record FaultTolerantPairStats(long Lag, double PrimaryRate, long L
 public sealed partial class CheckpointJsonContext : JsonSerializerContext;
 
 /// <summary>
-/// <see cref="ImageChunk"/> in binary: epoch, index, checksum, page count, the frames, then the page
-/// bytes as they are (no JSON, no base64). Validated when read; the checksum is verified by restore.
+/// The layout of an <see cref="ImageChunk"/> in the journal, little-endian throughout: epoch (int64),
+/// index (int32), checksum (uint64), page count n (int32), n frame numbers (uint32 each), then the n
+/// pages' bytes as they are (no JSON, no base64). Version 1 (manifest <c>checkpoint.chunk</c>) wrote
+/// the frame numbers in the host's byte order; it is still read, as the host's order, and no longer written.
 /// </summary>
-public sealed class ImageChunkCodec : MessageCodec
+public static class ImageChunkLayout
 {
-    private const int HeaderBytes = 8 + 4 + 8 + 4;
+    public const int HeaderLength = 8 + 4 + 8 + 4;
 
+    public const string Manifest = "checkpoint.chunk.v2";
+
+    public const string ManifestVersion1 = "checkpoint.chunk";
+}
+
+/// <summary><see cref="ImageChunk"/> in binary (<see cref="ImageChunkLayout"/>). Validated when read; the checksum is verified by restore.</summary>
+/// <param name="hostOrderFrames">Version 1: the frame numbers are in the host's byte order (read only).</param>
+public sealed class ImageChunkCodec(bool hostOrderFrames = false) : MessageCodec
+{
     public override Type MessageType => typeof(ImageChunk);
 
     public override void Write(object message, IBufferWriter<byte> output)
     {
+        if (hostOrderFrames) throw new NotSupportedException($"{ImageChunkLayout.ManifestVersion1} is read only; chunks are written as {ImageChunkLayout.Manifest}");
         var chunk = (ImageChunk)message;
-        var size = HeaderBytes + (chunk.Frames.Length * 4) + chunk.Data.Length;
-        var span = output.GetSpan(size);
-        BinaryPrimitives.WriteInt64LittleEndian(span, chunk.Epoch);
-        BinaryPrimitives.WriteInt32LittleEndian(span[8..], chunk.Index);
-        BinaryPrimitives.WriteUInt64LittleEndian(span[12..], chunk.Checksum);
-        BinaryPrimitives.WriteInt32LittleEndian(span[20..], chunk.Frames.Length);
-        MemoryMarshal.AsBytes(chunk.Frames.AsSpan()).CopyTo(span[HeaderBytes..]);
-        chunk.Data.CopyTo(span[(HeaderBytes + (chunk.Frames.Length * 4))..]);
-        output.Advance(size);
+        using var writer = new SpanWriter(ImageChunkLayout.HeaderLength + (chunk.Frames.Length * 4) + chunk.Data.Length);
+        writer.Int64(chunk.Epoch);
+        writer.Int32(chunk.Index);
+        writer.UInt64(chunk.Checksum);
+        writer.Int32(chunk.Frames.Length);
+        writer.UInt32s(chunk.Frames);
+        writer.Bytes(chunk.Data);
+        writer.WriteTo(output);
     }
 
     public override object Read(ReadOnlySpan<byte> input)
     {
-        if (input.Length < HeaderBytes) throw new MessageFormatException($"an image chunk is at least {HeaderBytes} bytes; got {input.Length}");
-        var count = BinaryPrimitives.ReadInt32LittleEndian(input[20..]);
-        if (count < 0 || (long)HeaderBytes + (count * 4L) + (count * (long)Memory.GuestMemory.PageSize) != input.Length)
-            throw new MessageFormatException($"an image chunk of {input.Length} bytes cannot hold {count} pages");
-        var frames = MemoryMarshal.Cast<byte, uint>(input.Slice(HeaderBytes, count * 4)).ToArray();
-        var data = input[(HeaderBytes + (count * 4))..].ToArray();
-        return new ImageChunk(
-            BinaryPrimitives.ReadInt64LittleEndian(input),
-            BinaryPrimitives.ReadInt32LittleEndian(input[8..]),
-            frames,
-            data,
-            BinaryPrimitives.ReadUInt64LittleEndian(input[12..]));
+        var length = input.Length;
+        var reader = new SpanReader(input, "an image chunk", reason => new MessageFormatException($"an image chunk of {length} bytes: {reason}"));
+        var (epoch, index, checksum, count) = (reader.Int64(), reader.Int32(), reader.UInt64(), reader.Int32());
+        if (count < 0 || count * (4L + Memory.GuestMemory.PageSize) != reader.Remaining)
+            throw reader.Malformed($"cannot hold {count} pages");
+        var frames = hostOrderFrames ? MemoryMarshal.Cast<byte, uint>(reader.Bytes(count * 4, "the frame numbers")).ToArray() : reader.UInt32s(count, "frame numbers");
+        return new ImageChunk(epoch, index, frames, reader.Rest().ToArray(), checksum);
     }
 }
 
@@ -198,7 +204,8 @@ public static class CheckpointMessages
 {
     public static IEnumerable<MessageManifest> Manifests { get; } =
     [
-        new MessageManifest("checkpoint.chunk", new ImageChunkCodec()),
+        new MessageManifest(ImageChunkLayout.Manifest, new ImageChunkCodec()),
+        new MessageManifest(ImageChunkLayout.ManifestVersion1, new ImageChunkCodec(hostOrderFrames: true)) { ReadOnly = true },
         MessageManifest.Json("checkpoint.committed", CheckpointJsonContext.Default.EpochCommitted),
         MessageManifest.Json("checkpoint.journal-state", CheckpointJsonContext.Default.CheckpointJournalState),
         MessageManifest.Json("checkpoint.take", CheckpointJsonContext.Default.TakeCheckpoint),

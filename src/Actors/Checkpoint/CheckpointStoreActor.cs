@@ -35,8 +35,8 @@ public sealed class CheckpointStoreActor : ReceivePersistentActor
         PersistenceId = persistenceId;
         _writeOnce = writeOnce;
         _claim = claim;
-        JournalPluginId = PartitionManagerActor.ClusterJournalPluginId;
-        SnapshotPluginId = PartitionManagerActor.ClusterSnapshotPluginId;
+        JournalPluginId = PersistencePlugins.ClusterJournal;
+        SnapshotPluginId = PersistencePlugins.ClusterSnapshots;
 
         Recover<SnapshotOffer>(offer =>
         {
@@ -193,8 +193,8 @@ public sealed class ImageReaderActor : ReceivePersistentActor
         PersistenceId = persistenceId;
         _assembler = new ImageAssembler(targetEpoch);
         _replyTo = replyTo;
-        JournalPluginId = PartitionManagerActor.ClusterJournalPluginId;
-        SnapshotPluginId = PartitionManagerActor.ClusterSnapshotPluginId;
+        JournalPluginId = PersistencePlugins.ClusterJournal;
+        SnapshotPluginId = PersistencePlugins.ClusterSnapshots;
 
         Recover<ImageChunk>(chunk => _assembler.OnChunk(LastSequenceNr, chunk));
         Recover<EpochCommitted>(commit => _assembler.OnCommit(LastSequenceNr, commit));

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Vios.Actors.Partitions;
+using Vios.Actors.Storage;
 
 namespace Vios.Actors.Checkpoint;
 

@@ -96,7 +96,14 @@ public sealed record ReplicaSlowed(string Lpar, string Node, TimeSpan PerPage) :
 [JsonSerializable(typeof(ReplicaSlowed))]
 public sealed partial class ReplicaJsonContext : JsonSerializerContext;
 
-/// <summary><see cref="ReplicaPart"/> in binary: the partition name, epoch and part, then the payload as it is.</summary>
+/// <summary>The layout of a <see cref="ReplicaPart"/>, little-endian: the partition's name (uint16 length, UTF-8), epoch (int64), part (int32), then the payload as it is.</summary>
+public static class ReplicaPartLayout
+{
+    /// <summary>The shortest part: an empty name and payload.</summary>
+    public const int MinimumLength = 2 + 8 + 4;
+}
+
+/// <summary><see cref="ReplicaPart"/> in binary (<see cref="ReplicaPartLayout"/>).</summary>
 public sealed class ReplicaPartCodec : MessageCodec
 {
     public override Type MessageType => typeof(ReplicaPart);
@@ -104,25 +111,19 @@ public sealed class ReplicaPartCodec : MessageCodec
     public override void Write(object message, IBufferWriter<byte> output)
     {
         var part = (ReplicaPart)message;
-        var name = Encoding.UTF8.GetBytes(part.Lpar);
-        var size = 2 + name.Length + 8 + 4 + part.Payload.Length;
-        var span = output.GetSpan(size);
-        BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)name.Length);
-        name.CopyTo(span[2..]);
-        BinaryPrimitives.WriteInt64LittleEndian(span[(2 + name.Length)..], part.Epoch);
-        BinaryPrimitives.WriteInt32LittleEndian(span[(10 + name.Length)..], part.Part);
-        part.Payload.CopyTo(span[(14 + name.Length)..]);
-        output.Advance(size);
+        using var writer = new SpanWriter(ReplicaPartLayout.MinimumLength + (part.Lpar.Length * 3) + part.Payload.Length);
+        writer.String16(part.Lpar);
+        writer.Int64(part.Epoch);
+        writer.Int32(part.Part);
+        writer.Bytes(part.Payload);
+        writer.WriteTo(output);
     }
 
     public override object Read(ReadOnlySpan<byte> input)
     {
-        if (input.Length < 2) throw new MessageFormatException("a replica part is at least 14 bytes");
-        var nameLength = BinaryPrimitives.ReadUInt16LittleEndian(input);
-        if (input.Length < 14 + nameLength) throw new MessageFormatException($"a replica part of {input.Length} bytes cannot hold a {nameLength}-byte name and its header");
-        var name = Encoding.UTF8.GetString(input.Slice(2, nameLength));
-        return new ReplicaPart(name, BinaryPrimitives.ReadInt64LittleEndian(input[(2 + nameLength)..]),
-            BinaryPrimitives.ReadInt32LittleEndian(input[(10 + nameLength)..]), input[(14 + nameLength)..].ToArray());
+        var length = input.Length;
+        var reader = new SpanReader(input, "a replica part", reason => new MessageFormatException($"a replica part of {length} bytes: {reason}"));
+        return new ReplicaPart(reader.String16("the partition's name"), reader.Int64(), reader.Int32(), reader.Rest().ToArray());
     }
 }
 

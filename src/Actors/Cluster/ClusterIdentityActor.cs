@@ -24,8 +24,8 @@ public sealed class ClusterIdentityActor : ReceivePersistentActor
 
     public ClusterIdentityActor()
     {
-        JournalPluginId = PartitionManagerActor.ClusterJournalPluginId;
-        SnapshotPluginId = PartitionManagerActor.ClusterSnapshotPluginId;
+        JournalPluginId = PersistencePlugins.ClusterJournal;
+        SnapshotPluginId = PersistencePlugins.ClusterSnapshots;
 
         Recover<ClusterIdentityCreated>(_record.Apply);
         Command<GetClusterIdentity>(_ => Sender.Tell(new CurrentClusterIdentity(_record.Identity)));

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.IO.Hashing;
 using System.Text;
+using Vios.Actors.Serialization;
 
 namespace Vios.Actors.Kernel;
 
@@ -71,14 +72,14 @@ public static class WparImageCodec
     public static byte[] Encode(WparImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        var writer = new ImageWriter(4096);
+        var writer = new SpanWriter(4096);
         try
         {
             writer.Skip(WparImageLayout.HeaderLength);
             var sections = WparImageLayout.Sections;
 
             var at = writer.BeginSection(sections[0]);
-            writer.String(image.Name);
+            writer.String16(image.Name);
             writer.Int64(image.Clock);
             var counters = image.Counters;
             writer.Int64(counters.Pid);
@@ -95,7 +96,7 @@ public static class WparImageCodec
                 w.Int32(p.Pid);
                 w.Int32(p.Uid);
                 w.Int32(p.Gid);
-                w.String(p.Command);
+                w.String16(p.Command);
                 w.Bool(p.Exited);
                 w.Int64(p.NextAttachAddress);
                 w.List(p.Descriptors, static (w, d) =>
@@ -134,7 +135,7 @@ public static class WparImageCodec
                 w.List(q.Messages, static (w, m) =>
                 {
                     w.Int64(m.Type);
-                    w.Bytes(m.Data);
+                    w.ByteString(m.Data);
                 });
                 w.Int32(q.LastSendPid);
                 w.Int32(q.LastReceivePid);
@@ -166,7 +167,7 @@ public static class WparImageCodec
             {
                 w.Int32(s.Id);
                 w.Permissions(s.Permissions);
-                w.Bytes(s.Bytes);
+                w.ByteString(s.Bytes);
                 w.Int32(s.CreatorPid);
                 w.Int32(s.LastPid);
                 w.Int32(s.Attachments);
@@ -181,7 +182,7 @@ public static class WparImageCodec
             writer.List(image.PosixQueues, static (w, q) =>
             {
                 w.Int64(q.Handle);
-                w.String(q.Name);
+                w.String16(q.Name);
                 w.Bool(q.Unlinked);
                 w.Int32(q.Mode);
                 w.Int32(q.Uid);
@@ -191,7 +192,7 @@ public static class WparImageCodec
                 w.List(q.Messages, static (w, m) =>
                 {
                     w.Int32(m.Priority);
-                    w.Bytes(m.Data);
+                    w.ByteString(m.Data);
                 });
             });
             writer.EndSection(at);
@@ -200,7 +201,7 @@ public static class WparImageCodec
             writer.List(image.PosixSemaphores, static (w, s) =>
             {
                 w.Int64(s.Handle);
-                w.String(s.Name);
+                w.String16(s.Name);
                 w.Bool(s.Unlinked);
                 w.Int32(s.Mode);
                 w.Int32(s.Uid);
@@ -212,12 +213,12 @@ public static class WparImageCodec
             at = writer.BeginSection(sections[7]);
             writer.List(image.PosixSharedMemory, static (w, s) =>
             {
-                w.String(s.Name);
+                w.String16(s.Name);
                 w.Bool(s.Unlinked);
                 w.Int32(s.Mode);
                 w.Int32(s.Uid);
                 w.Int32(s.Gid);
-                w.Bytes(s.Bytes);
+                w.ByteString(s.Bytes);
             });
             writer.EndSection(at);
 
@@ -237,8 +238,8 @@ public static class WparImageCodec
                 w.Byte(s.Characters.Erase);
                 w.Byte(s.Characters.Kill);
                 w.Byte(s.Characters.EndOfFile);
-                w.Bytes(p.ToSlave);
-                w.Bytes(p.ToMaster);
+                w.ByteString(p.ToSlave);
+                w.ByteString(p.ToMaster);
             });
             writer.EndSection(at);
 
@@ -250,20 +251,20 @@ public static class WparImageCodec
                 w.List(s.Modules, static (w, m) =>
                 {
                     w.Int32(m.Position);
-                    w.String(m.Identity);
-                    w.Bytes(m.State);
+                    w.String16(m.Identity);
+                    w.ByteString(m.State);
                 });
                 w.List(s.Queued, static (w, q) =>
                 {
                     w.Int32(q.Position);
                     w.Byte((byte)q.Type);
-                    w.Bytes(q.Payload);
+                    w.ByteString(q.Payload);
                 });
-                w.Bytes(s.Readable);
+                w.ByteString(s.Readable);
             });
             writer.EndSection(at);
 
-            var bytes = writer.Written;
+            var bytes = writer.ToArray().AsSpan();
             var bodyLength = bytes.Length - WparImageLayout.HeaderLength;
             WparImageLayout.Magic.CopyTo(bytes);
             BinaryPrimitives.WriteUInt16LittleEndian(bytes[WparImageLayout.VersionOffset..], WparImageLayout.CurrentVersion);
@@ -302,33 +303,34 @@ public static class WparImageCodec
         if (stored != computed)
             throw new WparImageException(WparImageError.ChecksumMismatch, $"ChecksumMismatch: the header carries XxHash64 0x{stored:X16}, header and body hash to 0x{computed:X16}");
 
-        var reader = new ImageReader(bytes, WparImageLayout.HeaderLength);
+        var reader = new SpanReader(bytes, "a WPAR image", reason => new WparImageException(WparImageError.Malformed, $"Malformed: {reason}")) { Where = "section header" };
+        reader.Seek(WparImageLayout.HeaderLength);
         var sections = WparImageLayout.Sections;
 
         var end = reader.BeginSection(sections[0]);
-        var name = reader.String();
+        var name = reader.String16();
         var clock = reader.Int64();
         var counters = new VirtualIdCounters(reader.Int64(), reader.Int64(), reader.Int64(), reader.Int64(), reader.Int64(), reader.Int64());
         reader.EndSection(end);
 
         end = reader.BeginSection(sections[1]);
-        var processes = reader.List(30, static (ref ImageReader r) => new ProcessImage(
-            r.Int32(), r.Int32(), r.Int32(), r.String(), r.Bool(), r.Int64(),
-            r.List(14, static (ref ImageReader r) => new DescriptorImage(r.Int32(), r.Enum<DescriptorKind>(), r.Int64(), r.Enum<PosixAccess>())),
-            r.List(13, static (ref ImageReader r) => new AttachmentImage(r.Int64(), r.Int32(), r.Bool())),
-            r.List(12, static (ref ImageReader r) => new SemaphoreUndoImage(r.Int32(), r.Int32(), r.Int32())),
-            r.List(12, static (ref ImageReader r) => new OpenSemaphoreImage(r.Int64(), r.Int32()))));
+        var processes = reader.List(30, static (ref SpanReader r) => new ProcessImage(
+            r.Int32(), r.Int32(), r.Int32(), r.String16(), r.Bool(), r.Int64(),
+            r.List(14, static (ref SpanReader r) => new DescriptorImage(r.Int32(), r.Enum<DescriptorKind>(), r.Int64(), r.Enum<PosixAccess>())),
+            r.List(13, static (ref SpanReader r) => new AttachmentImage(r.Int64(), r.Int32(), r.Bool())),
+            r.List(12, static (ref SpanReader r) => new SemaphoreUndoImage(r.Int32(), r.Int32(), r.Int32())),
+            r.List(12, static (ref SpanReader r) => new OpenSemaphoreImage(r.Int64(), r.Int32()))));
         reader.EndSection(end);
 
         end = reader.BeginSection(sections[2]);
-        var messageQueues = reader.List(56, static (ref ImageReader r) => new MessageQueueImage(
+        var messageQueues = reader.List(56, static (ref SpanReader r) => new MessageQueueImage(
             r.Int32(), r.Permissions(), r.Int32(),
-            r.List(12, static (ref ImageReader r) => new SysVMessage(r.Int64(), r.Bytes())),
+            r.List(12, static (ref SpanReader r) => new SysVMessage(r.Int64(), r.ByteString())),
             r.Int32(), r.Int32(), r.Int64(), r.Int64(), r.Int64()));
         reader.EndSection(end);
 
         end = reader.BeginSection(sections[3]);
-        var semaphoreSets = reader.List(48, static (ref ImageReader r) =>
+        var semaphoreSets = reader.List(48, static (ref SpanReader r) =>
         {
             var id = r.Int32();
             var permissions = r.Permissions();
@@ -345,42 +347,42 @@ public static class WparImageCodec
         reader.EndSection(end);
 
         end = reader.BeginSection(sections[4]);
-        var segments = reader.List(69, static (ref ImageReader r) => new SharedMemorySegmentImage(
-            r.Int32(), r.Permissions(), r.Bytes(), r.Int32(), r.Int32(), r.Int32(), r.Int64(), r.Int64(), r.Int64(), r.Bool()));
+        var segments = reader.List(69, static (ref SpanReader r) => new SharedMemorySegmentImage(
+            r.Int32(), r.Permissions(), r.ByteString(), r.Int32(), r.Int32(), r.Int32(), r.Int64(), r.Int64(), r.Int64(), r.Bool()));
         reader.EndSection(end);
 
         end = reader.BeginSection(sections[5]);
-        var posixQueues = reader.List(35, static (ref ImageReader r) => new PosixQueueImage(
-            r.Int64(), r.String(), r.Bool(), r.Int32(), r.Int32(), r.Int32(), r.Int32(), r.Int32(),
-            r.List(8, static (ref ImageReader r) => new PosixMessage(r.Int32(), r.Bytes()))));
+        var posixQueues = reader.List(35, static (ref SpanReader r) => new PosixQueueImage(
+            r.Int64(), r.String16(), r.Bool(), r.Int32(), r.Int32(), r.Int32(), r.Int32(), r.Int32(),
+            r.List(8, static (ref SpanReader r) => new PosixMessage(r.Int32(), r.ByteString()))));
         reader.EndSection(end);
 
         end = reader.BeginSection(sections[6]);
-        var posixSemaphores = reader.List(27, static (ref ImageReader r) => new PosixSemaphoreImage(
-            r.Int64(), r.String(), r.Bool(), r.Int32(), r.Int32(), r.Int32(), r.Int32()));
+        var posixSemaphores = reader.List(27, static (ref SpanReader r) => new PosixSemaphoreImage(
+            r.Int64(), r.String16(), r.Bool(), r.Int32(), r.Int32(), r.Int32(), r.Int32()));
         reader.EndSection(end);
 
         end = reader.BeginSection(sections[7]);
-        var posixSharedMemory = reader.List(19, static (ref ImageReader r) => new PosixSharedMemoryImage(
-            r.String(), r.Bool(), r.Int32(), r.Int32(), r.Int32(), r.Bytes()));
+        var posixSharedMemory = reader.List(19, static (ref SpanReader r) => new PosixSharedMemoryImage(
+            r.String16(), r.Bool(), r.Int32(), r.Int32(), r.Int32(), r.ByteString()));
         reader.EndSection(end);
 
         end = reader.BeginSection(sections[8]);
-        var ptys = reader.List(33, static (ref ImageReader r) => new PtyImage(
+        var ptys = reader.List(33, static (ref SpanReader r) => new PtyImage(
             r.Int32(),
             new TerminalSettings(
                 (TerminalInputFlags)r.UInt32(), (TerminalOutputFlags)r.UInt32(), (TerminalLocalFlags)r.UInt32(), r.Int32(),
                 new WindowSize(r.UInt16(), r.UInt16()),
                 new ControlCharacters(r.Byte(), r.Byte(), r.Byte(), r.Byte(), r.Byte())),
-            r.Bytes(), r.Bytes()));
+            r.ByteString(), r.ByteString()));
         reader.EndSection(end);
 
         end = reader.BeginSection(sections[9]);
-        var streams = reader.List(21, static (ref ImageReader r) => new StreamImage(
+        var streams = reader.List(21, static (ref SpanReader r) => new StreamImage(
             r.Int64(), r.Bool(),
-            r.List(10, static (ref ImageReader r) => new StreamModuleImage(r.Int32(), r.String(), r.Bytes())),
-            r.List(9, static (ref ImageReader r) => new QueuedBlockImage(r.Int32(), r.Enum<MessageType>(), r.Bytes())),
-            r.Bytes()));
+            r.List(10, static (ref SpanReader r) => new StreamModuleImage(r.Int32(), r.String16(), r.ByteString())),
+            r.List(9, static (ref SpanReader r) => new QueuedBlockImage(r.Int32(), r.Enum<MessageType>(), r.ByteString())),
+            r.ByteString()));
         reader.EndSection(end);
 
         reader.EndBody();
@@ -410,197 +412,85 @@ public static class WparImageCodec
         hash.Append(image[WparImageLayout.HeaderLength..]);
         return hash.GetCurrentHashAsUInt64();
     }
+}
 
-    private delegate T ReadItem<T>(ref ImageReader reader);
+/// <summary>The WPAR image's own fields over the shared writer and reader: sections, strings, byte strings, permissions and lists (<see cref="WparImageLayout"/>).</summary>
+internal static class WparImageFields
+{
+    /// <summary>Reads one item of a list.</summary>
+    public delegate T ReadItem<T>(ref SpanReader reader);
 
-    /// <summary>A growing buffer from the array pool.</summary>
-    private sealed class ImageWriter(int capacity) : IDisposable
+    public static int BeginSection(this SpanWriter writer, string tag)
     {
-        private byte[] _buffer = ArrayPool<byte>.Shared.Rent(capacity);
-        private int _length;
-
-        public Span<byte> Written => _buffer.AsSpan(0, _length);
-
-        public void Dispose()
-        {
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = [];
-        }
-
-        public void Skip(int count) => Take(count).Clear();
-
-        public int BeginSection(string tag)
-        {
-            Encoding.ASCII.GetBytes(tag, Take(4));
-            var at = _length;
-            Take(4);
-            return at;
-        }
-
-        public void EndSection(int lengthAt) =>
-            BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(lengthAt), (uint)(_length - lengthAt - 4));
-
-        public void Byte(byte value) => Take(1)[0] = value;
-
-        public void Bool(bool value) => Byte(value ? (byte)1 : (byte)0);
-
-        public void UInt16(ushort value) => BinaryPrimitives.WriteUInt16LittleEndian(Take(2), value);
-
-        public void Int32(int value) => BinaryPrimitives.WriteInt32LittleEndian(Take(4), value);
-
-        public void UInt32(uint value) => BinaryPrimitives.WriteUInt32LittleEndian(Take(4), value);
-
-        public void Int64(long value) => BinaryPrimitives.WriteInt64LittleEndian(Take(8), value);
-
-        public void String(string value)
-        {
-            var length = Encoding.UTF8.GetByteCount(value);
-            if (length > ushort.MaxValue) throw new ArgumentException($"a string of {length} UTF-8 bytes is over the image's {ushort.MaxValue}");
-            UInt16((ushort)length);
-            Encoding.UTF8.GetBytes(value, Take(length));
-        }
-
-        public void Bytes(ByteString value)
-        {
-            UInt32((uint)value.Length);
-            value.Span.CopyTo(Take(value.Length));
-        }
-
-        public void Permissions(IpcPermissions p)
-        {
-            Int32(p.Key);
-            Int32(p.Uid);
-            Int32(p.Gid);
-            Int32(p.CreatorUid);
-            Int32(p.CreatorGid);
-            Int32(p.Mode);
-        }
-
-        public void List<T>(ImmutableArray<T> items, Action<ImageWriter, T> write)
-        {
-            var list = items.IsDefault ? [] : items;
-            UInt32((uint)list.Length);
-            foreach (var item in list) write(this, item);
-        }
-
-        private Span<byte> Take(int count)
-        {
-            if (_length + count > _buffer.Length)
-            {
-                var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + count));
-                _buffer.AsSpan(0, _length).CopyTo(larger);
-                ArrayPool<byte>.Shared.Return(_buffer);
-                _buffer = larger;
-            }
-            var span = _buffer.AsSpan(_length, count);
-            _length += count;
-            return span;
-        }
+        writer.Ascii(tag);
+        return writer.BeginLength();
     }
 
-    /// <summary>Reads the body; every read checks the bytes are there, inside the current section.</summary>
-    private ref struct ImageReader(ReadOnlySpan<byte> bytes, int position)
+    public static void EndSection(this SpanWriter writer, int lengthAt) => writer.EndLength(lengthAt);
+
+    public static void ByteString(this SpanWriter writer, ByteString value)
     {
-        private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+        writer.UInt32((uint)value.Length);
+        writer.Bytes(value.Span);
+    }
 
-        private readonly ReadOnlySpan<byte> _bytes = bytes;
-        private int _position = position;
-        private int _end = bytes.Length;
-        private string _section = "header";
+    public static void Permissions(this SpanWriter writer, IpcPermissions p)
+    {
+        writer.Int32(p.Key);
+        writer.Int32(p.Uid);
+        writer.Int32(p.Gid);
+        writer.Int32(p.CreatorUid);
+        writer.Int32(p.CreatorGid);
+        writer.Int32(p.Mode);
+    }
 
-        public int BeginSection(string tag)
-        {
-            _end = _bytes.Length;
-            _section = tag;
-            var found = Encoding.ASCII.GetString(Take(4));
-            if (found != tag) throw Malformed($"section {found} where {tag} belongs");
-            var length = UInt32();
-            if (length > (uint)(_bytes.Length - _position)) throw Malformed($"the section declares {length} bytes, {_bytes.Length - _position} remain");
-            _end = _position + (int)length;
-            return _end;
-        }
+    public static void List<T>(this SpanWriter writer, ImmutableArray<T> items, Action<SpanWriter, T> write)
+    {
+        var list = items.IsDefault ? [] : items;
+        writer.UInt32((uint)list.Length);
+        foreach (var item in list) write(writer, item);
+    }
 
-        public readonly void EndSection(int end)
-        {
-            if (_position != end) throw Malformed($"{end - _position} bytes left over at the end of the section");
-        }
+    /// <summary>A section's tag and length; reads stop at its end until the next section. Returns the end.</summary>
+    public static int BeginSection(this ref SpanReader reader, string tag)
+    {
+        reader.Unlimit();
+        reader.Where = $"section {tag}";
+        var found = reader.Ascii(4);
+        if (found != tag) throw reader.Malformed($"section {found} where {tag} belongs");
+        var length = reader.UInt32();
+        if (length > (uint)reader.Remaining) throw reader.Malformed($"the section declares {length} bytes, {reader.Remaining} remain");
+        var end = reader.Position + (int)length;
+        reader.Limit(end);
+        return end;
+    }
 
-        public readonly void EndBody()
-        {
-            if (_position != _bytes.Length) throw Malformed($"{_bytes.Length - _position} bytes after the last section");
-        }
+    public static void EndSection(this ref SpanReader reader, int end)
+    {
+        if (reader.Position != end) throw reader.Malformed($"{end - reader.Position} bytes left over at the end of the section");
+    }
 
-        public byte Byte() => Take(1)[0];
+    public static void EndBody(this ref SpanReader reader)
+    {
+        reader.Unlimit();
+        reader.ExpectEnd("after the last section");
+    }
 
-        public bool Bool() => Byte() switch
-        {
-            0 => false,
-            1 => true,
-            var other => throw Malformed($"a boolean byte is {other}"),
-        };
+    public static ByteString ByteString(this ref SpanReader reader)
+    {
+        var length = reader.UInt32();
+        if (length > (uint)reader.Remaining) throw reader.Malformed($"a byte string declares {length} bytes, {reader.Remaining} remain");
+        return Kernel.ByteString.Of(reader.Bytes((int)length));
+    }
 
-        public ushort UInt16() => BinaryPrimitives.ReadUInt16LittleEndian(Take(2));
+    public static IpcPermissions Permissions(this ref SpanReader reader) =>
+        new(reader.Int32(), reader.Int32(), reader.Int32(), reader.Int32(), reader.Int32(), reader.Int32());
 
-        public int Int32() => BinaryPrimitives.ReadInt32LittleEndian(Take(4));
-
-        public uint UInt32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
-
-        public long Int64() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
-
-        public T Enum<T>() where T : struct, Enum
-        {
-            var raw = Byte();
-            var value = (T)(object)raw;
-            return System.Enum.IsDefined(value) ? value : throw Malformed($"{raw} is not a {typeof(T).Name}");
-        }
-
-        public string String()
-        {
-            var length = UInt16();
-            var bytes = Take(length);
-            try
-            {
-                return StrictUtf8.GetString(bytes);
-            }
-            catch (DecoderFallbackException)
-            {
-                throw Malformed("a string is not UTF-8");
-            }
-        }
-
-        public ByteString Bytes()
-        {
-            var length = UInt32();
-            if (length > (uint)(_end - _position)) throw Malformed($"a byte string declares {length} bytes, {_end - _position} remain");
-            return ByteString.Of(Take((int)length));
-        }
-
-        public IpcPermissions Permissions() => new(Int32(), Int32(), Int32(), Int32(), Int32(), Int32());
-
-        /// <summary>A count of items of at least <paramref name="minItemBytes"/> each: never more than the bytes left could hold.</summary>
-        public int Count(int minItemBytes)
-        {
-            var count = UInt32();
-            if (count > (uint)((_end - _position) / minItemBytes)) throw Malformed($"a count of {count} items cannot fit in the {_end - _position} bytes left");
-            return (int)count;
-        }
-
-        public ImmutableArray<T> List<T>(int minItemBytes, ReadItem<T> read)
-        {
-            var count = Count(minItemBytes);
-            var items = ImmutableArray.CreateBuilder<T>(count);
-            for (var i = 0; i < count; i++) items.Add(read(ref this));
-            return items.MoveToImmutable();
-        }
-
-        private ReadOnlySpan<byte> Take(int count)
-        {
-            if (count > _end - _position) throw Malformed($"needs {count} bytes at offset {_position}, {_end - _position} remain");
-            var span = _bytes.Slice(_position, count);
-            _position += count;
-            return span;
-        }
-
-        private readonly WparImageException Malformed(string what) => new(WparImageError.Malformed, $"Malformed: section {_section}: {what}");
+    public static ImmutableArray<T> List<T>(this ref SpanReader reader, int minItemBytes, ReadItem<T> read)
+    {
+        var count = reader.Count(minItemBytes);
+        var items = ImmutableArray.CreateBuilder<T>(count);
+        for (var i = 0; i < count; i++) items.Add(read(ref reader));
+        return items.MoveToImmutable();
     }
 }

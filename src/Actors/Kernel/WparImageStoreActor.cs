@@ -20,8 +20,8 @@ public sealed class WparImageStoreActor : ReceivePersistentActor
     public WparImageStoreActor(string lpar, string wpar, OwnerClaim? claim)
     {
         PersistenceId = PersistenceIdOf(lpar, wpar);
-        JournalPluginId = PartitionManagerActor.ClusterJournalPluginId;
-        SnapshotPluginId = PartitionManagerActor.ClusterSnapshotPluginId;
+        JournalPluginId = PersistencePlugins.ClusterJournal;
+        SnapshotPluginId = PersistencePlugins.ClusterSnapshots;
 
         Recover<WparImageStored>(stored => _image = stored.Image);
 

@@ -1,3 +1,5 @@
+using Vios.Actors.Serialization;
+
 namespace Vios.Actors.Memory;
 
 /// <summary>What the guest workload does.</summary>
@@ -110,8 +112,7 @@ public sealed class WorkloadEngine
     public byte[] SaveState()
     {
         var entries = _tables.Sum(t => t.Length);
-        var buffer = new byte[StateHeaderBytes + (_tables.Length * 4) + (entries * 5)];
-        var writer = new StateWriter(buffer);
+        using var writer = new SpanWriter(StateHeaderBytes + (_tables.Length * 4) + (entries * 5));
         writer.UInt64(_random.State);
         writer.Int32(_current);
         writer.Int64(_operations);
@@ -131,7 +132,7 @@ public sealed class WorkloadEngine
             }
         }
 
-        return buffer;
+        return writer.ToArray();
     }
 
     public IReadOnlyList<GuestPageTable> PageTables => _tables;
@@ -238,7 +239,7 @@ public sealed class WorkloadEngine
 
     private void LoadState(ReadOnlySpan<byte> state)
     {
-        var reader = new StateReader(state);
+        var reader = new SpanReader(state, "the saved workload state");
         var random = reader.UInt64();
         var current = reader.Int32();
         long operations = reader.Int64(), writes = reader.Int64(), switches = reader.Int64(), edits = reader.Int64(), faults = reader.Int64();
@@ -255,13 +256,15 @@ public sealed class WorkloadEngine
             {
                 var frame = reader.UInt32();
                 var flags = reader.Byte();
-                if ((flags & 1) != 0) table.Map(page, frame, (flags & 2) != 0);
+                if ((flags & 1) == 0) continue;
+                if (frame >= (ulong)_memory.PageCount) throw reader.Malformed($"page {page} of table {process} maps frame {frame}, outside the {_memory.PageCount} frames of memory");
+                table.Map(page, frame, (flags & 2) != 0);
             }
 
             tables[process] = table;
         }
 
-        if (!reader.AtEnd) throw new FormatException("the saved workload state has trailing bytes");
+        reader.ExpectEnd("after the page tables");
         (_random, _current, _tables) = (SplitMix64.FromState(random), current, tables);
         (_operations, _writes, _switches, _edits, _faults) = (operations, writes, switches, edits, faults);
         _vmm.LoadPageTableBase(_tables[_current]);
@@ -306,55 +309,6 @@ public sealed class WorkloadEngine
                 System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(last, Next());
                 last[..destination.Length].CopyTo(destination);
             }
-        }
-    }
-
-    private ref struct StateWriter(Span<byte> buffer)
-    {
-        private readonly Span<byte> _buffer = buffer;
-        private int _at;
-
-        public void Byte(byte value) => _buffer[_at++] = value;
-
-        public void Int32(int value) => System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(Take(4), value);
-
-        public void UInt32(uint value) => System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(Take(4), value);
-
-        public void Int64(long value) => System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(Take(8), value);
-
-        public void UInt64(ulong value) => System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(Take(8), value);
-
-        private Span<byte> Take(int size)
-        {
-            var slice = _buffer.Slice(_at, size);
-            _at += size;
-            return slice;
-        }
-    }
-
-    private ref struct StateReader(ReadOnlySpan<byte> buffer)
-    {
-        private readonly ReadOnlySpan<byte> _buffer = buffer;
-        private int _at;
-
-        public readonly bool AtEnd => _at == _buffer.Length;
-
-        public byte Byte() => Take(1)[0];
-
-        public int Int32() => System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(Take(4));
-
-        public uint UInt32() => System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
-
-        public long Int64() => System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(Take(8));
-
-        public ulong UInt64() => System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
-
-        private ReadOnlySpan<byte> Take(int size)
-        {
-            if (_buffer.Length - _at < size) throw new FormatException("the saved workload state is truncated");
-            var slice = _buffer.Slice(_at, size);
-            _at += size;
-            return slice;
         }
     }
 }

@@ -2,8 +2,31 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
 using Akka.Persistence.Journal;
+using Akka.Pattern;
 
 namespace Vios.Actors.Partitions;
+
+/// <summary>How both managers run as cluster singletons: fenced, supervised, and handed over.</summary>
+public static class FencedSingleton
+{
+    /// <summary>The message the singleton manager sends to hand over: finish what is being persisted, then stop.</summary>
+    public sealed record HandOver
+    {
+        public static HandOver Instance { get; } = new();
+    }
+
+    /// <summary>
+    /// What the cluster singleton manager runs: the singleton behind its fence
+    /// (<see cref="FencedSingletonActor"/>, keyed by its persistence id), under a back-off supervisor,
+    /// so a manager that stops (its journal failed, or a newer one fenced it out) comes back after a
+    /// pause instead of leaving the cluster without one. <see cref="HandOver"/> stops them all, once
+    /// what is being persisted is written.
+    /// </summary>
+    public static Props Props(string persistenceId, Func<OwnerClaim, Props> singleton, OwnershipSettings ownership) => BackoffSupervisor.Props(
+        Backoff.OnStop(FencedSingletonActor.Props(persistenceId, singleton, ownership), "manager", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 0.2,
+                maxNrOfRetries: -1)
+            .WithFinalStopMessage(message => message is HandOver));
+}
 
 /// <summary>
 /// A cluster singleton under an ownership fence (issue 12, point 3, for the singletons' journals):
@@ -80,7 +103,7 @@ public sealed class FencedSingletonActor : ReceiveActor, IWithUnboundedStash, IW
         Receive<AdvanceAgain>(_ => Advance());
         Receive<PauseWatchActor.ProcessFroze>(_ => { });
         // Handed over before it began: nothing was recovered, nothing to finish.
-        Receive<PartitionManagerActor.HandOver>(_ => Context.Stop(Self));
+        Receive<FencedSingleton.HandOver>(_ => Context.Stop(Self));
         ReceiveAny(_ => Stash.Stash());
     }
 

@@ -5,15 +5,17 @@ using System.Text;
 using Vios.Actors.Checkpoint;
 using Vios.Actors.Kernel;
 using Vios.Actors.Memory;
+using Vios.Actors.Storage;
 
 namespace Vios.Actors.Partitions;
 
 /// <summary>
 /// One running logical partition on its node: lifecycle, guest memory, the VMM with its shadow page
 /// tables and dirty log, and the guest workload. Pure: the LPAR actor drives it with commands and
-/// clock ticks, tests drive it directly.
+/// clock ticks, tests drive it directly. Its checkpoint epochs' capture is in <c>Lpar.Capture.cs</c>,
+/// its outputs' commit in <see cref="OutputGate"/>, its vCPU state's bytes in <see cref="VcpuStateCodec"/>.
 /// </summary>
-public sealed class Lpar : IDisposable
+public sealed partial class Lpar : IDisposable
 {
     /// <summary>The longest stretch of workload one <see cref="Advance"/> runs, so a late tick does not stall the actor.</summary>
     private static readonly TimeSpan MaxCatchUp = TimeSpan.FromMilliseconds(250);
@@ -34,8 +36,7 @@ public sealed class Lpar : IDisposable
 
     /// <summary>Where pre-copies copy pages, reused for the same reason; valid until the next pre-copy.</summary>
     private byte[] _preCopyBuffer = [];
-    private long _openOutputs;
-    private readonly Queue<(long Epoch, long Count)> _heldOutputs = new();
+    private readonly OutputGate _outputs = new();
 
     /// <summary>The guest sends one output (a network frame, a disk write) per this many page writes.</summary>
     public const int WritesPerOutput = 256;
@@ -103,12 +104,16 @@ public sealed class Lpar : IDisposable
     /// While set (continuous checkpointing or replication runs), the guest's outputs are held until
     /// the epoch they were produced in commits, as Remus does; otherwise they leave at once.
     /// </summary>
-    public bool HoldOutputs { get; set; }
+    public bool HoldOutputs
+    {
+        get => _outputs.Holding;
+        set => _outputs.Holding = value;
+    }
 
     /// <summary>Outputs produced and not yet released: the open epoch's and those of epochs awaiting their commit.</summary>
-    public long OutputsHeld => _openOutputs + _heldOutputs.Sum(h => h.Count);
+    public long OutputsHeld => _outputs.Held;
 
-    public long OutputsReleased { get; private set; }
+    public long OutputsReleased => _outputs.Released;
 
     /// <summary>Activates the partition: allocates its guest memory, sets up its VMM, and it runs.</summary>
     /// <returns>Null, or why the partition cannot be started.</returns>
@@ -208,220 +213,11 @@ public sealed class Lpar : IDisposable
         _owedWrites -= _engine.Statistics.Writes - before;
     }
 
-    /// <summary>
-    /// One checkpoint epoch's stun: quiesce the guest, collect the dirty pages from the dirty log (or,
-    /// for a full image, every non-zero page) and the vCPU and device state, close the epoch's outputs,
-    /// resume. With <paramref name="withChecksum"/> it also records the checksum of all of memory.
-    /// </summary>
-    public (EpochCapture? Capture, string? Refusal) Capture(long epoch, bool full, bool withChecksum)
-    {
-        if (State != LparState.Running)
-            return (null, $"only a running partition can be checkpointed; '{Definition.Name}' is {State.ToString().ToLowerInvariant()}");
-        var stun = Stopwatch.StartNew();
-        Quiesce();
-        var memory = Memory!;
-        var dirty = Vmm!.DirtyLog.Collect();
-        // A full image is every page the guest has ever written; the rest are zeros never committed.
-        var frames = full ? Vmm.DirtyLog.TouchedFrames() : dirty;
-        var bytes = frames.Length * GuestMemory.PageSize;
-        if (_captureBuffer.Length < bytes) _captureBuffer = GC.AllocateUninitializedArray<byte>(Math.Max(bytes, _captureBuffer.Length * 3 / 2));
-        var pages = _captureBuffer;
-        for (var i = 0; i < frames.Length; i++) memory.Page(frames[i]).CopyTo(pages.AsSpan(i * GuestMemory.PageSize));
-        var state = SaveVcpuState();
-        ulong? checksum = withChecksum ? MemoryChecksum() : null;
-        if (HoldOutputs)
-        {
-            _heldOutputs.Enqueue((epoch, _openOutputs));
-            _openOutputs = 0;
-        }
-        Resume();
-        return (new EpochCapture(epoch, full ? ImageKind.Full : ImageKind.Delta, memory.PageCount, frames, pages, state, checksum,
-            stun.Elapsed, DateTimeOffset.UtcNow), null);
-    }
-
-    /// <summary>
-    /// A delta epoch whose stun only decides which pages are in it: the dirty pages are marked
-    /// copy-on-write (as S24 marks all of memory), the vCPU and device state saved, and the guest
-    /// resumes. <see cref="FinishDeferredCapture"/> then copies them while the guest runs; a page the
-    /// guest writes first is saved before the write. The stun costs the number of dirty pages in bit
-    /// operations, not in copies of their bytes.
-    /// </summary>
-    public (TimeSpan Stun, string? Refusal) StunDeferred(long epoch)
-    {
-        if (State != LparState.Running)
-            return (TimeSpan.Zero, $"only a running partition can be checkpointed; '{Definition.Name}' is {State.ToString().ToLowerInvariant()}");
-        if (_cowTracker is not null || _deferred is not null) return (TimeSpan.Zero, "a checkpoint of this partition is already saving its pages");
-        // No garbage collection inside the stun: a collection started by any thread of the process
-        // would pause the stun with everything else. Reserving the budget may collect first, while
-        // the guest still runs.
-        var noGc = StartNoGcRegion();
-        var stun = Stopwatch.StartNew();
-        Quiesce();
-        var vmm = Vmm!;
-        var frames = vmm.DirtyLog.Collect();
-        var tracker = CowTracker.ForFrames(Memory!.PageCount, frames, _captureBuffer);
-        vmm.MarkCopyOnWrite(tracker);
-        var state = SaveVcpuState();
-        if (HoldOutputs)
-        {
-            _heldOutputs.Enqueue((epoch, _openOutputs));
-            _openOutputs = 0;
-        }
-        Resume();
-        var elapsed = stun.Elapsed;
-        if (noGc) EndNoGcRegion();
-        _deferred = (epoch, tracker, state, elapsed, DateTimeOffset.UtcNow);
-        return (elapsed, null);
-    }
-
-    /// <summary>The deferred epoch's pages, as they were at its stun.</summary>
-    public EpochCapture FinishDeferredCapture()
-    {
-        var (epoch, tracker, state, stun, at) = _deferred ?? throw new InvalidOperationException("no deferred capture is in progress");
-        _deferred = null;
-        Vmm!.SaveCopyOnWritePages(int.MaxValue);
-        Vmm.EndCopyOnWrite();
-        var (frames, pages) = tracker.Complete();
-        // The buffer may have grown: keep the larger one for the next epoch.
-        _captureBuffer = pages;
-        return new EpochCapture(epoch, ImageKind.Delta, Memory!.PageCount, frames, pages, state, null, stun, at);
-    }
-
-    private (long Epoch, CowTracker Tracker, byte[] State, TimeSpan Stun, DateTimeOffset At)? _deferred;
-
-    /// <summary>What a stun allocates (its dirty-page bitmap, frame list and vCPU state), with room to spare.</summary>
-    private long StunAllocationBudget => Math.Max(1L << 20, (Memory?.PageCount ?? 0) / 8 * 2 + (1L << 20));
-
-    private bool StartNoGcRegion()
-    {
-        try
-        {
-            return GC.TryStartNoGCRegion(StunAllocationBudget);
-        }
-        catch (InvalidOperationException)
-        {
-            // Another partition's stun holds the region on this thread's process: go without.
-            return false;
-        }
-    }
-
-    private static void EndNoGcRegion()
-    {
-        try
-        {
-            if (System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion) GC.EndNoGCRegion();
-        }
-        catch (InvalidOperationException)
-        {
-            // The region ended by itself (the budget ran out, or another thread's allocation collected).
-        }
-    }
-
-    /// <summary>
-    /// S23 pre-copy: while the guest runs (no stun), takes the dirty pages <paramref name="pick"/> chooses
-    /// out of the dirty log and copies them; a later write marks them dirty again for the stun. The
-    /// pages are at the start of the returned buffer, which the next pre-copy reuses.
-    /// </summary>
-    public (uint[] Frames, byte[] Pages) PreCopy(Func<uint, bool> pick)
-    {
-        if (State != LparState.Running) return ([], []);
-        var frames = Vmm!.DirtyLog.CollectSubset(pick);
-        var bytes = frames.Length * GuestMemory.PageSize;
-        if (_preCopyBuffer.Length < bytes) _preCopyBuffer = GC.AllocateUninitializedArray<byte>(Math.Max(bytes, _preCopyBuffer.Length * 3 / 2));
-        var pages = _preCopyBuffer;
-        for (var i = 0; i < frames.Length; i++) Memory!.Page(frames[i]).CopyTo(pages.AsSpan(i * GuestMemory.PageSize));
-        return (frames, pages);
-    }
-
-    /// <summary>S24 step 1, while the guest runs: a copy-on-write layer over the disk, next to it.</summary>
-    public string? PrepareCow(long epoch)
-    {
-        if (State != LparState.Running) return $"only a running partition can be checkpointed; '{Definition.Name}' is {State.ToString().ToLowerInvariant()}";
-        if (Disk is { } disk)
-        {
-            _pendingLayer?.Dispose();
-            _pendingLayer = CowDiskLayer.CreateOver(disk.Top, $"{_diskPath}.cow-{epoch}");
-        }
-        return null;
-    }
-
-    /// <summary>
-    /// S24 steps 2 to 6: stun; mark memory copy-on-write (only the pages the guest has touched); save
-    /// the vCPU and device state; switch the disk to the copy-on-write layer; resume. Nothing here
-    /// reads or copies guest memory, so the stun does not grow with memory size.
-    /// </summary>
-    public (TimeSpan Stun, string? Refusal) StunCow(long epoch)
-    {
-        if (State != LparState.Running) return (TimeSpan.Zero, $"'{Definition.Name}' is {State.ToString().ToLowerInvariant()}");
-        var stun = Stopwatch.StartNew();
-        Quiesce();
-        var vmm = Vmm!;
-        // The image is whole at this stun: later deltas are relative to it.
-        vmm.DirtyLog.Collect();
-        var (touched, count) = vmm.DirtyLog.SnapshotTouched();
-        _cowTracker = new CowTracker(Memory!.PageCount, touched, count);
-        vmm.MarkCopyOnWrite(_cowTracker);
-        _cowState = SaveVcpuState();
-        if (Disk is { } disk && _pendingLayer is { } layer)
-        {
-            disk.SwitchTo(layer);
-            _pendingLayer = null;
-        }
-        if (HoldOutputs)
-        {
-            _heldOutputs.Enqueue((epoch, _openOutputs));
-            _openOutputs = 0;
-        }
-        Resume();
-        return (stun.Elapsed, null);
-    }
-
-    /// <summary>S24 step 7, while the guest runs: saves up to <paramref name="max"/> pages of the stun; returns how many remain.</summary>
-    public int SaveCowPages(int max) => Vmm?.SaveCopyOnWritePages(max) ?? 0;
-
-    /// <summary>Pages saved because the guest wrote to them before the background save reached them.</summary>
-    public int CowSavedBeforeGuestWrite => _cowTracker?.SavedBeforeGuestWrite ?? 0;
-
-    /// <summary>Every page of the stun is saved: the checkpoint image, with the checksum of memory as it was at the stun.</summary>
-    public EpochCapture CompleteCow(long epoch, TimeSpan stun)
-    {
-        var tracker = Vmm!.EndCopyOnWrite() ?? throw new InvalidOperationException("no copy-on-write checkpoint is in progress");
-        var (frames, pages) = tracker.Complete();
-        // The checksum of memory as it was at the stun, from the saved pages: no stun time spent on it.
-        var order = frames.Select((frame, index) => (frame, index)).OrderBy(p => p.frame).ToArray();
-        var checksum = ImageChecksum.Of(Memory!.PageCount, order.Select(p => p.frame).ToArray(),
-            i => pages.AsSpan(order[i].index * GuestMemory.PageSize, GuestMemory.PageSize));
-        _cowTracker = null;
-        return new EpochCapture(epoch, ImageKind.Full, Memory.PageCount, frames, pages, _cowState, checksum, stun, DateTimeOffset.UtcNow);
-    }
-
-    /// <summary>
-    /// S24 step 8: keeps a copy of the parent disk as it was at the stun (part of the checkpoint, at
-    /// <paramref name="retainPath"/>), then commits the copy-on-write layer into the parent and goes back to it.
-    /// </summary>
-    public string? CommitCowLayer(string retainPath)
-    {
-        if (Disk?.Top is not CowDiskLayer layer) return "the disk has no copy-on-write layer to commit";
-        layer.Parent.Flush();
-        File.Copy(layer.Parent.Path, retainPath, overwrite: true);
-        Disk.CommitTop();
-        layer.Dispose();
-        File.Delete(layer.Path);
-        return null;
-    }
-
     /// <summary>Epoch <paramref name="epoch"/> committed: the outputs produced up to its stun leave.</summary>
-    public void Commit(long epoch)
-    {
-        while (_heldOutputs.TryPeek(out var held) && held.Epoch <= epoch)
-        {
-            _heldOutputs.Dequeue();
-            OutputsReleased += held.Count;
-        }
-    }
+    public void Commit(long epoch) => _outputs.Commit(epoch);
 
     /// <summary>Outputs this copy held and dropped when it lost its ownership: never released.</summary>
-    public long OutputsDropped { get; private set; }
+    public long OutputsDropped => _outputs.Dropped;
 
     /// <summary>
     /// A newer owner runs the partition elsewhere: the guest stops here (failed, with the reason) and
@@ -429,22 +225,14 @@ public sealed class Lpar : IDisposable
     /// </summary>
     public void LoseOwnership(string reason)
     {
-        OutputsDropped += OutputsHeld;
-        _heldOutputs.Clear();
-        _openOutputs = 0;
+        _outputs.Drop();
         _engine = null;
         _workload = null;
         Fail(reason);
     }
 
     /// <summary>Stops holding outputs and releases every one held (checkpointing stopped).</summary>
-    public void ReleaseAllOutputs()
-    {
-        HoldOutputs = false;
-        OutputsReleased += OutputsHeld;
-        _heldOutputs.Clear();
-        _openOutputs = 0;
-    }
+    public void ReleaseAllOutputs() => _outputs.ReleaseAll();
 
     /// <summary>
     /// Brings the partition up from a restored image instead of empty memory: the image's memory
@@ -464,7 +252,7 @@ public sealed class Lpar : IDisposable
             Fail(diskProblem);
             return Note;
         }
-        IReadOnlyList<(string Name, byte[] Image)> wpars;
+        IReadOnlyList<SavedWpar> wpars;
         try
         {
             wpars = LoadVcpuState(image.VcpuState);
@@ -528,8 +316,7 @@ public sealed class Lpar : IDisposable
                 _diskWrites++;
             }
         }
-        if (HoldOutputs) _openOutputs += fresh;
-        else OutputsReleased += fresh;
+        _outputs.Produced(fresh);
     }
 
     /// <summary>The checksum of all of guest memory, reading only the pages the guest has touched.</summary>
@@ -538,110 +325,36 @@ public sealed class Lpar : IDisposable
         return ImageChecksum.Of(Memory!, Vmm!.DirtyLog.TouchedFrames());
     }
 
-    /// <summary>The version <see cref="SaveVcpuState"/> writes.</summary>
-    public const byte VcpuStateVersion = 2;
-
-    /// <summary>
-    /// Version 2: workload flag, rate, skew, processes, seed, owed writes, outputs counted (42 bytes,
-    /// as version 1), the engine's state length (int32) and state, then the kernel section: the count
-    /// of WPARs (int32) and per WPAR its name (uint16 length, UTF-8) and its <see cref="WparImageCodec"/>
-    /// image (int32 length, bytes), which carries its own XxHash64. Version 1 ends with the engine's
-    /// state and has no kernel section. Checkpointing a WPAR freezes its streams and thaws them (S10).
-    /// </summary>
+    /// <summary>What an image keeps of the partition besides its memory (<see cref="VcpuStateCodec"/>). Checkpointing a WPAR freezes its streams and thaws them (S10).</summary>
     private byte[] SaveVcpuState()
     {
-        var engine = _engine?.SaveState() ?? [];
         var wpars = Kernel is { } kernel
-            ? kernel.ListWpars().Select(w => (Name: Encoding.UTF8.GetBytes(w.Name), Image: WparImageCodec.Encode(kernel.Checkpoint(w.Id)))).ToList()
+            ? kernel.ListWpars().Select(w => new SavedWpar(w.Name, WparImageCodec.Encode(kernel.Checkpoint(w.Id)))).ToList()
             : [];
-        var state = new byte[VcpuHeaderLength + 4 + engine.Length + 4 + wpars.Sum(w => 2 + w.Name.Length + 4 + w.Image.Length)];
-        var span = state.AsSpan();
-        span[0] = VcpuStateVersion;
-        span[1] = (byte)(_engine is null ? 0 : 1);
-        BinaryPrimitives.WriteInt32LittleEndian(span[2..], _workload?.WritesPerSecond ?? 0);
-        BinaryPrimitives.WriteDoubleLittleEndian(span[6..], _workload?.Skew ?? 0);
-        BinaryPrimitives.WriteInt32LittleEndian(span[14..], _workload?.Processes ?? 0);
-        BinaryPrimitives.WriteUInt64LittleEndian(span[18..], _seed);
-        BinaryPrimitives.WriteDoubleLittleEndian(span[26..], _owedWrites);
-        BinaryPrimitives.WriteInt64LittleEndian(span[34..], _outputsCounted);
-        var at = VcpuHeaderLength;
-        BinaryPrimitives.WriteInt32LittleEndian(span[at..], engine.Length);
-        engine.CopyTo(span[(at += 4)..]);
-        at += engine.Length;
-        BinaryPrimitives.WriteInt32LittleEndian(span[at..], wpars.Count);
-        at += 4;
-        foreach (var (name, image) in wpars)
-        {
-            BinaryPrimitives.WriteUInt16LittleEndian(span[at..], (ushort)name.Length);
-            name.CopyTo(span[(at += 2)..]);
-            at += name.Length;
-            BinaryPrimitives.WriteInt32LittleEndian(span[at..], image.Length);
-            image.CopyTo(span[(at += 4)..]);
-            at += image.Length;
-        }
-        return state;
+        return VcpuStateCodec.Encode(new VcpuState(_engine is not null, _workload?.WritesPerSecond ?? 0, _workload?.Skew ?? 0, _workload?.Processes ?? 0,
+            _seed, _owedWrites, _outputsCounted, _engine?.SaveState() ?? [], wpars));
     }
 
-    private const int VcpuHeaderLength = 42;
-
     /// <summary>Loads the workload state; returns the kernel section's WPAR images (none for version 1) for <see cref="RestartWpars"/>.</summary>
-    private List<(string Name, byte[] Image)> LoadVcpuState(byte[] state)
+    private IReadOnlyList<SavedWpar> LoadVcpuState(byte[] bytes)
     {
-        if (state.Length < VcpuHeaderLength || state[0] is not (1 or VcpuStateVersion))
-            throw new FormatException($"unknown vCPU state (version {(state.Length > 0 ? state[0] : 0)}, {state.Length} bytes)");
-        var span = state.AsSpan();
-        var engineState = (Offset: VcpuHeaderLength, Length: state.Length - VcpuHeaderLength);
-        var wpars = new List<(string, byte[])>();
-        if (state[0] == VcpuStateVersion)
-        {
-            var at = VcpuHeaderLength;
-            var engineLength = ReadLength(state, ref at, 4, "the engine state");
-            engineState = (at, Take(state, ref at, engineLength, "the engine state"));
-            var count = ReadLength(state, ref at, 4, "the kernel section's WPAR count");
-            for (var i = 0; i < count; i++)
-            {
-                var nameLength = ReadLength(state, ref at, 2, $"the name of WPAR {i + 1} of {count}");
-                var name = Encoding.UTF8.GetString(state, at, Take(state, ref at, nameLength, $"the name of WPAR {i + 1} of {count}"));
-                var imageLength = ReadLength(state, ref at, 4, $"the image of WPAR {name}");
-                wpars.Add((name, state.AsSpan(at, Take(state, ref at, imageLength, $"the image of WPAR {name}")).ToArray()));
-            }
-            if (at != state.Length) throw new FormatException($"{state.Length - at} bytes after the kernel section");
-        }
+        var state = VcpuStateCodec.Decode(bytes);
         _engine = null;
         _workload = null;
-        if (span[1] == 0) return wpars;
-        var workload = new RunWorkload(Definition.Name, BinaryPrimitives.ReadInt32LittleEndian(span[2..]), BinaryPrimitives.ReadDoubleLittleEndian(span[6..]),
-            BinaryPrimitives.ReadInt32LittleEndian(span[14..]), BinaryPrimitives.ReadUInt64LittleEndian(span[18..]));
-        _engine = WorkloadEngine.Restore(Memory!, Vmm!, new WorkloadSettings(Processes: workload.Processes, HotWriteShare: workload.Skew), span.Slice(engineState.Offset, engineState.Length));
-        (_workload, _seed) = (workload, workload.Seed!.Value);
-        _owedWrites = BinaryPrimitives.ReadDoubleLittleEndian(span[26..]);
-        _outputsCounted = BinaryPrimitives.ReadInt64LittleEndian(span[34..]);
-        return wpars;
-
-        static int ReadLength(byte[] state, ref int at, int size, string what)
-        {
-            if (state.Length - at < size) throw new FormatException($"the vCPU state ends before the length of {what}");
-            var length = size == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(state.AsSpan(at)) : BinaryPrimitives.ReadInt32LittleEndian(state.AsSpan(at));
-            at += size;
-            if (length < 0) throw new FormatException($"the length of {what} is negative ({length})");
-            return length;
-        }
-
-        // Checks that the length is there and moves past it; returns the length. Callers read `at` in an
-        // earlier argument, which C# evaluates first, so they get the start of what was taken.
-        static int Take(byte[] state, ref int at, int length, string what)
-        {
-            if (state.Length - at < length) throw new FormatException($"{what} declares {length} bytes; {state.Length - at} remain");
-            at += length;
-            return length;
-        }
+        if (!state.HasWorkload) return state.Wpars;
+        var workload = new RunWorkload(Definition.Name, state.WritesPerSecond, state.Skew, state.Processes, state.Seed);
+        _engine = WorkloadEngine.Restore(Memory!, Vmm!, new WorkloadSettings(Processes: workload.Processes, HotWriteShare: workload.Skew), state.EngineState);
+        (_workload, _seed) = (workload, state.Seed);
+        _owedWrites = state.OwedWrites;
+        _outputsCounted = state.OutputsCounted;
+        return state.Wpars;
     }
 
     /// <summary>
     /// A fresh kernel for this node with every WPAR of the image restarted on it (S6, S7, S9, S11): new
     /// real ids, the same view. Returns why not, naming the WPAR and the refusal, when one is refused.
     /// </summary>
-    private string? RestartWpars(IReadOnlyList<(string Name, byte[] Image)> wpars)
+    private string? RestartWpars(IReadOnlyList<SavedWpar> wpars)
     {
         var kernel = new GuestKernel(KernelIdentity.For(Node));
         foreach (var (name, image) in wpars)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Vios.Actors.Checkpoint;
+using Vios.Actors.Storage;
 
 namespace Vios.Actors.Partitions;
 

@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
-using Akka.Pattern;
 using Akka.Persistence;
 using Vios.Actors.Operations;
 
@@ -17,16 +16,6 @@ namespace Vios.Actors.Partitions;
 public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
 {
     public const string PersistenceIdValue = "partition-manager";
-    public const string ClusterJournalPluginId = "vios.persistence.cluster.journal";
-    public const string ClusterSnapshotPluginId = "vios.persistence.cluster.snapshot-store";
-
-    /// <summary>
-    /// The control plane's journal (the managers' events), apart from the images' so a large image
-    /// never holds a manager's write (issue 19); cluster-wide like the images' journal.
-    /// </summary>
-    public const string ControlJournalPluginId = "vios.persistence.control.journal";
-    public const string ControlSnapshotPluginId = "vios.persistence.control.snapshot-store";
-
     /// <summary>A snapshot every this many events keeps recovery short.</summary>
     private const int SnapshotEvery = 100;
 
@@ -44,8 +33,8 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
 
     public PartitionManagerActor(OwnerClaim? claim = null) : base(claim)
     {
-        JournalPluginId = ControlJournalPluginId;
-        SnapshotPluginId = ControlSnapshotPluginId;
+        JournalPluginId = PersistencePlugins.ControlJournal;
+        SnapshotPluginId = PersistencePlugins.ControlSnapshots;
 
         Recover<SnapshotOffer>(offer =>
         {
@@ -126,7 +115,7 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
             var (defined, refusal) = _registry.Decide(create, DateTimeOffset.UtcNow);
             if (defined is null)
             {
-                Sender.Tell(new LparRefused(create.Name, refusal!));
+                Sender.Tell(refusal!);
                 return;
             }
             var replyTo = Sender;
@@ -273,7 +262,7 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
         Command<SaveSnapshotFailure>(failure => _log.Warning("partition manager snapshot failed: {0}", failure.Cause.Message));
         Command<DeleteMessagesSuccess>(_ => { });
         Command<DeleteMessagesFailure>(_ => { });
-        Command<HandOver>(_ => Context.Stop(Self));
+        Command<FencedSingleton.HandOver>(_ => Context.Stop(Self));
     }
 
     public override string PersistenceId => PersistenceIdValue;
@@ -302,28 +291,10 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>The message the singleton manager sends to hand over: finish what is being persisted, then stop.</summary>
-    public sealed record HandOver
-    {
-        public static HandOver Instance { get; } = new();
-    }
-
     public static Props Props(OwnerClaim? claim = null) => Akka.Actor.Props.Create(() => new PartitionManagerActor(claim));
 
-    /// <summary>
-    /// What the cluster singleton manager runs: the manager behind its fence
-    /// (<see cref="FencedSingletonActor"/>, keyed by its persistence id), under a back-off supervisor,
-    /// so a manager that stops (its journal failed, or a newer one fenced it out) comes back after a
-    /// pause instead of leaving the cluster without one. <see cref="HandOver"/> stops them all, once
-    /// what is being persisted is written.
-    /// </summary>
-    public static Props SingletonProps(OwnershipSettings ownership) => SingletonProps(PersistenceIdValue, claim => Props(claim), ownership);
-
-    /// <summary>A fenced singleton (<see cref="FencedSingletonActor"/>) under the back-off supervisor both managers use.</summary>
-    public static Props SingletonProps(string persistenceId, Func<OwnerClaim, Props> singleton, OwnershipSettings ownership) => BackoffSupervisor.Props(
-        Backoff.OnStop(FencedSingletonActor.Props(persistenceId, singleton, ownership), "manager", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 0.2,
-                maxNrOfRetries: -1)
-            .WithFinalStopMessage(message => message is HandOver));
+    /// <summary>What the cluster singleton manager runs: the manager behind its fence, under the back-off supervisor (<see cref="FencedSingleton.Props"/>).</summary>
+    public static Props SingletonProps(OwnershipSettings ownership) => FencedSingleton.Props(PersistenceIdValue, claim => Props(claim), ownership);
 
     protected override void OnReplaySuccess()
     {

@@ -63,6 +63,8 @@ public enum LparRefusal
     WrongState = 4,
     NoRoom = 5,
     JournalFailed = 6,
+    /// <summary>A partition of that name exists (or runs somewhere the record does not know of).</summary>
+    AlreadyExists = 7,
 }
 
 /// <summary>

@@ -199,21 +199,22 @@ public sealed partial class PartitionRegistry
 
     private static string Lower(LparState state) => state.ToString().ToLowerInvariant();
 
-    public (LparDefined? Event, string? Refusal) Decide(CreateLpar command, DateTimeOffset now)
+    public (LparDefined? Event, LparRefused? Refusal) Decide(CreateLpar command, DateTimeOffset now)
     {
+        (LparDefined?, LparRefused?) Refused(LparRefusal kind, string reason) => (null, new LparRefused(command.Name, reason) { Kind = kind });
         if (!ValidName().IsMatch(command.Name))
-            return (null, $"'{command.Name}' is not a partition name: lower-case letters, digits and '-', starting with a letter, at most 40");
-        if (_definitions.ContainsKey(command.Name)) return (null, $"a partition named '{command.Name}' already exists");
+            return Refused(LparRefusal.Other, $"'{command.Name}' is not a partition name: lower-case letters, digits and '-', starting with a letter, at most 40");
+        if (_definitions.ContainsKey(command.Name)) return Refused(LparRefusal.AlreadyExists, $"a partition named '{command.Name}' already exists");
         if (Strays.FirstOrDefault(s => s.Name == command.Name) is { } stray)
-            return (null, $"a partition named '{command.Name}' runs on {stray.Node}, though it is not in the partition manager's record");
+            return Refused(LparRefusal.AlreadyExists, $"a partition named '{command.Name}' runs on {stray.Node}, though it is not in the partition manager's record");
         if (command.MemoryMb > GuestLimits.MaximumMemoryMb)
-            return (null, $"a partition has at most {GuestLimits.MaximumMemoryMb} MB of memory");
-        if (command.Vcpus > GuestLimits.MaximumVcpus) return (null, $"a partition has at most {GuestLimits.MaximumVcpus} vCPUs");
-        if (_online.Count == 0) return (null, "no vios node has registered resources yet");
+            return Refused(LparRefusal.Other, $"a partition has at most {GuestLimits.MaximumMemoryMb} MB of memory");
+        if (command.Vcpus > GuestLimits.MaximumVcpus) return Refused(LparRefusal.Other, $"a partition has at most {GuestLimits.MaximumVcpus} vCPUs");
+        if (_online.Count == 0) return Refused(LparRefusal.NodeAbsent, "no vios node has registered resources yet");
 
         var request = new ResourceRequest(command.Name, command.Vcpus, command.MemoryMb, command.Adapters, command.Policy) { Node = command.Node };
         var placement = _planner.Plan(request);
-        if (placement.Allocation is not { } allocation) return (null, placement.Refusal);
+        if (placement.Allocation is not { } allocation) return Refused(LparRefusal.NoRoom, placement.Refusal!);
         return (new LparDefined(new LparDefinition(command.Name, command.Vcpus, command.MemoryMb, command.Policy, command.Adapters, allocation, now)
         {
             OwnerEpoch = _retiredEpochs.GetValueOrDefault(command.Name) + 1,

@@ -3,6 +3,7 @@ using Akka.Configuration;
 using Vios.Actors.Availability;
 using Vios.Actors.Checkpoint;
 using Vios.Actors.Memory;
+using Vios.Actors.Storage;
 
 namespace Vios.Actors.Partitions;
 

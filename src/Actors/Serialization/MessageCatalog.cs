@@ -8,6 +8,12 @@ public sealed record MessageManifest(string Manifest, MessageCodec Codec)
 {
     public Type MessageType => Codec.MessageType;
 
+    /// <summary>
+    /// An earlier version of a type's format: records stored under this manifest are still read, and
+    /// nothing is written with it any more (the type's current manifest is used for that).
+    /// </summary>
+    public bool ReadOnly { get; init; }
+
     public static MessageManifest Json<T>(string manifest, JsonTypeInfo<T> typeInfo) where T : class, IViosMessage =>
         new(manifest, new JsonMessageCodec<T>(typeInfo));
 }
@@ -42,12 +48,12 @@ public sealed class MessageCatalog
         var duplicateManifest = entries.GroupBy(e => e.Manifest).FirstOrDefault(g => g.Count() > 1);
         if (duplicateManifest is not null)
             throw new ArgumentException($"manifest '{duplicateManifest.Key}' is used by more than one type");
-        var duplicateType = entries.GroupBy(e => e.MessageType).FirstOrDefault(g => g.Count() > 1);
+        var duplicateType = entries.Where(e => !e.ReadOnly).GroupBy(e => e.MessageType).FirstOrDefault(g => g.Count() > 1);
         if (duplicateType is not null)
             throw new ArgumentException($"type {duplicateType.Key.Name} is listed under more than one manifest");
 
         _byManifest = entries.ToFrozenDictionary(e => e.Manifest, StringComparer.Ordinal);
-        _byType = entries.ToFrozenDictionary(e => e.MessageType);
+        _byType = entries.Where(e => !e.ReadOnly).ToFrozenDictionary(e => e.MessageType);
     }
 
     public IEnumerable<MessageManifest> Entries => _byManifest.Values;

@@ -57,7 +57,7 @@ public sealed class CheckpointsStep : IDemoStep
         // A fresh partition of web's size on another node, brought up from web's latest image.
         var target = nodes.First(n => n.Name != NodeOf("web")).Name;
         var copy = await Ask<object>(through, new CreateLpar("web-copy", 2, 256, PlacementPolicy.Locality, [], target));
-        if (copy is LparRefused { Reason: var reason } && !reason.Contains("already exists", StringComparison.Ordinal))
+        if (copy is LparRefused { Kind: not LparRefusal.AlreadyExists, Reason: var reason })
             throw new TimeoutException($"the partition manager refused web-copy: {reason}");
         var restored = await Ask<CheckpointRestored>(through, new RestoreCheckpoint("web-copy", "web", null));
         var verdict = restored.Verified == true ? "[green]equal to web's memory at the stun[/]" : "[red]NOT equal to web's memory at the stun[/]";

@@ -43,7 +43,7 @@ public sealed class PartitionsStep : IDemoStep
             var definition = await AskAsync(through, create) switch
             {
                 LparCreated created => created.Definition,
-                LparRefused refused when refused.Reason.Contains("already exists", StringComparison.Ordinal) =>
+                LparRefused { Kind: LparRefusal.AlreadyExists } =>
                     (await AskAsync<LparList>(through, ListLpars.Instance)).Lpars.Single(l => l.Definition.Name == create.Name).Definition,
                 var other => throw Unexpected(other),
             };

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Persistence;
+using Vios.Actors;
 using Vios.Actors.Partitions;
 
 namespace Vios.Persistence.Database;
@@ -22,10 +23,10 @@ public static class OwnershipFenceInstaller
     public static async Task<(SqlOwnershipFence Partitions, SqlOwnershipFence Control)> InstallAsync(ActorSystem system, DatabaseSettings cluster,
         DatabaseSettings control, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var partitions = await InstallAsync(system, PartitionManagerActor.ClusterJournalPluginId, "cluster-wide", cluster, timeout, cancellationToken);
+        var partitions = await InstallAsync(system, PersistencePlugins.ClusterJournal, "cluster-wide", cluster, timeout, cancellationToken);
         var singletons = control == cluster
             ? partitions
-            : await InstallAsync(system, PartitionManagerActor.ControlJournalPluginId, "control plane's", control, timeout, cancellationToken);
+            : await InstallAsync(system, PersistencePlugins.ControlJournal, "control plane's", control, timeout, cancellationToken);
         var fences = OwnershipFences.Get(system);
         fences.Use(partitions);
         fences.UseForControl(singletons);

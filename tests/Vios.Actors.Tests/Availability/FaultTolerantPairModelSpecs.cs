@@ -6,25 +6,26 @@ using Vios.Actors.Partitions;
 namespace Vios.Actors.Tests.Availability;
 
 /// <summary>
-/// S22's loop without actors, on simulated time in 1 ms steps: a real primary (8 MB, 20,000 writes a
-/// second spread over its memory) captures its dirty pages at each 20 ms tick with at most
-/// <see cref="CheckpointCoordinatorActor.PipelineDepth"/> epochs awaiting acknowledgement; a secondary
-/// slowed per page (<see cref="ReplicaSlowdown{TReply}"/>) acknowledges them; <see cref="ExecutionLag"/>
-/// measures and <see cref="LagController"/> (default setpoints) sets the primary's CPU share, as the
-/// coordinator does.
+/// S22's loop without actors, on simulated time in 1 ms steps, through the coordinator's own state
+/// machine (<see cref="EpochCoordinator{TRequester}"/>): a real primary (8 MB, 20,000 writes a second
+/// spread over its memory) is paired with a secondary slowed per page (<see cref="ReplicaSlowdown{TReply}"/>);
+/// every 20 ms tick the coordinator steers the primary's CPU share by the secondary's lag and starts
+/// an epoch when fewer than <see cref="EpochCoordinator{T}.PipelineDepth"/> await acknowledgement;
+/// its actions are carried out here as the LPAR and the replica would.
 /// </summary>
 public sealed class FaultTolerantPairModelSpecs : IDisposable
 {
     private const int IntervalMs = 20;
     private static readonly LagControllerSettings Setpoints = LagControllerSettings.Default;
+    private static readonly DateTimeOffset Start = new(2026, 12, 7, 12, 0, 0, TimeSpan.Zero);
 
     private readonly Lpar _primary;
-    private readonly ExecutionLag _lag = new();
-    private readonly LagController _controller = new(Setpoints);
+    private readonly EpochCoordinator<string> _coordinator;
     private readonly ReplicaSlowdown<long> _secondary = new();
-    private int _unacknowledged;
-    private long _epoch;
+    // Pages of the epoch being sent: those sent before its stun and those of the stun.
+    private int _epochPages;
     private TimeSpan _now;
+    private bool _steer = true;
 
     public FaultTolerantPairModelSpecs()
     {
@@ -34,39 +35,73 @@ public sealed class FaultTolerantPairModelSpecs : IDisposable
         _primary = new Lpar(new LparDefinition("primary", 1, 8, PlacementPolicy.Locality, [], allocation, DateTimeOffset.UnixEpoch), VmmSettings.Default);
         Assert.Null(_primary.Start());
         Assert.Null(_primary.SetWorkload(new RunWorkload("primary", 20_000, 0.1, 4, Seed: 22)));
+        _coordinator = new EpochCoordinator<string>("primary", "node", _primary.Memory!.PageCount, CheckpointSettings.Default);
+        Carry(_coordinator.Replicate(new ReplicateCheckpoints("primary", "backup", IntervalMs, Verify: false, TargetFirmware: "backup/firmware"), "operator"));
+        Carry(_coordinator.Paired("backup"));
+        Assert.NotNull(_coordinator.Pairing);
     }
 
     private long Writes => _primary.Status("node").Workload!.Writes;
 
-    /// <summary>Runs the pair for <paramref name="duration"/>; returns the decision of every tick.</summary>
-    private List<LagDecision> Run(TimeSpan duration, bool steer = true)
+    private LagController Controller => _coordinator.Pairing!.Steering;
+
+    /// <summary>Runs the pair for <paramref name="duration"/>; returns the lag and rate of every tick.</summary>
+    private List<(long Lag, double Rate)> Run(TimeSpan duration, bool steer = true)
     {
-        var decisions = new List<LagDecision>();
+        _steer = steer;
+        var decisions = new List<(long Lag, double Rate)>();
         for (var step = 0; step < duration.TotalMilliseconds; step++)
         {
             _now += TimeSpan.FromMilliseconds(1);
             _primary.Advance(TimeSpan.FromMilliseconds(1));
-            foreach (var epoch in _secondary.Release(_now)) Acknowledged(epoch);
+            foreach (var epoch in _secondary.Release(_now)) Carry(_coordinator.Acknowledged(new ReplicaAck("primary", epoch, [], [], null)));
             if ((long)_now.TotalMilliseconds % IntervalMs != 0) continue;
 
-            var decision = _controller.Observe(_lag.Tick(), _lag.Applied);
-            if (steer) Assert.Null(_primary.AllocateCpu(decision.Rate));
-            decisions.Add(decision);
-            if (_unacknowledged >= CheckpointCoordinatorActor.PipelineDepth) continue;
-            var next = ++_epoch;
-            _lag.Capturing(next);
-            var (capture, refusal) = _primary.Capture(next, full: false, withChecksum: false);
-            Assert.Null(refusal);
-            _unacknowledged++;
-            if (!_secondary.Hold(_now, capture!.Frames.Length, next)) Acknowledged(next);
+            Carry(_coordinator.Tick(Start + _now));
+            decisions.Add((_coordinator.Pairing!.ObservedLag, Controller.Rate));
         }
         return decisions;
     }
 
-    private void Acknowledged(long epoch)
+    /// <summary>Does what the LPAR actor and the replica would with the coordinator's actions, and feeds their answers back.</summary>
+    private void Carry(IReadOnlyList<EpochAction> actions)
     {
-        _lag.Acknowledged(epoch);
-        _unacknowledged--;
+        foreach (var action in actions)
+        {
+            switch (action)
+            {
+                case ToLpar { Message: AllocatePrimaryCpu allocate }:
+                    if (_steer) Assert.Null(_primary.AllocateCpu(allocate.Share));
+                    break;
+                case ToLpar { Message: PreCopyPages preCopy }:
+                    var (frames, pages) = _primary.PreCopy(preCopy.Pick);
+                    _epochPages = frames.Length;
+                    Carry(_coordinator.PreCopied(new PreCopied(preCopy.Epoch, frames, pages)));
+                    break;
+                case ToLpar { Message: CaptureEpoch { Deferred: true } deferred }:
+                    Assert.Null(_primary.StunDeferred(deferred.Epoch).Refusal);
+                    Captured(_primary.FinishDeferredCapture());
+                    break;
+                case ToLpar { Message: CaptureEpoch capture }:
+                    var (captured, refusal) = _primary.Capture(capture.Epoch, capture.Full, capture.Checksum);
+                    Assert.Null(refusal);
+                    _epochPages = 0;
+                    Captured(captured!);
+                    break;
+                case ToLpar { Message: CommitEpoch commit }:
+                    _primary.Commit(commit.Epoch);
+                    break;
+                case ToReplica { Message: ReplicaCommit commit }:
+                    if (!_secondary.Hold(_now, _epochPages, commit.Epoch)) Carry(_coordinator.Acknowledged(new ReplicaAck("primary", commit.Epoch, [], [], null)));
+                    break;
+            }
+        }
+    }
+
+    private void Captured(EpochCapture capture)
+    {
+        _epochPages += capture.Frames.Length;
+        Carry(_coordinator.Captured(new EpochCaptureResult(capture, null, ForBoot: false)));
     }
 
     [Fact]
@@ -101,7 +136,7 @@ public sealed class FaultTolerantPairModelSpecs : IDisposable
         var settled = Run(TimeSpan.FromSeconds(4));
         var settledWrites = Writes - writesBefore;
 
-        Assert.True(_controller.Lowered > 0);
+        Assert.True(Controller.Lowered > 0);
         var peak = slowed.Max(d => d.Lag);
         Assert.True(peak > Setpoints.LowerAboveLag, $"the slowdown never showed: peak lag {peak}");
         // The secondary applies 5,000 pages a second: the primary settles at about a quarter of its speed
@@ -117,14 +152,14 @@ public sealed class FaultTolerantPairModelSpecs : IDisposable
         Run(TimeSpan.FromSeconds(1));
         Assert.Null(_secondary.Slow(TimeSpan.FromMicroseconds(200)));
         Run(TimeSpan.FromSeconds(3));
-        Assert.True(_controller.Rate < 0.6, $"rate {_controller.Rate} while slowed");
-        var lowered = _controller.Lowered;
+        Assert.True(Controller.Rate < 0.6, $"rate {Controller.Rate} while slowed");
+        var lowered = Controller.Lowered;
 
         Assert.Null(_secondary.Slow(TimeSpan.Zero));
         var recovered = Run(TimeSpan.FromSeconds(1));
 
-        Assert.Equal(1.0, _controller.Rate);
-        Assert.Equal(lowered, _controller.Lowered);
+        Assert.Equal(1.0, Controller.Rate);
+        Assert.Equal(lowered, Controller.Lowered);
         Assert.All(recovered.TakeLast(20), d => Assert.Equal((1L, 1.0), (d.Lag, d.Rate)));
     }
 

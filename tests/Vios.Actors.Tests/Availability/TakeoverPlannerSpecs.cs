@@ -29,7 +29,7 @@ public sealed class TakeoverPlannerSpecs
         foreach (var (lpar, node) in new[] { ("web", webNode), ("db", "a") })
         {
             var (defined, refusal) = registry.Decide(new CreateLpar(lpar, 1, 256, PlacementPolicy.Balanced, [], node), T0);
-            Assert.True(defined is not null, refusal);
+            Assert.True(defined is not null, refusal?.Reason);
             registry.Apply(defined);
             registry.Report(lpar, LparState.Running);
         }

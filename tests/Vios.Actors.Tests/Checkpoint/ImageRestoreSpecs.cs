@@ -1,6 +1,7 @@
 using Vios.Actors.Checkpoint;
 using Vios.Actors.Memory;
 using Vios.Actors.Partitions;
+using Vios.Actors.Storage;
 
 namespace Vios.Actors.Tests.Checkpoint;
 

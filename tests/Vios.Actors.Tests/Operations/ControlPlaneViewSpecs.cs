@@ -23,7 +23,7 @@ public sealed class ControlPlaneViewSpecs
         foreach (var node in new[] { "vios-a", "vios-b" })
             registry.Register(NodeResources.FromDomains(node, [new ResourceDomain("cec1/node0", 4, 4096, ["eth"])]), new Dictionary<string, LparState>());
         var (defined, refusal) = registry.Decide(new CreateLpar("p0", 1, 512, PlacementPolicy.Locality, [], "vios-a"), T0);
-        Assert.True(defined is not null, refusal);
+        Assert.True(defined is not null, refusal?.Reason);
         registry.Apply(defined);
         registry.Report("p0", state);
         return registry.List() with { NodeAddresses = new Dictionary<string, string> { ["vios-a"] = AddressA, ["vios-b"] = AddressB } };

@@ -28,7 +28,7 @@ public sealed class FirmwareRegistrationSpecs() : Akka.TestKit.Xunit2.TestKit(In
         var earlier = new PartitionRegistry();
         earlier.Register(Resources, new Dictionary<string, LparState>());
         var (defined, refusal) = earlier.Decide(new CreateLpar(name, 1, 16, PlacementPolicy.Balanced, [], NodeName), DateTimeOffset.UnixEpoch);
-        Assert.True(defined is not null, refusal);
+        Assert.True(defined is not null, refusal?.Reason);
         return defined.Definition;
     }
 

@@ -32,7 +32,7 @@ public sealed class OwnershipEpochSpecs
         return decided.Event;
     }
 
-    private static LparMoved Apply(PartitionRegistry registry, (LparMoved? Event, LparRefused? Refusal) decided) =>
+    private static T Apply<T>(PartitionRegistry registry, (T? Event, LparRefused? Refusal) decided) where T : class, IViosMessage =>
         Apply(registry, (decided.Event, decided.Refusal?.Reason));
 
     [Fact]

@@ -22,7 +22,7 @@ public sealed class PartitionRegistrySpecs
     private static LparDefined Decided(PartitionRegistry registry, CreateLpar command)
     {
         var (defined, refusal) = registry.Decide(command, Now);
-        Assert.True(defined is not null, refusal);
+        Assert.True(defined is not null, refusal?.Reason);
         Assert.Null(refusal);
         return defined;
     }
@@ -32,7 +32,7 @@ public sealed class PartitionRegistrySpecs
         var (defined, refusal) = registry.Decide(command, Now);
         Assert.Null(defined);
         Assert.NotNull(refusal);
-        return refusal;
+        return refusal.Reason;
     }
 
     /// <summary>Decides and applies, as the manager does once the event is persisted.</summary>
@@ -109,6 +109,9 @@ public sealed class PartitionRegistrySpecs
         Defined(_registry, Create("db"));
 
         Assert.Equal("a partition named 'db' already exists", Refused(_registry, Create("db")));
+        // Typed: a caller that retries a create checks the kind, never the text.
+        Assert.Equal(LparRefusal.AlreadyExists, _registry.Decide(Create("db"), Now).Refusal!.Kind);
+        Assert.Equal(LparRefusal.Other, _registry.Decide(Create("Bad Name"), Now).Refusal!.Kind);
     }
 
     [Fact]

@@ -19,7 +19,7 @@ public sealed class ReportedPartitionSpecs
     private LparDefinition Define(string name, string node)
     {
         var (defined, refusal) = _registry.Decide(new CreateLpar(name, 1, 512, PlacementPolicy.Balanced, [], node), DateTimeOffset.UnixEpoch);
-        Assert.True(defined is not null, refusal);
+        Assert.True(defined is not null, refusal?.Reason);
         _registry.Apply(defined);
         return defined.Definition;
     }

@@ -25,6 +25,18 @@ public sealed partial class MessageCatalogSpecs
     }
 
     [Fact]
+    public void An_earlier_format_of_a_type_is_read_under_its_manifest_and_never_written()
+    {
+        var catalog = new MessageCatalog(
+            [MessageManifest.Json("first.v2", CatalogSpecsJson.Default.First), MessageManifest.Json("first", CatalogSpecsJson.Default.First) with { ReadOnly = true }]);
+
+        Assert.True(catalog.TryGetByType(typeof(First), out var written));
+        Assert.Equal("first.v2", written.Manifest);
+        Assert.True(catalog.TryGetByManifest("first", out var old));
+        Assert.True(old.ReadOnly);
+    }
+
+    [Fact]
     public void Lookups_go_both_ways()
     {
         var catalog = new MessageCatalog([MessageManifest.Json("first", CatalogSpecsJson.Default.First)]);
@@ -39,7 +51,7 @@ public sealed partial class MessageCatalogSpecs
     public void The_product_catalog_builds_and_uses_short_stable_manifests()
     {
         Assert.NotEmpty(MessageCatalog.All.Entries);
-        Assert.All(MessageCatalog.All.Entries, e => Assert.Matches("^[a-z]+(\\.[a-z-]+)+$", e.Manifest));
+        Assert.All(MessageCatalog.All.Entries, e => Assert.Matches("^[a-z]+(\\.[a-z0-9-]+)+$", e.Manifest));
     }
 
     [Fact]

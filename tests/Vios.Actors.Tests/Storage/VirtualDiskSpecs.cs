@@ -1,9 +1,9 @@
 using System.Security.Cryptography;
 using CsCheck;
-using Vios.Actors.Checkpoint;
+using Vios.Actors.Storage;
 using Vios.Testing;
 
-namespace Vios.Actors.Tests.Checkpoint;
+namespace Vios.Actors.Tests.Storage;
 
 /// <summary>A base disk file: blocks survive reopening, bad files and bad block numbers are refused.</summary>
 public sealed class VirtualDiskSpecs : IDisposable

@@ -23,7 +23,7 @@ public sealed class StrayPartitionListSpecs : Akka.TestKit.Xunit2.TestKit
         var elsewhere = new PartitionRegistry();
         elsewhere.Register(node.Partitions!.Resources, new Dictionary<string, LparState>());
         var (defined, refusal) = elsewhere.Decide(new CreateLpar("ghost", 1, 16, PlacementPolicy.Balanced, [], node.Name), DateTimeOffset.UtcNow);
-        Assert.True(defined is not null, refusal);
+        Assert.True(defined is not null, refusal?.Reason);
         node.Firmware!.Tell(new HostLpar(defined.Definition));
         var started = await node.Firmware.Ask<LparStatus>(new StartLpar("ghost"), Wait);
         Assert.Equal(LparState.Running, started.State);

@@ -4,6 +4,7 @@ using Akka.Persistence;
 using Akka.Persistence.Journal;
 using Microsoft.Data.Sqlite;
 using Npgsql;
+using Vios.Actors;
 using Vios.Actors.Partitions;
 using Vios.Host.Node;
 using Vios.Persistence.Database;
@@ -168,8 +169,8 @@ public sealed class OwnershipFenceSpecs : Akka.TestKit.Xunit2.TestKit
         public TaggedWriter(string persistenceId)
         {
             PersistenceId = persistenceId;
-            JournalPluginId = PartitionManagerActor.ClusterJournalPluginId;
-            SnapshotPluginId = PartitionManagerActor.ClusterSnapshotPluginId;
+            JournalPluginId = PersistencePlugins.ClusterJournal;
+            SnapshotPluginId = PersistencePlugins.ClusterSnapshots;
             Command<Write>(write =>
             {
                 _replyTo = Sender;
