@@ -120,7 +120,7 @@ public static class CheckpointBenchmark
             replica.Tell(new ReplicaCommit("bench", epoch, parts, capture.VcpuState, null), inbox);
             outstanding.Enqueue(epoch);
             // As the coordinator does: at most two epochs wait for their acknowledgement.
-            while (outstanding.Count >= (full ? 1 : CheckpointCoordinatorActor.PipelineDepth)) await AwaitOldestAsync();
+            while (outstanding.Count >= (full ? 1 : EpochCoordinator<object>.PipelineDepth)) await AwaitOldestAsync();
             path.Stop();
             if (full) continue;
             stuns.Add(capture.Stun.TotalMilliseconds);

@@ -324,6 +324,18 @@ recovery.SetAction(async parse =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| {label} | {Median(group.Select(k => k.DetectedSeconds!.Value)):0.00} | {group.Max(k => k.DetectedSeconds!.Value):0.00} | {Median(group.Select(k => k.RestartSeconds!.Value)):0.00} | {group.Max(k => k.RestartSeconds!.Value):0.00} | {ahead.Min()}..{ahead.Max()} |"));
     }
+
+    Console.WriteLine();
+    Console.WriteLine("The control plane during the failovers (`lpar show` of the partition and `ha status`, polled on a survivor from the kill until it ran again; target: every answer within 1 s)");
+    Console.WriteLine();
+    Console.WriteLine("| mode | polls | slowest answer ms | not answered within 1 s |");
+    Console.WriteLine("|---|---|---|---|");
+    foreach (var group in all.GroupBy(k => (k.Mode, k.SingletonHost)))
+    {
+        var label = group.Key.Mode.ToString().ToLowerInvariant() + (group.Key.SingletonHost ? ", singleton host killed" : "");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {label} | {group.Sum(k => k.Polls.Count)} | {group.Max(k => k.Polls.Slowest.TotalMilliseconds):0} | {group.Sum(k => k.Polls.Unanswered)} |"));
+    }
     return all.Any(k => k.RecoverySeconds is null) ? 1 : 0;
 });
 
