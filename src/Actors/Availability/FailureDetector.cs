@@ -159,6 +159,10 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
     {
         var dead = new HashSet<string>(_removed, StringComparer.Ordinal);
         var statusAt = members.GroupBy(m => m.Address).ToDictionary(g => g.Key, g => g.First().Status);
+        // A registered node that is leaving (a new instance never saw its leave begin: it ran on that
+        // very node, moving there as the last one went) takes its partitions down on purpose.
+        foreach (var (node, address) in list.NodeAddresses)
+            if (statusAt.GetValueOrDefault(address) is MemberStatus.Leaving or MemberStatus.Exiting) _left.TryAdd(node, address);
         var fenced = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (address, silent) in _silentNodes)
         {
@@ -201,11 +205,15 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
     /// <summary>
     /// Whether the partition list has every live vios node registered: a new partition manager (after
     /// a handover) hears from the firmwares one by one, and a failover decided on half a list would
-    /// take a designated node that is merely late for a gone one.
+    /// take a designated node that is merely late for a gone one. A leaving member counts until it is
+    /// gone: its partitions run until it stops them, and a list without it would take the node a
+    /// silent peer last saw them on for that peer (the chaos soak: an HA manager that started on a
+    /// leaving node failed over a partition running there).
     /// </summary>
     public bool Complete(LparList list, IReadOnlySet<string> dead, IReadOnlyCollection<MemberView> members)
     {
-        var live = members.Count(m => m.Vios && m.Status is MemberStatus.Up or MemberStatus.WeaklyUp && !_silentNodes.ContainsKey(m.Address));
+        var live = members.Count(m => m.Vios && m.Status is MemberStatus.Up or MemberStatus.WeaklyUp or MemberStatus.Leaving or MemberStatus.Exiting
+                                      && !_silentNodes.ContainsKey(m.Address));
         return list.Nodes.Count(n => !dead.Contains(n.Node)) >= live;
     }
 
@@ -246,6 +254,8 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
             var failedThere = summary is { State: LparState.Failed, StateReported: true, IntendedRunning: true } && list.Nodes.Any(n => n.Node == node);
             if (summary.State is not (LparState.Running or LparState.Quiesced or LparState.Activating) && !cameBackWithout && !failedThere) continue;
             if (pending.Contains(name) || inProgress.Contains(name) || draft.Find(name) is not { } record || record.Node != node) continue;
+            // Its node is leaving or left: it stops its partitions on purpose.
+            if (_left.ContainsKey(node)) continue;
             if (list.Strays.Any(s => s.Name == name && s.Verdict == ReportedLparVerdict.PlacedElsewhere && live.Contains(s.Node)
                 && s.State is LparState.Running or LparState.Activating)) continue;
             string cause;

@@ -167,6 +167,27 @@ public sealed class FailureDetectorSpecs
         Assert.True(detector.Complete(Listing("a", "b"), noDead, members));
         // A lighthouse is no vios member.
         Assert.True(detector.Complete(Listing("a", "b"), noDead, [.. members, new MemberView("akka.tcp://vios@127.0.0.1:4200", MemberStatus.Up, Vios: false)]));
+        // A leaving member still hosts its partitions: a list without it is not complete.
+        var leaving = Members((A, MemberStatus.Up), (B, MemberStatus.Leaving));
+        Assert.False(detector.Complete(Listing("a"), noDead, leaving));
+        Assert.True(detector.Complete(Listing("a", "b"), noDead, leaving));
+    }
+
+    [Fact]
+    public void The_partitions_of_a_registered_node_seen_leaving_are_not_failed_whatever_is_reported_of_them()
+    {
+        // A new instance never saw b's leave begin; b is Leaving, and its partition q is reported failed there.
+        var detector = Detector();
+        var list = Listing("a", "b", "c");
+        var failing = list with { Lpars = [list.Lpars[0], list.Lpars[1] with { State = LparState.Failed, IntendedRunning = true }] };
+        var members = Members((A, MemberStatus.Up), (B, MemberStatus.Leaving), (C, MemberStatus.Up));
+
+        var dead = detector.DeadNodes(failing, members, Start);
+
+        Assert.Empty(dead);
+        Assert.Empty(detector.Check(failing, dead, Registry(list), new HashSet<string>(), Start).Events);
+        // The same report from a node that is not leaving fails it.
+        Assert.NotEmpty(Detector().Check(failing, dead, Registry(list), new HashSet<string>(), Start).Events);
     }
 
     [Fact]
