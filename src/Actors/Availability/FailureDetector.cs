@@ -37,6 +37,9 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
     private readonly Dictionary<string, string> _left = new(StringComparer.Ordinal);
     // The graceful leaves in the journal and not yet settled by a rejoin: what a snapshot carries.
     private readonly Dictionary<string, NodeLeftGracefully> _leftRecorded = new(StringComparer.Ordinal);
+    // Registered nodes the last survey saw Leaving or Exiting: their partitions stop on purpose. Apart
+    // from _left, so that the leave's own event still records it (Leaving returns it as news).
+    private HashSet<string> _leavingNow = new(StringComparer.Ordinal);
     // Partitions meant to run that their live node reports only defined, since when.
     private readonly Dictionary<string, DateTimeOffset> _definedSince = new(StringComparer.Ordinal);
 
@@ -161,8 +164,8 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
         var statusAt = members.GroupBy(m => m.Address).ToDictionary(g => g.Key, g => g.First().Status);
         // A registered node that is leaving (a new instance never saw its leave begin: it ran on that
         // very node, moving there as the last one went) takes its partitions down on purpose.
-        foreach (var (node, address) in list.NodeAddresses)
-            if (statusAt.GetValueOrDefault(address) is MemberStatus.Leaving or MemberStatus.Exiting) _left.TryAdd(node, address);
+        _leavingNow = list.NodeAddresses.Where(n => statusAt.GetValueOrDefault(n.Value) is MemberStatus.Leaving or MemberStatus.Exiting)
+            .Select(n => n.Key).ToHashSet(StringComparer.Ordinal);
         var fenced = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (address, silent) in _silentNodes)
         {
@@ -199,6 +202,7 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
         dead.ExceptWith(registered);
         dead.UnionWith(fenced);
         dead.ExceptWith(_left.Keys);
+        dead.ExceptWith(_leavingNow);
         return dead;
     }
 
@@ -255,7 +259,7 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
             if (summary.State is not (LparState.Running or LparState.Quiesced or LparState.Activating) && !cameBackWithout && !failedThere) continue;
             if (pending.Contains(name) || inProgress.Contains(name) || draft.Find(name) is not { } record || record.Node != node) continue;
             // Its node is leaving or left: it stops its partitions on purpose.
-            if (_left.ContainsKey(node)) continue;
+            if (_left.ContainsKey(node) || _leavingNow.Contains(node)) continue;
             if (list.Strays.Any(s => s.Name == name && s.Verdict == ReportedLparVerdict.PlacedElsewhere && live.Contains(s.Node)
                 && s.State is LparState.Running or LparState.Activating)) continue;
             string cause;

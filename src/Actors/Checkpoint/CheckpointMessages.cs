@@ -178,14 +178,15 @@ public sealed class ImageChunkCodec(bool hostOrderFrames = false) : MessageCodec
     {
         if (hostOrderFrames) throw new NotSupportedException($"{ImageChunkLayout.ManifestVersion1} is read only; chunks are written as {ImageChunkLayout.Manifest}");
         var chunk = (ImageChunk)message;
-        using var writer = new SpanWriter(ImageChunkLayout.HeaderLength + (chunk.Frames.Length * 4) + chunk.Data.Length);
+        using var writer = new SpanWriter(ImageChunkLayout.HeaderLength + (chunk.Frames.Length * 4));
         writer.Int64(chunk.Epoch);
         writer.Int32(chunk.Index);
         writer.UInt64(chunk.Checksum);
         writer.Int32(chunk.Frames.Length);
         writer.UInt32s(chunk.Frames);
-        writer.Bytes(chunk.Data);
         writer.WriteTo(output);
+        // The pages go straight to the output: no second copy of up to a chunk's megabytes.
+        output.Write(chunk.Data);
     }
 
     public override object Read(ReadOnlySpan<byte> input)

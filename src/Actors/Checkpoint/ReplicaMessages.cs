@@ -111,12 +111,13 @@ public sealed class ReplicaPartCodec : MessageCodec
     public override void Write(object message, IBufferWriter<byte> output)
     {
         var part = (ReplicaPart)message;
-        using var writer = new SpanWriter(ReplicaPartLayout.MinimumLength + (part.Lpar.Length * 3) + part.Payload.Length);
+        using var writer = new SpanWriter(ReplicaPartLayout.MinimumLength + (part.Lpar.Length * 3));
         writer.String16(part.Lpar);
         writer.Int64(part.Epoch);
         writer.Int32(part.Part);
-        writer.Bytes(part.Payload);
         writer.WriteTo(output);
+        // The payload goes straight to the output, not through the header's buffer.
+        output.Write(part.Payload);
     }
 
     public override object Read(ReadOnlySpan<byte> input)

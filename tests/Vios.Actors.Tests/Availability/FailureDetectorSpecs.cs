@@ -181,6 +181,7 @@ public sealed class FailureDetectorSpecs
         var list = Listing("a", "b", "c");
         var failing = list with { Lpars = [list.Lpars[0], list.Lpars[1] with { State = LparState.Failed, IntendedRunning = true }] };
         var members = Members((A, MemberStatus.Up), (B, MemberStatus.Leaving), (C, MemberStatus.Up));
+        detector.Learn(failing);
 
         var dead = detector.DeadNodes(failing, members, Start);
 
@@ -188,6 +189,8 @@ public sealed class FailureDetectorSpecs
         Assert.Empty(detector.Check(failing, dead, Registry(list), new HashSet<string>(), Start).Events);
         // The same report from a node that is not leaving fails it.
         Assert.NotEmpty(Detector().Check(failing, dead, Registry(list), new HashSet<string>(), Start).Events);
+        // The leave's own event is still news, so the HA manager records it for its successor.
+        Assert.Equal("b", detector.Leaving(B));
     }
 
     [Fact]
