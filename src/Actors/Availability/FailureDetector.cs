@@ -153,6 +153,14 @@ public sealed class FailureDetector(TimeSpan startupGrace, TimeSpan leaveRemembe
         failedNode is not null && _fencedAt.TryGetValue(failedNode, out var address) ? new FenceNode(failedNode, address) : null;
 
     /// <summary>
+    /// Whether a restart away from <paramref name="failedNode"/> must stop the partition there first:
+    /// the node is registered and not dead (the partition failed on a live node, or its node is held
+    /// silent but not fenced yet).
+    /// </summary>
+    public bool StopFirst(string? failedNode, LparList? list, IReadOnlyCollection<MemberView> members, DateTimeOffset now) =>
+        failedNode is not null && list is not null && list.Nodes.Any(n => n.Node == failedNode) && !DeadNodes(list, members, now).Contains(failedNode);
+
+    /// <summary>
     /// The nodes whose partitions have failed: removed from the cluster while this instance ran; held
     /// silent by the masters and fenced (downed, or no longer a member); and, once the startup grace
     /// is over, any node missing from the partition list (which also covers a removal this instance

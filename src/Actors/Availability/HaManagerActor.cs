@@ -13,11 +13,12 @@ namespace Vios.Actors.Availability;
 /// partitions that fail. The rules are plain classes: which nodes are dead and which partitions have
 /// failed (<see cref="FailureDetector"/>), the decisions on the records (<see cref="HaRegistry"/>),
 /// one restart attempt (<see cref="FailoverRestart"/>, retried by <see cref="RestartAttempts"/>), and
-/// the standby choices and hot pairs (<see cref="StandbyUpkeep"/>). This actor feeds them the cluster's
-/// events and the partition list, persists their decisions before anything is done (so a handover in
-/// the middle of a failover neither loses nor repeats one), and carries the restarts out.
+/// the standby choices and hot pairs (<see cref="StandbyUpkeep"/>), one survey over them all
+/// (<see cref="HaSurvey"/>). This actor feeds them the cluster's events and the partition list,
+/// persists their decisions before anything is done (so a handover in the middle of a failover
+/// neither loses nor repeats one), and carries the restarts out (HaManagerActor.Restarts.cs).
 /// </summary>
-public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
+public sealed partial class HaManagerActor : FencedPersistentActor, IWithTimers
 {
     public const string PersistenceIdValue = "ha-manager";
 
@@ -42,10 +43,7 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
     // Who waits for the events being persisted, told why if the journal rejects them.
     private (IActorRef ReplyTo, string Lpar)? _waiting;
     private LparList? _lastList;
-    // Lists asked of the partition manager so far, and the count when each partition's record last
-    // changed: a list asked before the change may predate it, and no record follows such a list.
-    private long _listsAsked;
-    private readonly Dictionary<string, long> _changedAt = new(StringComparer.Ordinal);
+    private readonly ListNumbering _lists = new();
     private string? _published;
 
     public HaManagerActor(IActorRef partitionManager, AvailabilitySettings settings, OwnerClaim? claim = null) : base(claim)
@@ -77,13 +75,13 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
 
         Command<Survey>(_ =>
         {
-            var asked = ++_listsAsked;
+            var asked = _lists.Ask();
             _partitions.Ask<LparList>(ListLpars.Instance, _settings.AskTimeout).PipeTo(Self, success: list => new Listed(list, asked), failure: e => new SurveyFailed(e.Message));
         });
         Command<SurveyFailed>(failed => _log.Debug("ha-manager: the partition manager did not answer: {0}", failed.Reason));
         Command<Listed>(listed => Surveyed(listed.List, listed.Asked));
         // A list pushed here is as new as any change recorded so far.
-        Command<LparList>(list => Surveyed(list, ++_listsAsked));
+        Command<LparList>(list => Surveyed(list, _lists.Ask()));
         Command<ClusterEvent.MemberRemoved>(removed => NodeRemoved(removed.Member.Address.ToString(), left: removed.PreviousStatus == MemberStatus.Exiting));
         Command<ClusterEvent.MemberUp>(up =>
         {
@@ -129,7 +127,7 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
             }
             // On a fresh list: a partition created a moment ago gets its availability record first.
             var replyTo = Sender;
-            var asked = ++_listsAsked;
+            var asked = _lists.Ask();
             _partitions.Ask<LparList>(ListLpars.Instance, _settings.AskTimeout).PipeTo(Self,
                 success: list => new RequireOn(requirement, list, asked, replyTo),
                 failure: _ => new RequireOn(requirement, null, asked, replyTo));
@@ -165,16 +163,7 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
             if (_registry.Find(get.Lpar) is { } record) Sender.Tell(record);
             else Sender.Tell(new HaRefused(get.Lpar, $"'{get.Lpar}' has no availability record"));
         });
-        Command<SaveSnapshotSuccess>(success =>
-        {
-            DeleteMessages(success.Metadata.SequenceNr);
-            DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr - 1));
-        });
-        Command<SaveSnapshotFailure>(failure => _log.Warning("ha-manager: snapshot not saved (the journal keeps every event): {0}", failure.Cause.Message));
-        Command<DeleteMessagesSuccess>(_ => { });
-        Command<DeleteMessagesFailure>(failure => _log.Warning("ha-manager: events before the snapshot not deleted: {0}", failure.Cause.Message));
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(_ => { });
+        TrimAfterSnapshots(_log);
         Command<FencedSingleton.HandOver>(_ => Context.Stop(Self));
     }
 
@@ -240,20 +229,12 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         _lastList = list;
         // A node that left and came back is watched again.
         foreach (var (node, at) in _detector.Learn(list)) RecordRejoin(node, at);
-        var changed = _changedAt.Where(c => c.Value >= asked).Select(c => c.Key).ToHashSet(StringComparer.Ordinal);
-        var decision = HaSurvey.Decide(list, _registry, _detector, _standby, MemberView.Of(_cluster), _attempts.InProgress, DateTimeOffset.UtcNow, changed);
-        foreach (var followed in decision.Followed)
-            _log.Warning("ha-manager: {0} is placed on {1} by the partition manager, not where its availability record had it: the record follows "
-                + "(a move or a takeover not announced here); its failover image nodes are {2} (consistency) and {3} (boot)",
-                followed.Lpar, followed.Node, followed.ConsistencyNode, followed.BootNode);
-        foreach (var refused in decision.Refusals) _log.Error("ha-manager: {0}: {1}", refused.Lpar, refused.Reason);
-        foreach (var chosen in decision.Choices) _log.Info("ha-manager: {0}: {1}", chosen.Lpar, chosen.Reason);
-        foreach (var declared in decision.Redesignated)
-            _log.Info("ha-manager: {0} runs on {1}: its failover image nodes are now {2} (consistency) and {3} (boot)",
-                declared.Lpar, declared.Node, declared.ConsistencyNode, declared.BootNode);
+        var decision = HaSurvey.Decide(list, _registry, _detector, _standby, MemberView.Of(_cluster), _attempts.InProgress, DateTimeOffset.UtcNow,
+            _lists.ChangedSince(asked));
+        foreach (var (level, text) in decision.Describe()) _log.Log(level, text);
         if (!decision.Complete) Timers.StartSingleTimer(FastSurveyTimer, Survey.Instance, _settings.RetryDelay);
         // Persisted before anything is done: a handover in the middle neither loses nor repeats a restart.
-        PersistThen(decision.Events, e =>
+        PersistAllFencedThen(decision.Events, e =>
         {
             Applied(e);
             if (e is RestartPlanned planned) Execute(planned);
@@ -264,49 +245,18 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         });
     }
 
-    /// <summary>
-    /// Persists the events, each handled once recorded, then runs <paramref name="then"/> after the
-    /// last one's handler (at once when there are none). Not DeferAsync: in Akka.NET 1.5 a deferral
-    /// beside a PersistAll in the same command is delivered ahead of it, and hands the handlers each
-    /// other's events.
-    /// </summary>
-    private void PersistThen(IReadOnlyList<IViosMessage> events, Action<IViosMessage> each, Action then)
-    {
-        if (events.Count == 0)
-        {
-            then();
-            return;
-        }
-        var last = events[^1];
-        PersistAllFenced(events, e =>
-        {
-            each(e);
-            if (ReferenceEquals(e, last)) then();
-        });
-    }
-
     /// <summary>An event of this manager is recorded: applied, and a snapshot every <see cref="SnapshotEvery"/> events.</summary>
     private void Applied(IViosMessage e)
     {
         if (e is NodeLeftGracefully left) _detector.LeaveRecorded(left, recovering: false, DateTimeOffset.UtcNow);
         else if (e is NodeRejoined back) _detector.RejoinRecorded(back, recovering: false);
         else _registry.Apply(e);
-        if (LparOf(e) is { } lpar) _changedAt[lpar] = _listsAsked;
+        _lists.Recorded(e);
         _waiting = null;
         if (++_sinceSnapshot < SnapshotEvery) return;
         _sinceSnapshot = 0;
         SaveSnapshot(_registry.Snapshot() with { Left = _detector.LeavesOnRecord });
     }
-
-    private static string? LparOf(IViosMessage e) => e switch
-    {
-        AvailabilityDeclared declared => declared.Lpar,
-        FailureRecorded recorded => recorded.Lpar,
-        RestartPlanned planned => planned.Lpar,
-        RestartCompleted completed => completed.Lpar,
-        AvailabilityWithdrawn withdrawn => withdrawn.Lpar,
-        _ => null,
-    };
 
     private void NodeRemoved(string address, bool left)
     {
@@ -324,95 +274,6 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         _log.Info("ha-manager: {0} is leaving the cluster; its partitions stop with it and are not failed over", node);
         // Known to the next HA manager too: this one moves when its own node leaves.
         PersistFenced(new NodeLeftGracefully(node, address, DateTimeOffset.UtcNow), Applied);
-    }
-
-    /// <summary>
-    /// Carries a planned restart out (<see cref="FailoverRestart"/>): stops the partition where it is
-    /// if that node lives, moves it to its target node and brings it up there. An attempt that does
-    /// not finish by its deadline (a step whose reply never comes) is given up and tried again, never
-    /// left in progress for good; its steps may still complete late, which the next attempt finds.
-    /// </summary>
-    private void Execute(RestartPlanned plan)
-    {
-        if (!_attempts.Begin(plan.Lpar)) return;
-        var failed = _registry.Find(plan.Lpar)?.Failures.FirstOrDefault(f => f.FailureId == plan.FailureId)?.FailedNode;
-        var fenceFirst = failed is not null && _lastList is { } list && list.Nodes.Any(n => n.Node == failed)
-                         && !_detector.DeadNodes(list, MemberView.Of(_cluster), DateTimeOffset.UtcNow).Contains(failed);
-        _log.Warning("ha-manager: restarting {0} on {1} from {2}: {3}", plan.Lpar, plan.TargetNode, FailoverRestart.Describe(plan.Image), plan.Reason);
-        _standby.Unpair(plan.Lpar);
-        var deadline = _settings.RestartDeadline;
-        _ = FailoverRestart.RunAsync(plan, failed, _partitions, fenceFirst, _detector.FenceFor(failed), _attempts.IsRetry(plan.Lpar), deadline)
-            .WaitAsync(deadline)
-            .PipeTo(Self, failure: e => new RestartFailed(plan.Lpar, e is TimeoutException
-                ? $"the attempt did not finish within {deadline.TotalSeconds:0.#} s (vios.availability.restart-deadline)"
-                : e.GetBaseException().Message));
-    }
-
-    private void Failed(RestartFailed failed)
-    {
-        // Completed meanwhile (a survivor's takeover was recorded): nothing is pending any more.
-        if (_registry.PendingRestarts.FirstOrDefault(p => p.Lpar == failed.Lpar) is not { } plan)
-        {
-            _attempts.Ended(failed.Lpar);
-            _log.Info("ha-manager: {0}: an attempt ended ({1}), but no restart is pending any more", failed.Lpar, failed.Reason);
-            return;
-        }
-        var step = _attempts.Failed(failed.Lpar);
-        // The partition manager may not have noticed the node is gone yet: try again shortly.
-        if (step.Quick) _log.Info("ha-manager: {0} not restarted yet (attempt {1}): {2}", failed.Lpar, step.Attempts, failed.Reason);
-        else if (step.Alarm)
-            _log.Error("ha-manager: {0} could not be restarted after {1} attempts: {2}; trying again every {3} s",
-                failed.Lpar, step.Attempts, failed.Reason, step.Delay.TotalSeconds);
-        Timers.StartSingleTimer($"retry-{failed.Lpar}", new Retry(plan), step.Delay);
-    }
-
-    private void Completed(RestartDone done)
-    {
-        _attempts.Ended(done.Lpar);
-        var (completed, refusal) = _registry.Complete(done.Lpar, done.FailureId, done.Node, DateTimeOffset.UtcNow);
-        if (completed is null)
-        {
-            _log.Warning("ha-manager: {0}: {1}", done.Lpar, refusal);
-            return;
-        }
-        if (done.Measured) _standby.Measured(done.Image, done.Took);
-        PersistFenced(completed with { Detail = done.Detail }, e =>
-        {
-            Applied(e);
-            _log.Info("ha-manager: {0} is running again on {1}, {2}", done.Lpar, done.Node, done.Detail);
-            // Its node changed: a hot standby needs a replica elsewhere again (the next survey re-plans).
-            Self.Tell(Survey.Instance);
-        });
-    }
-
-    /// <summary>
-    /// A survivor took the partition over while this manager moved: the failure and its restart go
-    /// into the history (<see cref="HaRegistry.Decide(TakeoverCompleted)"/>). Answered once recorded;
-    /// a repeat is answered at once.
-    /// </summary>
-    private void TakenOver(TakeoverCompleted done)
-    {
-        var replyTo = Sender;
-        var (events, refusal) = _registry.Decide(done);
-        if (refusal is not null)
-        {
-            replyTo.Tell(new HaRefused(done.Lpar, refusal));
-            return;
-        }
-        if (events.Count == 0)
-        {
-            replyTo.Tell(new TakeoverRecorded(done.Lpar, done.FailureId));
-            return;
-        }
-        _standby.Measured(done.Image, done.Took);
-        _log.Info("ha-manager: {0} was taken over by {1} ({2}) while the HA manager moved", done.Lpar, done.Node, done.Detail);
-        _waiting = (replyTo, done.Lpar);
-        // A write the journal rejects is answered with the reason (the survivor asks again), and this is not run.
-        PersistThen(events, Applied, () =>
-        {
-            replyTo.Tell(new TakeoverRecorded(done.Lpar, done.FailureId));
-            Self.Tell(Survey.Instance);
-        });
     }
 
     /// <summary>S17: records the requirement, chooses hot or cold standby for it, and answers with the choice.</summary>
@@ -440,14 +301,6 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         });
     }
 
-    /// <summary>Starts the replication of each running hot-standby partition to its replica node, where it is not running yet.</summary>
-    private void EnsurePairs(LparList list)
-    {
-        foreach (var pair in _standby.PairsToStart(list, _registry, _attempts.InProgress))
-            StandbyUpkeep.PairAsync(_partitions, pair, _settings.AskTimeout)
-                .PipeTo(Self, failure: e => new PairingDone(pair.Lpar, pair.Primary, pair.Replica, e.Message));
-    }
-
     private HaStatus Status() => new(_registry.Records.ToList(), _registry.PendingRestarts.ToList())
     {
         Estimates = _standby.Estimate(),
@@ -455,24 +308,4 @@ public sealed class HaManagerActor : FencedPersistentActor, IWithTimers
         Window = _settings.Policy.FailureWindow,
     };
 
-    /// <summary>Published when something changed (checked this often), and at least every publish interval.</summary>
-    private sealed record PublishStatusTick(bool Periodic)
-    {
-        public static PublishStatusTick Every { get; } = new(true);
-        public static PublishStatusTick OnChange { get; } = new(false);
-    }
-
-    private sealed record Survey
-    {
-        public static Survey Instance { get; } = new();
-    }
-
-    private sealed record SurveyFailed(string Reason);
-
-    private sealed record Retry(RestartPlanned Plan);
-
-    private sealed record RequireOn(SetAvailabilityRequirement Requirement, LparList? List, long Asked, IActorRef ReplyTo);
-
-    /// <summary>The partition manager's list, and which list asked for it was (<see cref="_listsAsked"/>).</summary>
-    private sealed record Listed(LparList List, long Asked);
 }

@@ -1,3 +1,4 @@
+using Akka.Event;
 using Vios.Actors.Partitions;
 
 namespace Vios.Actors.Availability;
@@ -18,6 +19,20 @@ public sealed record SurveyDecision(
 {
     /// <summary>The records moved to the node the partition manager places the partition on (<see cref="HaRegistry.Follow"/>).</summary>
     public IReadOnlyList<AvailabilityDeclared> Followed { get; init; } = [];
+
+    /// <summary>What the HA manager logs of it: a followed record is a warning (a move or takeover it was not told of), a refused failover an error.</summary>
+    public IEnumerable<(LogLevel Level, string Text)> Describe()
+    {
+        foreach (var followed in Followed)
+            yield return (LogLevel.WarningLevel, $"ha-manager: {followed.Lpar} is placed on {followed.Node} by the partition manager, not where its availability "
+                + "record had it: the record follows (a move or a takeover not announced here); its failover image nodes are "
+                + $"{followed.ConsistencyNode} (consistency) and {followed.BootNode} (boot)");
+        foreach (var refused in Refusals) yield return (LogLevel.ErrorLevel, $"ha-manager: {refused.Lpar}: {refused.Reason}");
+        foreach (var chosen in Choices) yield return (LogLevel.InfoLevel, $"ha-manager: {chosen.Lpar}: {chosen.Reason}");
+        foreach (var declared in Redesignated)
+            yield return (LogLevel.InfoLevel, $"ha-manager: {declared.Lpar} runs on {declared.Node}: its failover image nodes are now "
+                + $"{declared.ConsistencyNode} (consistency) and {declared.BootNode} (boot)");
+    }
 }
 
 /// <summary>
@@ -62,4 +77,38 @@ public static class HaSurvey
         events.AddRange(redesignated);
         return new SurveyDecision(events, true, failures.Refusals, choices, redesignated) { Followed = followed };
     }
+}
+
+/// <summary>
+/// The partition lists the HA manager asks for, numbered, and the number current when each
+/// partition's record last changed: a list asked for before a change may predate it, and no record
+/// follows such a list (<see cref="HaRegistry.Follow"/>). A list pushed unasked counts as a new one.
+/// </summary>
+public sealed class ListNumbering
+{
+    private long _asked;
+    private readonly Dictionary<string, long> _changedAt = new(StringComparer.Ordinal);
+
+    /// <summary>The number of a list asked for now.</summary>
+    public long Ask() => ++_asked;
+
+    /// <summary>An event of the HA manager was recorded: its partition's record changed.</summary>
+    public void Recorded(IViosMessage e)
+    {
+        if (LparOf(e) is { } lpar) _changedAt[lpar] = _asked;
+    }
+
+    /// <summary>The partitions whose record changed after list number <paramref name="asked"/> was asked for.</summary>
+    public IReadOnlySet<string> ChangedSince(long asked) =>
+        _changedAt.Where(c => c.Value >= asked).Select(c => c.Key).ToHashSet(StringComparer.Ordinal);
+
+    private static string? LparOf(IViosMessage e) => e switch
+    {
+        AvailabilityDeclared declared => declared.Lpar,
+        FailureRecorded recorded => recorded.Lpar,
+        RestartPlanned planned => planned.Lpar,
+        RestartCompleted completed => completed.Lpar,
+        AvailabilityWithdrawn withdrawn => withdrawn.Lpar,
+        _ => null,
+    };
 }

@@ -187,6 +187,46 @@ public abstract class FencedPersistentActor(OwnerClaim? claim) : ReceivePersiste
         else PersistAll(events.Select(e => new Tagged(e, [Claim.Tag])).ToList(), tagged => handler((TEvent)tagged.Payload));
     }
 
+    /// <summary>
+    /// Persists the events, each handled once recorded, then runs <paramref name="then"/> after the
+    /// last one's handler (at once when there are none). Not DeferAsync: in Akka.NET 1.5 a deferral
+    /// beside a PersistAll in the same command is delivered ahead of it, and hands the handlers each
+    /// other's events.
+    /// </summary>
+    protected void PersistAllFencedThen<TEvent>(IReadOnlyList<TEvent> events, Action<TEvent> handler, Action then) where TEvent : class
+    {
+        if (events.Count == 0)
+        {
+            then();
+            return;
+        }
+        var last = events[^1];
+        PersistAllFenced(events, e =>
+        {
+            handler(e);
+            if (ReferenceEquals(e, last)) then();
+        });
+    }
+
+    /// <summary>
+    /// The answers to <see cref="Eventsourced.SaveSnapshot"/>: once a snapshot is saved, the events it
+    /// covers and the older snapshots are deleted, so the journal and a recovery stay short; a failure
+    /// is logged and changes nothing (the journal keeps every event until the next snapshot).
+    /// </summary>
+    protected void TrimAfterSnapshots(ILoggingAdapter log)
+    {
+        Command<SaveSnapshotSuccess>(success =>
+        {
+            DeleteMessages(success.Metadata.SequenceNr);
+            DeleteSnapshots(new SnapshotSelectionCriteria(success.Metadata.SequenceNr - 1));
+        });
+        Command<SaveSnapshotFailure>(failure => log.Warning("{0}: snapshot not saved (the journal keeps every event): {1}", PersistenceId, failure.Cause.Message));
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(failure => log.Warning("{0}: events before the snapshot not deleted: {1}", PersistenceId, failure.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(failure => log.Warning("{0}: older snapshots not deleted: {1}", PersistenceId, failure.Cause.Message));
+    }
+
     /// <summary>The event a write failure names, without its tag.</summary>
     protected static object Payload(object @event) => @event is Tagged tagged ? tagged.Payload : @event;
 

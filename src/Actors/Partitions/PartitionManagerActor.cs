@@ -258,10 +258,7 @@ public sealed class PartitionManagerActor : FencedPersistentActor, IWithTimers
                 firmware.Forward(command);
         });
 
-        Command<SaveSnapshotSuccess>(success => DeleteMessages(success.Metadata.SequenceNr));
-        Command<SaveSnapshotFailure>(failure => _log.Warning("partition manager snapshot failed: {0}", failure.Cause.Message));
-        Command<DeleteMessagesSuccess>(_ => { });
-        Command<DeleteMessagesFailure>(_ => { });
+        TrimAfterSnapshots(_log);
         Command<FencedSingleton.HandOver>(_ => Context.Stop(Self));
     }
 

@@ -49,6 +49,26 @@ public sealed class FailureDetectorSpecs
     }
 
     [Fact]
+    public void A_restart_stops_the_partition_first_only_on_a_registered_node_that_is_not_dead()
+    {
+        var detector = Detector();
+        var list = Listing("a", "b", "c");
+        var up = Members((A, MemberStatus.Up), (B, MemberStatus.Up), (C, MemberStatus.Up));
+        detector.Learn(list);
+
+        // The partition failed on a live node (its guest went silent): stopped there before it moves.
+        Assert.True(detector.StopFirst("a", list, up, Start));
+        // Held silent, not fenced yet: still stopped first, which fences it.
+        Assert.True(detector.Silent(Silent(A, B), up));
+        Assert.True(detector.StopFirst("a", list, up, Start));
+        // Fenced: dead, nothing to stop; an unregistered node, no failed node or no list: nothing either.
+        Assert.False(detector.StopFirst("a", list, Members((A, MemberStatus.Down), (B, MemberStatus.Up), (C, MemberStatus.Up)), Start));
+        Assert.False(detector.StopFirst("c", Listing("a", "b"), up, Start));
+        Assert.False(detector.StopFirst(null, list, up, Start));
+        Assert.False(detector.StopFirst("a", null, up, Start));
+    }
+
+    [Fact]
     public void A_report_from_a_member_that_is_not_Up_is_ignored()
     {
         // A node that was frozen reports every peer silent from its stale view before it learns it was downed.

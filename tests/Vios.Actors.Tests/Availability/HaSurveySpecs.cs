@@ -103,6 +103,22 @@ public sealed class HaSurveySpecs
     }
 
     [Fact]
+    public void A_list_asked_for_before_a_record_changed_names_that_partition_and_one_asked_after_does_not()
+    {
+        var lists = new ListNumbering();
+        var before = lists.Ask();
+        lists.Recorded(new AvailabilityDeclared("p", "b", "c", "c"));
+        lists.Recorded(new NodeRejoined("a", A, Start));
+
+        Assert.Equal(["p"], lists.ChangedSince(before));
+        var after = lists.Ask();
+        Assert.Empty(lists.ChangedSince(after));
+        lists.Recorded(new FailureRecorded("q", "f1", "a", "node died", Start));
+        Assert.Equal(["q"], lists.ChangedSince(after));
+        Assert.Equal(["p", "q"], lists.ChangedSince(before).Order());
+    }
+
+    [Fact]
     public void An_operators_move_is_followed_and_a_failover_image_node_that_is_now_the_partitions_own_is_chosen_again()
     {
         var registry = Declared(At([HaManagerHarness.Running("p", "a")], "a", "b", "c"));
@@ -116,6 +132,10 @@ public sealed class HaSurveySpecs
         Assert.Equal(movedTo, followed.Node);
         Assert.NotEqual(movedTo, followed.ConsistencyNode);
         Assert.NotEqual(movedTo, followed.BootNode);
+        // Logged as a warning that names the partition and its new node.
+        var (level, text) = Assert.Single(decision.Describe(), line => line.Text.Contains("placed on"));
+        Assert.Equal(Akka.Event.LogLevel.WarningLevel, level);
+        Assert.Contains($"p is placed on {movedTo}", text);
     }
 
     [Fact]
