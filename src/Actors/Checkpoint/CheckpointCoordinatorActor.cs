@@ -29,7 +29,7 @@ namespace Vios.Actors.Checkpoint;
 /// raises the partition's fence (<see cref="IOwnershipFence"/>) to its <see cref="OwnerClaim"/>
 /// epoch, holding every message until the fence answers. A fence above its claim, a write the fence
 /// refused, or a check after the node was frozen (<see cref="CheckOwnership"/>) that finds a newer
-/// owner ends it: it tells the LPAR <see cref="OwnershipLost"/> and commits nothing more, so no
+/// owner (the rules: <see cref="OwnershipGate"/>) ends it: it tells the LPAR <see cref="OwnershipLost"/> and commits nothing more, so no
 /// output of this copy is released.
 /// </para>
 /// </summary>
@@ -44,21 +44,18 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
 
     private readonly OwnerClaim _claim;
     private readonly IOwnershipFence _fence;
-    private OwnershipPhase _ownership = OwnershipPhase.Raising;
+    private readonly OwnershipGate _ownership;
 
     private readonly string _lpar;
     private readonly string _node;
     private readonly CheckpointSettings _settings;
     private readonly EpochCoordinator<IActorRef> _epochs;
-    private DateTimeOffset _settleUntil = DateTimeOffset.MinValue;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IActorRef? _store;
     private IActorRef? _bootStore;
     private IActorRef? _replica;
     private int _readers;
     private (RestoreCheckpoint Restore, IActorRef ReplyTo)? _pendingRestore;
-    private OwnershipLost? _lost;
-    private bool _checkRequested;
 
     public CheckpointCoordinatorActor(string lpar, string node, CheckpointSettings settings, long pageCount, OwnerClaim claim)
     {
@@ -68,10 +65,11 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
         _claim = claim;
         _fence = OwnershipFences.Get(Context.System).Fence;
         _epochs = new EpochCoordinator<IActorRef>(lpar, node, pageCount, settings);
+        _ownership = new OwnershipGate(lpar, node, claim, settings.Ownership);
 
         // Ownership first: these handlers come before every other, so nothing touches the journal
         // or commits an epoch while the fence is being raised or checked, or after it was lost.
-        Receive<FenceAnswered>(Answered);
+        Receive<FenceAnswered>(answered => Answered(_ownership.Answered(answered.Fence, DateTimeOffset.UtcNow)));
         Receive<FenceUnanswered>(unanswered =>
         {
             _log.Warning("{0}: the ownership fence {1} did not answer ({2}); the partition holds and asks again in {3}",
@@ -81,27 +79,20 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
         Receive<RetryFence>(_ => AskFence());
         Receive<CheckOwnership>(check =>
         {
-            if (_ownership == OwnershipPhase.Lost)
+            if (!_ownership.Check(check, DateTimeOffset.UtcNow))
             {
-                Context.Parent.Tell(_lost!);
+                Context.Parent.Tell(_ownership.Lost!);
                 return;
             }
-            if (_ownership == OwnershipPhase.Owned) _ownership = OwnershipPhase.Checking;
-            if (check.AfterFreeze)
-            {
-                var until = DateTimeOffset.UtcNow + _settings.Ownership.SettleAfterFreeze;
-                if (until > _settleUntil) _settleUntil = until;
-            }
             // The LPAR holds until it hears back, whichever answer (a raise still under way, or this read) settles it.
-            _checkRequested = true;
             _log.Warning("{0}: {1}; holding until the fence {2} confirms owner epoch {3}", _lpar, check.Why, _claim.FenceKey, _claim.Epoch);
             AskFence();
         });
-        Receive<StatsQuery>(_ => _ownership is not OwnershipPhase.Owned, query => Sender.Tell(_epochs.Stats(query, DateTimeOffset.UtcNow)));
-        Receive<object>(_ => _ownership is OwnershipPhase.Raising or OwnershipPhase.Checking, _ => Stash.Stash());
-        Receive<object>(_ => _ownership is OwnershipPhase.Lost, message =>
+        Receive<StatsQuery>(_ => _ownership.Phase is not OwnershipPhase.Owned, query => Sender.Tell(_epochs.Stats(query, DateTimeOffset.UtcNow)));
+        Receive<object>(_ => _ownership.Holding, _ => Stash.Stash());
+        Receive<object>(_ => _ownership.Phase is OwnershipPhase.Lost, message =>
         {
-            if (message is ILparCommand command) Sender.Tell(new LparRefused(command.Name, _lost!.Reason));
+            if (message is ILparCommand command) Sender.Tell(new LparRefused(command.Name, _ownership.Lost!.Reason));
         });
 
         Receive<CheckpointJournalState>(state => _epochs.Recovered(state.LastEpoch, state.DeltasSinceFull));
@@ -268,7 +259,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
     private void AskFence()
     {
         var timeout = _settings.Ownership.FenceTimeout;
-        var (fence, claim, raise) = (_fence, _claim, _ownership == OwnershipPhase.Raising);
+        var (fence, claim, raise) = (_fence, _claim, _ownership.Raise);
         // Off the actor's thread: Microsoft.Data.Sqlite runs its "async" calls synchronously, and a fence
         // row behind another process's write lock would hold this dispatcher thread (and its node's actors).
         Task.Run(Answer).WaitAsync(timeout).PipeTo(Self,
@@ -278,49 +269,36 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
         async Task<long?> Answer() => raise ? await fence.RaiseAsync(claim.FenceKey, claim.Epoch) : await fence.ReadAsync(claim.FenceKey);
     }
 
-    private void Answered(FenceAnswered answered)
+    /// <summary>Carries out what the fence's answer means (<see cref="OwnershipGate.Answered"/>).</summary>
+    private void Answered(FenceVerdict verdict)
     {
-        if (_ownership is not (OwnershipPhase.Raising or OwnershipPhase.Checking)) return;
-        if (Ownership.Judge(_claim.Epoch, answered.Fence) == OwnershipVerdict.Lost)
+        switch (verdict.Outcome)
         {
-            Lose(answered.Fence!.Value);
-            return;
+            case FenceOutcome.Lost:
+                // A newer owner raised the fence: nothing of this copy is committed or released any more.
+                Timers.CancelAll();
+                // The pair is over without a word to the replica: after a failover it may be the new owner.
+                Execute(_epochs.Lose());
+                _log.Error("{0}: ownership lost: this copy has owner epoch {1}, the fence {2} is at {3}; stopping it, nothing of epoch {1} is written or released",
+                    _lpar, _claim.Epoch, _claim.FenceKey, _ownership.Lost!.Fence);
+                Stash.ClearStash();
+                Context.Parent.Tell(_ownership.Lost);
+                return;
+            case FenceOutcome.ReadAgain:
+                Timers.StartSingleTimer(FenceRetryTimer, RetryFence.Instance, verdict.After);
+                return;
+            case FenceOutcome.Owned or FenceOutcome.ConfirmedAfterCheck:
+                // The journal is recovered now (once: Store() keeps the one it started), also when the first raise
+                // was answered during a settle after a freeze.
+                Store();
+                if (verdict.Outcome == FenceOutcome.ConfirmedAfterCheck)
+                    _log.Info("{0}: the fence {1} confirms owner epoch {2}; the partition goes on", _lpar, _claim.FenceKey, _claim.Epoch);
+                // Whatever asked (a freeze, a refused write, or nobody: a coordinator restarted while its partition
+                // held), the partition may go on; one that is not holding ignores it.
+                Context.Parent.Tell(new OwnershipConfirmed(_claim.Epoch));
+                Stash.UnstashAll();
+                return;
         }
-        if (_checkRequested && _settleUntil - DateTimeOffset.UtcNow is { } settling && settling > TimeSpan.Zero)
-        {
-            // Not yet: a newer owner's raise may still come. Read again shortly; the partition holds.
-            _ownership = OwnershipPhase.Checking;
-            Timers.StartSingleTimer(FenceRetryTimer, RetryFence.Instance, settling < _settings.Ownership.FenceRetry ? settling : _settings.Ownership.FenceRetry);
-            return;
-        }
-        _ownership = OwnershipPhase.Owned;
-        // The journal is recovered now (once: Store() keeps the one it started), also when the first raise
-        // was answered during a settle after a freeze.
-        Store();
-        if (_checkRequested)
-        {
-            _checkRequested = false;
-            _log.Info("{0}: the fence {1} confirms owner epoch {2}; the partition goes on", _lpar, _claim.FenceKey, _claim.Epoch);
-        }
-        // Whatever asked (a freeze, a refused write, or nobody: a coordinator restarted while its partition
-        // held), the partition may go on; one that is not holding ignores it.
-        Context.Parent.Tell(new OwnershipConfirmed(_claim.Epoch));
-        Stash.UnstashAll();
-    }
-
-    /// <summary>A newer owner raised the fence: nothing of this copy is committed or released any more.</summary>
-    private void Lose(long fence)
-    {
-        _ownership = OwnershipPhase.Lost;
-        Timers.CancelAll();
-        // The pair is over without a word to the replica: after a failover it may be the new owner.
-        Execute(_epochs.Lose());
-        _lost = new OwnershipLost(_lpar, _claim.Epoch, fence,
-            $"'{_lpar}' on {_node} lost its ownership: this copy has owner epoch {_claim.Epoch}, the fence {_claim.FenceKey} is at {fence} (the partition runs elsewhere)");
-        _log.Error("{0}: ownership lost: this copy has owner epoch {1}, the fence {2} is at {3}; stopping it, nothing of epoch {1} is written or released",
-            _lpar, _claim.Epoch, _claim.FenceKey, fence);
-        Stash.ClearStash();
-        Context.Parent.Tell(_lost);
     }
 
     private IActorRef Store()
@@ -347,16 +325,6 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
     private sealed record EpochTick
     {
         public static EpochTick Instance { get; } = new();
-    }
-
-    private enum OwnershipPhase
-    {
-        /// <summary>Raising the fence to this copy's epoch; nothing has read the journal yet.</summary>
-        Raising,
-        Owned,
-        /// <summary>Reading the fence (after a freeze or a refused write); nothing commits meanwhile.</summary>
-        Checking,
-        Lost,
     }
 
     private sealed record FenceAnswered(long? Fence);
