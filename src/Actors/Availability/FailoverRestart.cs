@@ -67,8 +67,18 @@ public static class FailoverRestart
         _ => "its consistency image",
     };
 
+    /// <summary>
+    /// The image a restart came from: a restore names the partition's own images as its source, a
+    /// promotion the replica; a planned promotion that fell back to the journal restored an image and
+    /// is measured as such, not as a promotion (the estimates would take its seconds for the replica's).
+    /// </summary>
+    public static FailoverImage ImageUsed(FailoverImage planned, CheckpointRestored restored, string lpar) =>
+        restored.Source != lpar ? FailoverImage.Replica
+        : planned != FailoverImage.Replica ? planned
+        : restored.Epoch == 0 ? FailoverImage.Boot : FailoverImage.Consistency;
+
     private static RestartDone Done(RestartPlanned plan, CheckpointRestored restored, DateTimeOffset started, string how) =>
-        new(plan.Lpar, plan.FailureId, restored.Node, plan.Image, DateTimeOffset.UtcNow - started,
+        new(plan.Lpar, plan.FailureId, restored.Node, ImageUsed(plan.Image, restored, plan.Lpar), DateTimeOffset.UtcNow - started,
             $"{how}, memory checksum {restored.MemoryChecksum:x16}{(restored.Verified == true ? " (equal to the image's)" : "")}");
 }
 

@@ -15,9 +15,11 @@ public sealed class StandbyUpkeep(AvailabilitySettings settings)
     /// <summary>Epoch interval of a hot pair: the replica is at most this far behind.</summary>
     public const int HotIntervalMs = 100;
 
-    // The hot pairs started, partition → (primary node, replica node), and those being started.
-    private readonly Dictionary<string, (string Primary, string Replica)> _paired = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _pairing = new(StringComparer.Ordinal);
+    // The hot pairs started, partition → the primary's and the replica's node and cluster address (a
+    // node started again under its name has a new address, and its replica died with the old process),
+    // and those being started.
+    private readonly Dictionary<string, PairedAt> _paired = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PairedAt> _pairing = new(StringComparer.Ordinal);
     private TimeSpan? _measuredCold;
     private TimeSpan? _measuredHot;
 
@@ -83,18 +85,18 @@ public sealed class StandbyUpkeep(AvailabilitySettings settings)
             if (record.Standby is not { Mode: StandbyMode.Hot, ReplicaNode: { } replica }) continue;
             if (list.Lpars.FirstOrDefault(l => l.Definition.Name == record.Lpar) is not { State: LparState.Running } summary) continue;
             var primary = summary.Definition.Node;
-            if (primary == replica || _paired.GetValueOrDefault(record.Lpar) == (primary, replica)) continue;
-            if (restarting.Contains(record.Lpar) || !_pairing.Add(record.Lpar)) continue;
+            var at = new PairedAt(primary, list.NodeAddresses.GetValueOrDefault(primary), replica, list.NodeAddresses.GetValueOrDefault(replica));
+            if (primary == replica || _paired.GetValueOrDefault(record.Lpar) == at) continue;
+            if (restarting.Contains(record.Lpar) || !_pairing.TryAdd(record.Lpar, at)) continue;
             pairs.Add(new PairToStart(record.Lpar, primary, replica));
         }
         return pairs;
     }
 
-    /// <summary>A pairing ended: paired when it was not refused.</summary>
+    /// <summary>A pairing ended: paired when it was not refused, with the nodes' incarnations it was started with.</summary>
     public void PairingEnded(PairingDone done)
     {
-        _pairing.Remove(done.Lpar);
-        if (done.Refusal is null) _paired[done.Lpar] = (done.Primary, done.Replica);
+        if (_pairing.Remove(done.Lpar, out var at) && done.Refusal is null) _paired[done.Lpar] = at;
     }
 
     /// <summary>The partition is being restarted: its pair is gone with its old node.</summary>
@@ -140,3 +142,6 @@ public sealed record PairToStart(string Lpar, string Primary, string Replica);
 
 /// <summary>A pairing's outcome; <paramref name="Refusal"/> is null when the replica runs.</summary>
 public sealed record PairingDone(string Lpar, string Primary, string Replica, string? Refusal);
+
+/// <summary>Where a hot pair runs: each side's node and the cluster address it was registered at then.</summary>
+internal sealed record PairedAt(string Primary, string? PrimaryAddress, string Replica, string? ReplicaAddress);

@@ -40,8 +40,9 @@ public static class TakeoverPlanner
     public static IReadOnlyList<TakeoverPlan> Plan(string self, string downedAddress, ControlPlaneView view, FailoverPolicy policy, DateTimeOffset now)
     {
         if (view.Availability is not { } availability || view.Partitions is not { } partitions) return [];
-        // Only when the HA manager ran on the downed node: otherwise it fails the partitions over itself.
-        if (availability.Publisher != downedAddress) return [];
+        // Only when the HA manager ran on the downed node, or on one downed before it (no HA manager has
+        // published since: the singletons are still moving); otherwise it fails the partitions over itself.
+        if (availability.Publisher != downedAddress && !Gone(view.At(availability.Publisher))) return [];
         var dead = view.NodeAddresses.FirstOrDefault(n => n.Value == downedAddress).Key;
         if (dead is null || dead == self) return [];
 
@@ -55,7 +56,20 @@ public static class TakeoverPlanner
         {
             var name = summary.Definition.Name;
             if (summary.Definition.Node != dead || summary.State is not (LparState.Running or LparState.Quiesced or LparState.Activating)) continue;
-            if (pending.Contains(name) || registry.Find(name) is not { } record || record.Node != dead) continue;
+            if (pending.Contains(name) || registry.Find(name) is not { } record) continue;
+            if (record.Node != dead)
+            {
+                // The list has it on the downed node, its record on another: a takeover no HA manager
+                // recorded (its survivor died before it could say so). Taken over again only when the
+                // record's node is gone too (that is where it was taken from); a live one may run it
+                // at an epoch this list does not show. The record follows, as HaRegistry.Follow does,
+                // and a failover image node that is the downed node gives way to the other one.
+                if (!Gone(view.Node(record.Node))) continue;
+                var consistency = record.ConsistencyNode == dead ? record.BootNode : record.ConsistencyNode;
+                var boot = record.BootNode == dead ? record.ConsistencyNode : record.BootNode;
+                registry.Apply(new AvailabilityDeclared(name, dead, consistency, boot));
+                record = registry.Find(name)!;
+            }
             // The id the HA manager gives this failure, so that it recognises the takeover as its own restart.
             var failureId = $"{name}@{dead}#{record.Failures.Count(f => f.Completed)}";
             var decision = registry.Decide(new LparFailed(name, dead, failureId, $"{dead} was downed with the HA manager on it"), live, now);
@@ -77,14 +91,17 @@ public static class TakeoverPlanner
         return plans;
     }
 
+    private static bool Gone(NodeReach node) => node.Condition is MemberCondition.Downed or MemberCondition.Removed;
+
     /// <summary>
     /// The last partition list with the taken-over partition running on its new node, for every node's
     /// control view to answer with until a partition manager publishes again; null once one has (the
-    /// list is no longer the downed manager's) or when the view holds no list.
+    /// list is neither the downed node's manager's nor that of one gone before it) or when the view holds no list.
     /// </summary>
     public static LparList? ListWithTakeover(ControlPlaneView view, TakeoverPlan plan)
     {
-        if (view.Partitions is not { } partitions || !view.NodeAddresses.TryGetValue(plan.FailedNode, out var downed) || partitions.Publisher != downed) return null;
+        if (view.Partitions is not { } partitions || !view.NodeAddresses.TryGetValue(plan.FailedNode, out var downed)
+            || (partitions.Publisher != downed && !Gone(view.At(partitions.Publisher)))) return null;
         var lpars = partitions.Value.Lpars
             .Select(l => l.Definition.Name == plan.Lpar ? new LparSummary(plan.Definition, LparState.Running, true) : l)
             .ToList();

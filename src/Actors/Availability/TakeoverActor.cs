@@ -80,7 +80,7 @@ public sealed class TakeoverActor : ReceiveActor, IWithTimers
                 plan.Lpar, node, plan.Definition.OwnerEpoch, detail, took.TotalMilliseconds);
             var announcement = new Announcement(
                 new LparTakenOver(plan.Lpar, node, plan.FailedNode, plan.Definition.OwnerEpoch, plan.Reason),
-                new TakeoverCompleted(plan.Lpar, plan.FailedNode, plan.FailureId, node, plan.Image, outcome.Started, took, detail));
+                new TakeoverCompleted(plan.Lpar, plan.FailedNode, plan.FailureId, node, FailoverRestart.ImageUsed(plan.Image, restored, plan.Lpar), outcome.Started, took, detail));
             Self.Tell(new Announce(announcement, ToPartitionManager: true));
             Self.Tell(new Announce(announcement, ToPartitionManager: false));
             // Until a partition manager publishes again, every control view answers with the partition running here.

@@ -133,9 +133,32 @@ public sealed record ControlPlaneView
 
     public ControlPlaneView WithPartitions(LparList list, string publisher, DateTimeOffset at) => this with
     {
-        Partitions = new Received<LparList>(list, publisher, at),
+        Partitions = new Received<LparList>(KeepTakeovers(list), publisher, at),
         NodeAddresses = NodeAddresses.SetItems(list.NodeAddresses),
     };
+
+    /// <summary>
+    /// A partition a survivor took over (<see cref="Availability.TakeoverPlanner"/>) runs under a
+    /// higher owner epoch than a partition manager lists it at until it adopts the takeover: one that
+    /// recovered from before it, or whose announcement never came because the survivor died first.
+    /// The view keeps the taken-over entry until a list shows the partition at an epoch at least as
+    /// high (adopted, or failed over since), so that survivors see where it really ran and can take
+    /// over a takeover (the PostgreSQL soak lost 13 s when a new manager's list overwrote it). A list
+    /// without the partition drops it.
+    /// </summary>
+    private LparList KeepTakeovers(LparList incoming)
+    {
+        if (Partitions is not { } previous) return incoming;
+        var ahead = previous.Value.Lpars.ToDictionary(l => l.Definition.Name, StringComparer.Ordinal);
+        var kept = false;
+        var lpars = incoming.Lpars.Select(l =>
+        {
+            if (!ahead.TryGetValue(l.Definition.Name, out var before) || before.Definition.OwnerEpoch <= l.Definition.OwnerEpoch) return l;
+            kept = true;
+            return before;
+        }).ToList();
+        return kept ? incoming with { Lpars = lpars } : incoming;
+    }
 
     public ControlPlaneView WithAvailability(HaStatus status, string publisher, DateTimeOffset at) =>
         this with { Availability = new Received<HaStatus>(status, publisher, at) };

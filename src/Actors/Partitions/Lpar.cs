@@ -221,13 +221,17 @@ public sealed partial class Lpar : IDisposable
 
     /// <summary>
     /// A newer owner runs the partition elsewhere: the guest stops here (failed, with the reason) and
-    /// the outputs it holds are dropped, since the epochs they belong to never commit.
+    /// the outputs it holds are dropped, since the epochs they belong to never commit. A copy fenced
+    /// out before it ran (hosted afresh where its record still places it) is failed too, not merely
+    /// defined: it was superseded, not starting, and its record's partition fails over at once if the
+    /// newer owner is gone as well (the PostgreSQL soak waited 3 s for a rule about copies that stay defined).
     /// </summary>
     public void LoseOwnership(string reason)
     {
         _outputs.Drop();
         _engine = null;
         _workload = null;
+        if (State == LparState.Defined) State = LparState.Failed;
         Fail(reason);
     }
 

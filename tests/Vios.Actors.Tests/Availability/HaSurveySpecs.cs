@@ -119,6 +119,30 @@ public sealed class HaSurveySpecs
     }
 
     [Fact]
+    public void A_hot_pair_whose_replica_node_came_back_as_a_new_process_is_started_again()
+    {
+        var registry = Declared(At([HaManagerHarness.Running("p", "a")], "a", "b", "c"));
+        registry.Apply(new SetAvailabilityRequirement("p", TimeSpan.FromSeconds(3), FullPerformance: true));
+        registry.Apply(new StandbyChosen("p", StandbyMode.Hot, "b", true, "hot on b", Start));
+        var standby = new StandbyUpkeep(Settings);
+        var list = At([HaManagerHarness.Running("p", "a")], "a", "b", "c");
+
+        var pair = Assert.Single(standby.PairsToStart(list, registry, new HashSet<string>()));
+        Assert.Equal(new PairToStart("p", "a", "b"), pair);
+        // Being started: not again.
+        Assert.Empty(standby.PairsToStart(list, registry, new HashSet<string>()));
+        standby.PairingEnded(new PairingDone("p", "a", "b", null));
+        Assert.Empty(standby.PairsToStart(list, registry, new HashSet<string>()));
+
+        // b was killed and started again under its name: its replica died with the old process.
+        var restarted = list with { NodeAddresses = new Dictionary<string, string>(list.NodeAddresses) { ["b"] = "akka.tcp://vios@127.0.0.1:4201" } };
+        Assert.Equal(pair, Assert.Single(standby.PairsToStart(restarted, registry, new HashSet<string>())));
+        // A refused pairing is tried again at the next survey.
+        standby.PairingEnded(new PairingDone("p", "a", "b", "b has no room"));
+        Assert.Single(standby.PairsToStart(restarted, registry, new HashSet<string>()));
+    }
+
+    [Fact]
     public void An_operators_move_is_followed_and_a_failover_image_node_that_is_now_the_partitions_own_is_chosen_again()
     {
         var registry = Declared(At([HaManagerHarness.Running("p", "a")], "a", "b", "c"));

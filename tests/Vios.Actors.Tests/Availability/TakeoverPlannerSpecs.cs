@@ -17,6 +17,7 @@ public sealed class TakeoverPlannerSpecs
         ["a"] = "akka.tcp://vios@127.0.0.1:5001",
         ["b"] = "akka.tcp://vios@127.0.0.1:5002",
         ["c"] = "akka.tcp://vios@127.0.0.1:5003",
+        ["d"] = "akka.tcp://vios@127.0.0.1:5004",
     };
 
     private static LparList List(PartitionRegistry registry) => registry.List() with { NodeAddresses = Addresses };
@@ -111,6 +112,58 @@ public sealed class TakeoverPlannerSpecs
         var web = Assert.Single(list!.Lpars, l => l.Definition.Name == "web");
         Assert.Equal(("b", LparState.Running, plan.Definition.OwnerEpoch), (web.Definition.Node, web.State, web.Definition.OwnerEpoch));
         Assert.Null(TakeoverPlanner.ListWithTakeover(view.WithPartitions(List(registry), Addresses["c"], T0.AddSeconds(3)), plan));
+    }
+
+    [Fact]
+    public void A_takeover_whose_survivor_dies_before_any_HA_manager_hears_of_it_is_taken_over_again_by_the_boot_node()
+    {
+        // a ran the managers and web (consistency node b, boot node c); a was downed, b took web over and
+        // published the list with it; a was removed, and b was downed before the singletons started again.
+        var (_, view) = Cluster();
+        var first = Assert.Single(TakeoverPlanner.Plan("b", Addresses["a"], view, FailoverPolicy.Default, T0.AddSeconds(2)));
+        view = view.WithPartitions(TakeoverPlanner.ListWithTakeover(view, first)!, Addresses["a"], T0.AddSeconds(3))
+            .WithMember(Addresses["a"], MemberCondition.Removed, T0.AddSeconds(4))
+            .WithMember(Addresses["b"], MemberCondition.Downed, T0.AddSeconds(5));
+
+        // The record still has web on a, which is gone too: it follows to b, and b, web's consistency
+        // node, gives way to the boot node c, which restores web under an epoch above b's.
+        var again = Assert.Single(TakeoverPlanner.Plan("c", Addresses["b"], view, FailoverPolicy.Default, T0.AddSeconds(5)));
+        Assert.Equal(("web", "c", FailoverImage.Consistency, "web@b#0"), (again.Lpar, again.Definition.Node, again.Image, again.FailureId));
+        Assert.Equal(first.Definition.OwnerEpoch + TakeoverPlanner.EpochJump, again.Definition.OwnerEpoch);
+        Assert.Empty(TakeoverPlanner.Plan("d", Addresses["b"], view, FailoverPolicy.Default, T0.AddSeconds(5)));
+        // Every survivor's control view shows it on c until a partition manager publishes.
+        Assert.Equal("c", Assert.Single(TakeoverPlanner.ListWithTakeover(view, again)!.Lpars, l => l.Definition.Name == "web").Definition.Node);
+
+        // Had the record web on d, a live node, d may run it at an epoch this list does not show: nothing.
+        var records = view.Availability!.Value.Records.Select(r => r.Lpar == "web" ? r with { Node = "d" } : r).ToList();
+        var onD = view.WithAvailability(new HaStatus(records, []), Addresses["a"], T0.AddSeconds(1));
+        Assert.Empty(TakeoverPlanner.Plan("c", Addresses["b"], onD, FailoverPolicy.Default, T0.AddSeconds(5)));
+    }
+
+    [Fact]
+    public void A_control_view_keeps_a_takeover_a_new_partition_manager_lists_at_an_older_epoch_until_a_list_catches_up()
+    {
+        var (registry, view) = Cluster();
+        var plan = Assert.Single(TakeoverPlanner.Plan("b", Addresses["a"], view, FailoverPolicy.Default, T0.AddSeconds(2)));
+        view = view.WithPartitions(TakeoverPlanner.ListWithTakeover(view, plan)!, Addresses["a"], T0.AddSeconds(3));
+
+        // The new partition manager (on c) recovered web on a at epoch 1: the view keeps web on b at 3, and takes the rest.
+        var stale = List(registry);
+        view = view.WithPartitions(stale, Addresses["c"], T0.AddSeconds(4));
+        var web = view.Partitions!.Value.Lpars.Single(l => l.Definition.Name == "web");
+        Assert.Equal(("b", plan.Definition.OwnerEpoch, LparState.Running), (web.Definition.Node, web.Definition.OwnerEpoch, web.State));
+        Assert.Equal(Addresses["c"], view.Partitions.Publisher);
+        Assert.Equal("a", view.Partitions.Value.Lpars.Single(l => l.Definition.Name == "db").Definition.Node);
+
+        // Adopted: the list at the same epoch replaces it; a list without web drops it.
+        registry.Unregister("a");
+        var (moved, _) = registry.Decide(new LparTakenOver("web", "b", "a", plan.Definition.OwnerEpoch, plan.Reason));
+        registry.Apply(moved!);
+        registry.Report("web", LparState.Quiesced);
+        view = view.WithPartitions(List(registry), Addresses["c"], T0.AddSeconds(5));
+        Assert.Equal(LparState.Quiesced, view.Partitions!.Value.Lpars.Single(l => l.Definition.Name == "web").State);
+        view = view.WithPartitions(List(registry) with { Lpars = [] }, Addresses["c"], T0.AddSeconds(6));
+        Assert.Empty(view.Partitions!.Value.Lpars);
     }
 
     [Fact]

@@ -118,6 +118,26 @@ public sealed class LparSpecs
     }
 
     [Fact]
+    public void A_copy_that_loses_its_ownership_fails_whether_it_ran_or_was_only_hosted_and_a_stopped_one_stays_stopped()
+    {
+        var running = Running();
+        running.LoseOwnership("the fence is at 4");
+        Assert.Equal(LparState.Failed, running.State);
+        Assert.Equal("the fence is at 4", running.Status("vios-a").Note);
+
+        // Hosted afresh where its record still placed it, fenced out before it ran: superseded, not starting.
+        var hosted = new Lpar(Definition(), VmmSettings.Default);
+        hosted.LoseOwnership("the fence is at 4");
+        Assert.Equal(LparState.Failed, hosted.State);
+
+        var stopped = Running();
+        Assert.Null(stopped.Stop());
+        var before = stopped.State;
+        stopped.LoseOwnership("the fence is at 4");
+        Assert.Equal(before, stopped.State);
+    }
+
+    [Fact]
     public void Stopping_a_partition_that_never_started_is_refused()
     {
         using var lpar = new Lpar(Definition(), VmmSettings.Default);
