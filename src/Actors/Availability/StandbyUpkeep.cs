@@ -88,7 +88,7 @@ public sealed class StandbyUpkeep(AvailabilitySettings settings)
             var at = new PairedAt(primary, list.NodeAddresses.GetValueOrDefault(primary), replica, list.NodeAddresses.GetValueOrDefault(replica));
             if (primary == replica || _paired.GetValueOrDefault(record.Lpar) == at) continue;
             if (restarting.Contains(record.Lpar) || !_pairing.TryAdd(record.Lpar, at)) continue;
-            pairs.Add(new PairToStart(record.Lpar, primary, replica));
+            pairs.Add(new PairToStart(record.Lpar, primary, replica) { ReplicaAddress = at.ReplicaAddress });
         }
         return pairs;
     }
@@ -109,8 +109,9 @@ public sealed class StandbyUpkeep(AvailabilitySettings settings)
     public static async Task<PairingDone> PairAsync(IActorRef partitions, PairToStart pair, TimeSpan timeout)
     {
         var (lpar, primary, replica) = pair;
+        // Replicating to the replica node's current process, not to one that died with an earlier one.
         if (await partitions.Ask<object>(new GetCheckpointStats(lpar), timeout) is CheckpointStats { Checkpointing: Checkpointing.Replicating } stats
-            && stats.ReplicaNode == replica)
+            && stats.ReplicaNode == replica && (pair.ReplicaAddress is null || stats.ReplicaAddress == pair.ReplicaAddress))
             return new PairingDone(lpar, primary, replica, null);
         var reply = await partitions.Ask<object>(new ReplicateCheckpoints(lpar, replica, HotIntervalMs, Verify: true, TargetFirmware: null), timeout);
         return new PairingDone(lpar, primary, replica, reply is LparRefused refused ? refused.Reason : null);
@@ -138,7 +139,11 @@ public sealed class StandbyUpkeep(AvailabilitySettings settings)
 }
 
 /// <summary>A hot pair to start: <paramref name="Lpar"/> on <paramref name="Primary"/> replicating to <paramref name="Replica"/>.</summary>
-public sealed record PairToStart(string Lpar, string Primary, string Replica);
+public sealed record PairToStart(string Lpar, string Primary, string Replica)
+{
+    /// <summary>The cluster address the replica node is registered at (its current process).</summary>
+    public string? ReplicaAddress { get; init; }
+}
 
 /// <summary>A pairing's outcome; <paramref name="Refusal"/> is null when the replica runs.</summary>
 public sealed record PairingDone(string Lpar, string Primary, string Replica, string? Refusal);

@@ -91,6 +91,14 @@ public static class TakeoverPlanner
         return plans;
     }
 
+    /// <summary>
+    /// A takeover that did not bring the partition up: a promotion the replica refused (it had applied
+    /// nothing yet, or is gone) is tried again as a restore of the last committed image into the copy
+    /// hosted on the survivor, as the HA manager's restart falls back; anything else is left to the
+    /// next HA manager (null).
+    /// </summary>
+    public static TakeoverPlan? Fallback(TakeoverPlan failed) => failed.Image == FailoverImage.Replica ? failed with { Image = FailoverImage.Consistency } : null;
+
     private static bool Gone(NodeReach node) => node.Condition is MemberCondition.Downed or MemberCondition.Removed;
 
     /// <summary>

@@ -59,6 +59,14 @@ public sealed class TakeoverActor : ReceiveActor, IWithTimers
             if (outcome.Reply is not CheckpointRestored restored)
             {
                 var why = outcome.Reply is LparRefused refused ? refused.Reason : outcome.Reply.ToString();
+                if (TakeoverPlanner.Fallback(plan) is { } fallback)
+                {
+                    // Rather than wait seconds for the next HA manager (the PostgreSQL soak waited 7 s).
+                    _log.Warning("takeover: the replica of {0} on {1} could not be promoted ({2}); restoring its last committed image instead", plan.Lpar, node, why);
+                    firmware.Ask<object>(new RestoreCheckpoint(plan.Lpar, plan.Lpar, null), settings.RestartDeadline)
+                        .PipeTo(Self, success: reply => outcome with { Plan = fallback, Reply = reply }, failure: e => outcome with { Plan = fallback, Reply = e.Message });
+                    return;
+                }
                 // Its copy stays hosted but down: the next HA manager restores into it, under the taken-over epoch.
                 _log.Error("takeover: {0} did not come up on {1} ({2}); the next HA manager fails it over", plan.Lpar, node, why);
                 return;

@@ -103,7 +103,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
         Receive<ReplicaReady>(ready =>
         {
             var replica = Sender;
-            var actions = _epochs.Paired(ready.Node);
+            var actions = _epochs.Paired(ready.Node, replica.Path.Address.ToString());
             if (actions.Count == 0) return;
             Execute(actions);
             _replica = replica;
@@ -178,8 +178,13 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
                 Execute(_epochs.ReplicaGone());
                 return;
             }
-            // A journal that failed a write stops; the next epoch starts a fresh one, which recovers.
-            if (terminated.ActorRef.Equals(_store)) _store = null;
+            // A journal that failed a write, or its recovery, stops; the epoch it was persisting fails,
+            // and the next epoch starts a fresh one, which recovers.
+            if (terminated.ActorRef.Equals(_store))
+            {
+                _store = null;
+                Execute(_epochs.JournalStopped("the checkpoint journal stopped before it recorded the epoch", DateTimeOffset.UtcNow));
+            }
             if (terminated.ActorRef.Equals(_bootStore)) _bootStore = null;
         });
     }

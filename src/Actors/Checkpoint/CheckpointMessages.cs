@@ -121,6 +121,9 @@ public sealed record CheckpointStats(
 
     /// <summary>The node its replica runs on, while <see cref="Checkpointing"/> is <see cref="Checkpointing.Replicating"/>.</summary>
     public string? ReplicaNode { get; init; }
+
+    /// <summary>The cluster address of that node's process: a node started again under its name has a new one, and no replica.</summary>
+    public string? ReplicaAddress { get; init; }
 }
 
 /// <summary>How a partition is checkpointed: on request only, every interval to the journal, or replicated to a node (S23).</summary>

@@ -190,6 +190,14 @@ public sealed class EpochCoordinator<TRequester>(string lpar, string node, long 
         return actions;
     }
 
+    /// <summary>
+    /// The partition's journal actor stopped (its recovery failed, or a write did): an epoch it was
+    /// persisting is lost unanswered, and fails here, or no epoch would ever start again (the
+    /// PostgreSQL soak found one stuck for a minute after a database restart, its hot pair empty).
+    /// </summary>
+    public IReadOnlyList<EpochAction> JournalStopped(string reason, DateTimeOffset now) =>
+        InFlight is { Capture: not null } flight ? PersistFailed(flight.Epoch, reason, now) : [];
+
     /// <summary>The journal did not record the epoch: it is not committed, the partition keeps running, and the next epoch is full.</summary>
     public IReadOnlyList<EpochAction> PersistFailed(long epoch, string reason, DateTimeOffset now)
     {
@@ -241,13 +249,19 @@ public sealed class EpochCoordinator<TRequester>(string lpar, string node, long 
     public static readonly TimeSpan PairingTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>The replica on <paramref name="replicaNode"/> is ready: epochs go to it every interval from now on.</summary>
-    public IReadOnlyList<EpochAction> Paired(string replicaNode)
+    /// <param name="replicaAddress">The cluster address of the replica's process (<see cref="CheckpointStats.ReplicaAddress"/>).</param>
+    public IReadOnlyList<EpochAction> Paired(string replicaNode, string? replicaAddress = null)
     {
         if (_pairingRequest is not var (request, replyTo)) return [];
         _pairingRequest = null;
         var actions = new List<EpochAction> { new AskForReplica(null, null, null) };
-        actions.AddRange(StopPeriodic());
-        Pairing = new Pair(lpar, replicaNode, pageCount, request.Verify, TimeSpan.FromMilliseconds(Math.Max(2000, 50 * request.IntervalMs)), settings.FaultTolerantPair);
+        // A pair in place of another, or of persisted epochs: those stop, but what the guest output since
+        // the last commit stays held until the first replicated epoch commits it (StopPeriodic would
+        // release it uncommitted: a failover to that commit's epoch would then have shown outputs of a
+        // state it never reached; found in the PostgreSQL soak's logs).
+        if (Pairing is not null) actions.AddRange(Unpair(null));
+        _backoff.Clear();
+        Pairing = new Pair(lpar, replicaNode, replicaAddress, pageCount, request.Verify, TimeSpan.FromMilliseconds(Math.Max(2000, 50 * request.IntervalMs)), settings.FaultTolerantPair);
         _earlierDecisions ??= (0, 0, 0);
         _note = null;
         // The backup starts empty: the first epoch sends every page the guest has written.
@@ -347,6 +361,7 @@ public sealed class EpochCoordinator<TRequester>(string lpar, string node, long 
         {
             Checkpointing = Pairing is not null ? Checkpointing.Replicating : IntervalMs is null ? Checkpointing.Manual : Checkpointing.Periodic,
             ReplicaNode = Pairing?.Node,
+            ReplicaAddress = Pairing?.Address,
         };
     }
 
@@ -436,9 +451,10 @@ public sealed class EpochCoordinator<TRequester>(string lpar, string node, long 
     public sealed record Unacknowledged(long Epoch, EpochSummary Summary, TimeSpan Stun, long DirtyBytes, long BytesSent, TRequester? ReplyTo, bool Periodic);
 
     /// <summary>A partition paired with its replica on another node (S23), and S22's steering of the pair.</summary>
-    public sealed class Pair(string lpar, string node, long pageCount, bool verify, TimeSpan ackTimeout, LagControllerSettings steering)
+    public sealed class Pair(string lpar, string node, string? address, long pageCount, bool verify, TimeSpan ackTimeout, LagControllerSettings steering)
     {
         public string Node { get; } = node;
+        public string? Address { get; } = address;
         public ReplicationSender Sender { get; } = new(pageCount);
         public bool Verify { get; } = verify;
         public TimeSpan AckTimeout { get; } = ackTimeout;

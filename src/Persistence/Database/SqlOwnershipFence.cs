@@ -44,9 +44,14 @@ public sealed class SqlOwnershipFence(DatabaseSettings cluster) : IOwnershipFenc
         await transaction.CommitAsync(cancellationToken);
     }
 
-    public async Task<long> RaiseAsync(string fenceKey, long epoch, CancellationToken cancellationToken = default)
+    public Task<long> RaiseAsync(string fenceKey, long epoch, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(epoch);
+        return OnceMoreIfDroppedAsync(() => RaiseOnceAsync(fenceKey, epoch, cancellationToken));
+    }
+
+    private async Task<long> RaiseOnceAsync(string fenceKey, long epoch, CancellationToken cancellationToken)
+    {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         // Never down: a raise to a lower epoch (an old owner restarting its journal) leaves the fence where it is.
@@ -70,7 +75,10 @@ public sealed class SqlOwnershipFence(DatabaseSettings cluster) : IOwnershipFenc
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken));
     }
 
-    public async Task<long> AdvanceAsync(string fenceKey, CancellationToken cancellationToken = default)
+    public Task<long> AdvanceAsync(string fenceKey, CancellationToken cancellationToken = default) =>
+        OnceMoreIfDroppedAsync(() => AdvanceOnceAsync(fenceKey, cancellationToken));
+
+    private async Task<long> AdvanceOnceAsync(string fenceKey, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
@@ -90,13 +98,36 @@ public sealed class SqlOwnershipFence(DatabaseSettings cluster) : IOwnershipFenc
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken));
     }
 
-    public async Task<long?> ReadAsync(string fenceKey, CancellationToken cancellationToken = default)
+    public Task<long?> ReadAsync(string fenceKey, CancellationToken cancellationToken = default) =>
+        OnceMoreIfDroppedAsync(() => ReadOnceAsync(fenceKey, cancellationToken));
+
+    private async Task<long?> ReadOnceAsync(string fenceKey, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT owner_epoch FROM vios_fence WHERE fence_key = @key";
         AddParameter(command, "key", fenceKey);
         return await command.ExecuteScalarAsync(cancellationToken) is { } value and not DBNull ? Convert.ToInt64(value) : null;
+    }
+
+    /// <summary>
+    /// After a PostgreSQL restart every idle pooled connection is dead, and each fails its first
+    /// command: Npgsql drops only that one. The pools are cleared and the operation runs once more, on
+    /// a fresh connection, instead of its caller waiting a retry per dead connection (the PostgreSQL
+    /// soak's singletons waited 1 s so). Every operation here may run twice: a raise and a read are
+    /// idempotent, and an advance that went through unanswered only leaves a gap in the epochs.
+    /// </summary>
+    private static async Task<T> OnceMoreIfDroppedAsync<T>(Func<Task<T>> operation)
+    {
+        try
+        {
+            return await operation();
+        }
+        catch (NpgsqlException e) when (e is not PostgresException && e.IsTransient)
+        {
+            NpgsqlConnection.ClearAllPools();
+            return await operation();
+        }
     }
 
     private async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)

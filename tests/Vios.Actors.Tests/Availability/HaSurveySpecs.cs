@@ -128,15 +128,18 @@ public sealed class HaSurveySpecs
         var list = At([HaManagerHarness.Running("p", "a")], "a", "b", "c");
 
         var pair = Assert.Single(standby.PairsToStart(list, registry, new HashSet<string>()));
-        Assert.Equal(new PairToStart("p", "a", "b"), pair);
+        Assert.Equal(("p", "a", "b"), (pair.Lpar, pair.Primary, pair.Replica));
         // Being started: not again.
         Assert.Empty(standby.PairsToStart(list, registry, new HashSet<string>()));
         standby.PairingEnded(new PairingDone("p", "a", "b", null));
         Assert.Empty(standby.PairsToStart(list, registry, new HashSet<string>()));
 
+        Assert.Equal(B, pair.ReplicaAddress);
+
         // b was killed and started again under its name: its replica died with the old process.
         var restarted = list with { NodeAddresses = new Dictionary<string, string>(list.NodeAddresses) { ["b"] = "akka.tcp://vios@127.0.0.1:4201" } };
-        Assert.Equal(pair, Assert.Single(standby.PairsToStart(restarted, registry, new HashSet<string>())));
+        var again = Assert.Single(standby.PairsToStart(restarted, registry, new HashSet<string>()));
+        Assert.Equal((pair.Lpar, pair.Replica, "akka.tcp://vios@127.0.0.1:4201"), (again.Lpar, again.Replica, again.ReplicaAddress));
         // A refused pairing is tried again at the next survey.
         standby.PairingEnded(new PairingDone("p", "a", "b", "b has no room"));
         Assert.Single(standby.PairsToStart(restarted, registry, new HashSet<string>()));

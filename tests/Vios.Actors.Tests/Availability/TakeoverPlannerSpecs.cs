@@ -167,6 +167,19 @@ public sealed class TakeoverPlannerSpecs
     }
 
     [Fact]
+    public void A_promotion_the_replica_refuses_falls_back_to_the_last_committed_image_and_a_failed_restore_to_the_next_HA_manager()
+    {
+        var (_, view) = Cluster();
+        var promote = Assert.Single(TakeoverPlanner.Plan("c", Addresses["a"], view, FailoverPolicy.Default, T0.AddSeconds(2)));
+        Assert.Equal(FailoverImage.Replica, promote.Image);
+
+        var restore = TakeoverPlanner.Fallback(promote);
+
+        Assert.Equal(promote with { Image = FailoverImage.Consistency }, restore);
+        Assert.Null(TakeoverPlanner.Fallback(restore!));
+    }
+
+    [Fact]
     public void The_record_follows_a_takeover_under_a_newer_epoch_once_and_refuses_an_older_one()
     {
         var (registry, view) = Cluster();

@@ -112,6 +112,41 @@ public sealed class EpochCoordinatorSpecs
         Assert.Empty(_epochs.Tick(Now));
     }
 
+    [Fact]
+    public void A_journal_that_stops_while_it_persists_an_epoch_fails_that_epoch_and_epochs_go_on()
+    {
+        _epochs.Take(new TakeCheckpoint("web", CheckpointMode.Incremental, 100), "op");
+        _epochs.Captured(Result(1, pages: 3));
+
+        var stopped = _epochs.JournalStopped("the checkpoint journal stopped", Now);
+
+        Assert.DoesNotContain(stopped, a => Lpar(a) is CommitEpoch);
+        Assert.Contains("the checkpoint journal stopped", Refusal(stopped));
+        Assert.True(_epochs.NeedFull);
+        // Not stuck: once the back-off allows, the next tick captures a full epoch (before, none ever started).
+        Assert.IsType<CaptureEpoch>(Lpar(Assert.Single(_epochs.Tick(Now + TimeSpan.FromSeconds(1)))));
+        // A journal that stops with nothing being persisted changes nothing.
+        Assert.Empty(_epochs.JournalStopped("again", Now));
+    }
+
+    [Fact]
+    public void Pairing_a_partition_that_checkpoints_to_its_journal_keeps_its_outputs_held_until_a_replicated_epoch_commits_them()
+    {
+        var started = _epochs.Take(new TakeCheckpoint("web", CheckpointMode.Incremental, 100), "op");
+        Assert.Contains(started, a => Lpar(a) is HoldOutputs { Hold: true });
+        _epochs.Captured(Result(1, pages: 3));
+        _epochs.Persisted(1, Summary(1));
+
+        _epochs.Replicate(new ReplicateCheckpoints("web", "n2", 20, Verify: false, TargetFirmware: "n2/firmware"), "op");
+        var paired = _epochs.Paired("n2", "akka.tcp://vios@127.0.0.1:4102");
+
+        // What the guest output after epoch 1 belongs to no committed epoch: it stays held (it was released here).
+        Assert.DoesNotContain(paired, a => Lpar(a) is HoldOutputs { Hold: false });
+        Assert.Contains(paired, a => Lpar(a) is HoldOutputs { Hold: true });
+        var stats = Assert.IsType<CheckpointStats>(Assert.Single(paired.OfType<Reply<string>>()).Message);
+        Assert.Equal(("n2", "akka.tcp://vios@127.0.0.1:4102"), (stats.ReplicaNode, stats.ReplicaAddress));
+    }
+
     private void Pair()
     {
         var asked = Assert.Single(_epochs.Replicate(new ReplicateCheckpoints("web", "n2", 20, Verify: false, TargetFirmware: "n2/firmware"), "op"));
