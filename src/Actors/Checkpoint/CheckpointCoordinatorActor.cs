@@ -55,7 +55,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
     private IActorRef? _bootStore;
     private IActorRef? _replica;
     private int _readers;
-    private (RestoreCheckpoint Restore, IActorRef ReplyTo)? _pendingRestore;
+    private readonly RestoreGate<IActorRef> _restores = new();
 
     public CheckpointCoordinatorActor(string lpar, string node, CheckpointSettings settings, long pageCount, OwnerClaim claim)
     {
@@ -144,32 +144,19 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers, IWit
         });
         Receive<RestoreCheckpoint>(restore =>
         {
-            // One restore at a time: a second one would take the first's reply, and its requester
-            // (an operator, or the HA manager's failover) would wait for an answer that never comes.
-            if (_pendingRestore is var (pending, _))
-            {
-                Sender.Tell(new LparRefused(restore.Name,
-                    $"a restore of '{restore.Name}' from '{pending.Source}'{(pending.Epoch is { } e ? $" at epoch {e}" : "")} is under way; try again once it is done"));
-                return;
-            }
-            var pid = restore.Epoch == 0
-                ? CheckpointStoreActor.BootPersistenceIdFor(restore.Source)
-                : CheckpointStoreActor.PersistenceIdFor(restore.Source);
-            Context.ActorOf(ImageReaderActor.Props(pid, restore.Epoch, Self), $"reader-{++_readers}");
-            _pendingRestore = (restore, Sender);
+            var (pid, refusal) = _restores.Begin(restore, Sender);
+            if (refusal is not null) Sender.Tell(new LparRefused(restore.Name, refusal));
+            else Context.ActorOf(ImageReaderActor.Props(pid!, restore.Epoch, Self), $"reader-{++_readers}");
         });
         Receive<ImageRead>(read =>
         {
-            if (_pendingRestore is not var (restore, replyTo)) return;
-            _pendingRestore = null;
+            if (_restores.Read() is not var (restore, replyTo)) return;
             Context.Parent.Tell(new InstallImage(read.Image, restore.Source, replyTo));
             _epochs.ImageInstalled();
         });
         Receive<ImageUnreadable>(unreadable =>
         {
-            if (_pendingRestore is not var (restore, replyTo)) return;
-            _pendingRestore = null;
-            replyTo.Tell(new LparRefused(restore.Name, $"cannot restore '{restore.Name}' from '{restore.Source}': {unreadable.Reason}"));
+            if (_restores.Unreadable(unreadable.Reason) is var (replyTo, refused)) replyTo.Tell(refused);
         });
         Receive<Terminated>(terminated =>
         {
