@@ -308,6 +308,24 @@ public static partial class ChaosSoak
             log.WriteLine($"  chaos: the cluster was not whole again within {SteadyTimeout.TotalSeconds:0} s; going on");
         }
 
+        /// <summary>
+        /// The operator's start after a leave. Done when the start is accepted, or refused because the
+        /// partition runs already: the HA manager may have restarted it meanwhile (a leave right after a
+        /// kill, its takeover copy stopped with the leaving node), which the checkers then watch as usual.
+        /// </summary>
+        private async Task StartAgainAsync(string name)
+        {
+            var deadline = DateTime.UtcNow + SteadyTimeout;
+            CtlReply? last = null;
+            while (DateTime.UtcNow < deadline)
+            {
+                last = await CtlClient.RunAsync(AnyOps, "lpar", "start", CtlClient.Args(("name", name)), TimeSpan.FromSeconds(10));
+                if (last.Ok || last.Error?.Contains("it is already running", StringComparison.Ordinal) == true) return;
+                await Task.Delay(TimeSpan.FromMilliseconds(200));
+            }
+            throw new TimeoutException($"{name} started again: not within {SteadyTimeout.TotalSeconds:0} s; last `lpar start` answer: {last?.Error ?? "none"}");
+        }
+
         private async Task RestartExitedAsync()
         {
             foreach (var index in cluster.ExitedLighthouses)
@@ -424,7 +442,7 @@ public static partial class ChaosSoak
                     // The operator starts what the leave stopped; from then on it must run like the rest.
                     foreach (var name in hosted)
                     {
-                        await CtlClient.AwaitAsync(AnyOps, "lpar", "start", CtlClient.Args(("name", name)), _ => true, SteadyTimeout, $"{name} started again");
+                        await StartAgainAsync(name);
                         _armedOn.Remove(name);
                         _stoppedOnPurpose.Remove(name);
                     }
