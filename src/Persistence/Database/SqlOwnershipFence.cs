@@ -112,7 +112,7 @@ public sealed class SqlOwnershipFence(DatabaseSettings cluster) : IOwnershipFenc
 
     /// <summary>
     /// After a PostgreSQL restart every idle pooled connection is dead, and each fails its first
-    /// command: Npgsql drops only that one. The pools are cleared and the operation runs once more, on
+    /// command (a broken stream, or the server's 57P01 when it ended the backend): Npgsql drops only that one. The pools are cleared and the operation runs once more, on
     /// a fresh connection, instead of its caller waiting a retry per dead connection (the PostgreSQL
     /// soak's singletons waited 1 s so). Every operation here may run twice: a raise and a read are
     /// idempotent, and an advance that went through unanswered only leaves a gap in the epochs.
@@ -123,7 +123,7 @@ public sealed class SqlOwnershipFence(DatabaseSettings cluster) : IOwnershipFenc
         {
             return await operation();
         }
-        catch (NpgsqlException e) when (e is not PostgresException && e.IsTransient)
+        catch (NpgsqlException e) when (e.IsTransient)
         {
             NpgsqlConnection.ClearAllPools();
             return await operation();

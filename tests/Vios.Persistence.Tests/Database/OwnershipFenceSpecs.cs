@@ -105,6 +105,28 @@ public sealed class OwnershipFenceSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [PostgresFact]
+    public async Task On_postgres_the_fence_answers_at_once_after_the_server_ended_every_pooled_connection()
+    {
+        await using var database = await TestPostgres.CreateDatabaseAsync();
+        await using var cluster = await TestCluster.StartAsync(viosNodes: 1, DatabaseKind.Postgres, database.ConnectionString);
+        var fence = new SqlOwnershipFence(cluster.ViosNodes[0].ClusterDatabase!);
+        Assert.Equal(3, await fence.RaiseAsync("lpar-pooled", 3));
+
+        // As a restart of the server does: every backend of the database ends, the pool's idle ones too.
+        await using (var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(database.ConnectionString) { Pooling = false }.ConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var terminate = new NpgsqlCommand(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", admin);
+            Assert.True((long)(await terminate.ExecuteScalarAsync())! >= 1);
+        }
+
+        // The first call after it answers, instead of failing on a dead pooled connection.
+        Assert.Equal(3, await fence.ReadAsync("lpar-pooled"));
+        Assert.Equal(4, await fence.AdvanceAsync("lpar-pooled"));
+    }
+
+    [PostgresFact]
     public async Task On_postgres_a_raise_waits_for_a_write_that_passed_the_check_to_commit()
     {
         await using var database = await TestPostgres.CreateDatabaseAsync();
